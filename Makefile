@@ -1,0 +1,120 @@
+# ytsentiment — the one command surface for people, CI and the GitHub workflows. `make help` lists the targets.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Stage commands in dvc.yaml call `python`: put the venv first on PATH for every recipe.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+export DVC_NO_ANALYTICS := 1
+export MLFLOW_DISABLE_TELEMETRY := true
+export MLFLOW_SERVER_ENABLE_JOB_EXECUTION := false
+HOST ?= 127.0.0.1
+PORT ?= 5000
+MLFLOW_UI_PORT ?= 5001
+PYTEST_ARGS ?=
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+node_modules/.installed: package.json package-lock.json tests/delivery/node/package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	npm ci --prefix tests/delivery/node --no-audit --no-fund --loglevel=error
+	touch $@
+
+.PHONY: install
+install: $(VENV)/.installed node_modules/.installed ## create .venv and node_modules from the pinned locks
+
+.PHONY: run
+run: install ## the main job: dvc repro → register → gate/promote, then where to look
+	dvc repro
+	@ytsentiment summary
+	ytsentiment register
+	ytsentiment promote || { echo "The candidate was refused: production is unchanged (reports/promotion.json)."; exit 2; }
+	@echo
+	@echo "Metrics: reports/metrics.json · plots: reports/plots/ · model card: reports/model_card.md"
+	@echo "Decision: reports/promotion.json · compare runs: make mlflow-ui (http://127.0.0.1:$(MLFLOW_UI_PORT))"
+	@echo "Serve the promoted model: make serve"
+
+.PHONY: repro
+repro: install ## dvc repro only
+	dvc repro
+
+.PHONY: mlflow-ui
+mlflow-ui: install ## open the MLflow UI on the tracking store (MLFLOW_TRACKING_URI or the embedded sqlite)
+	mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db}" \
+	  --default-artifact-root ./mlartifacts --host 127.0.0.1 --port $(MLFLOW_UI_PORT)
+
+.PHONY: test
+test: install lint-js test-js ## run every test: JS lint + unit, then pytest (unit … extension, delivery)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+.PHONY: lint
+lint: install lint-js ## ruff on the Python code, ESLint on the extension
+	$(PY) -m ruff check src flask_app tests scripts
+
+.PHONY: lint-js
+lint-js: install ## ESLint the Chrome extension
+	npx eslint chrome-extension tests/extension eslint.config.mjs
+
+.PHONY: test-js
+test-js: install ## unit tests of the extension's pure logic (node --test)
+	node --test tests/extension/
+
+# ---- registry ---------------------------------------------------------------------------------------------------
+.PHONY: register
+register: install ## register reports/run.json's model as a new version with alias @candidate (+ model card)
+	ytsentiment register
+
+.PHONY: promote
+promote: install ## gate @candidate (contract, behaviour, latency, floors, vs @production on the same rows)
+	ytsentiment promote
+
+.PHONY: rollback
+rollback: install ## move @production back to @previous
+	ytsentiment rollback
+
+.PHONY: export
+export: install ## copy the @production model to model/ (what the Docker image serves)
+	ytsentiment export --out model
+
+.PHONY: summary
+summary: install ## Markdown of the metrics and the last promotion decision (CI job summary)
+	@ytsentiment summary
+
+# ---- serving ----------------------------------------------------------------------------------------------------
+.PHONY: serve
+serve: install ## serve the API with gunicorn on HOST:PORT (default 127.0.0.1:5000), MODEL_URI or @production
+	HOST=$(HOST) PORT=$(PORT) gunicorn -c flask_app/gunicorn.conf.py "flask_app:create_app()"
+
+.PHONY: bench-api
+bench-api: install ## in-process vs gunicorn throughput, p50/p95 latency, worker RSS, time to ready
+	$(PY) scripts/bench_api.py
+
+# ---- delivery ---------------------------------------------------------------------------------------------------
+.PHONY: dvc-pull dvc-push image-tag image push-image deploy
+dvc-pull: install ## pull data and cached stage outputs from the S3 remote in DVC_REMOTE_URL
+	scripts/dvc-s3.sh pull
+dvc-push: install ## push data and stage outputs to the S3 remote in DVC_REMOTE_URL
+	scripts/dvc-s3.sh push
+image-tag: install ## print the immutable image tag of this checkout and model/ (<git sha>-m<model version>)
+	@$(PY) -m ytsentiment.deploy tag
+image: install ## build the serving image ytsentiment:$(IMAGE_TAG) (needs Docker and `make export`; runs in CD)
+	scripts/build-image.sh "$(IMAGE_TAG)"
+push-image: install ## push ytsentiment:$(IMAGE_TAG) to ECR (AWS_REGION, ECR_REPOSITORY)
+	scripts/push-image.sh "$(IMAGE_TAG)"
+deploy: install ## roll $(IMAGE_TAG) out with CodeDeploy and wait (AWS_REGION, ECR_REPOSITORY, DEPLOY_BUCKET, CODEDEPLOY_APP, CODEDEPLOY_GROUP)
+	$(PY) -m ytsentiment.deploy release --image-tag "$(IMAGE_TAG)"
+
+.PHONY: bench-train
+bench-train: install ## time every pipeline stage on the default sources (forces a full repro)
+	$(PY) scripts/bench_train.py

@@ -1,0 +1,79 @@
+"""gunicorn settings for the API: ``gunicorn -c flask_app/gunicorn.conf.py "flask_app:create_app()"``.
+
+Environment: HOST (default 127.0.0.1), PORT (5000), WEB_CONCURRENCY (workers, default 2), GUNICORN_TIMEOUT
+(seconds a request may take, default 60), LOG_LEVEL (info), PROMETHEUS_MULTIPROC_DIR (optional; emptied at
+start).
+
+Each worker builds its own app after the fork (``preload_app`` off), so each loads the model once in its own
+memory and a crash while loading stays inside one worker. Prometheus multiprocess mode needs a directory
+shared by the workers and empty at every start: one is created here (or the given one is cleared) before any
+worker exists.
+"""
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "sync"  # CPU-bound predictions: one request per worker process at a time, no GIL contention
+preload_app = False
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+graceful_timeout = 30
+keepalive = 5
+accesslog = "-"  # stdout
+errorlog = "-"  # stderr
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+proc_name = "ytsentiment-api"
+# No runtime control socket (~/.gunicorn/gunicorn.ctl): nothing uses it, and servers side by side
+# (tests, bench) would fight over its one path.
+control_socket_disable = True
+
+_created_metrics_dir = None
+
+
+def on_starting(server):
+    """Configure application logging once and prepare an empty Prometheus multiprocess directory."""
+    global _created_metrics_dir
+    from ytsentiment.logs import configure_logging
+
+    configure_logging()
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        path = Path(given)
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):  # samples of a previous server would be summed into this one's
+            stale.unlink()
+    else:
+        _created_metrics_dir = tempfile.mkdtemp(prefix="ytsentiment-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = _created_metrics_dir
+    server.log.info("Prometheus multiprocess directory: %s", os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    _preimport(server)
+
+
+def _preimport(server):
+    """Import the heavy libraries once in the master so every forked worker starts with them (copy-on-write).
+
+    Only code is imported, no app and no model (``preload_app`` stays off): each worker still builds its own
+    app and loads its own model. This removes several seconds of per-worker imports from the time to ready.
+    """
+    import importlib
+
+    for name in ("flask_app", "mlflow.sklearn", "ytsentiment.model", "skops.io"):
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:  # e.g. no skops: not fatal, the worker says so if the model needs it
+            server.log.warning("could not pre-import %s: %s", name, exc)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _created_metrics_dir:
+        shutil.rmtree(_created_metrics_dir, ignore_errors=True)

@@ -1,0 +1,215 @@
+"""Configuration: params.yaml read once into frozen dataclasses, and settings that come from the environment.
+
+Knobs live in params.yaml (one section per DVC stage plus ``base``); hosts, URIs and names of remote things live in
+environment variables (documented in ``.env.example``). Nothing here touches the network or the disk at import.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ytsentiment import YtSentimentError
+
+VALID_LABELS = frozenset({-1, 0, 1})
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    group: str
+    locations: tuple[str, ...]
+    sha256: str
+    text_column: str
+    label_column: str
+    labels: Mapping[Any, int]
+    weight: float = 1.0
+    max_rows: int | None = None
+
+
+@dataclass(frozen=True)
+class IngestParams:
+    sources: tuple[Source, ...]
+
+
+@dataclass(frozen=True)
+class CleanParams:
+    test_size: float
+
+
+@dataclass(frozen=True)
+class FeaturizeParams:
+    max_features: int
+    ngram_min: int
+    ngram_max: int
+    min_df: int
+    max_df: float
+    sublinear_tf: bool
+    lexicon: bool
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    n_estimators: int
+    learning_rate: float
+    num_leaves: int
+    max_depth: int
+    min_child_samples: int
+    colsample_bytree: float
+    subsample: float
+    subsample_freq: int
+    reg_lambda: float
+    max_bin: int
+    class_weight: str | None
+    early_stopping_rounds: int
+    validation_fraction: float
+    n_jobs: int
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    experiment: str
+    vader_threshold: float
+
+
+@dataclass(frozen=True)
+class GateParams:
+    floors: Mapping[str, float]
+    compare: tuple[str, ...]
+    tolerance: float
+    behaviour_min_pass_rate: float
+    latency_comments: int
+    latency_budget_ms: float
+
+
+@dataclass(frozen=True)
+class Params:
+    seed: int
+    ingest: IngestParams
+    clean: CleanParams
+    featurize: FeaturizeParams
+    train: TrainParams
+    evaluate: EvaluateParams
+    gate: GateParams
+    raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+
+def _build(cls, section: str, values: Any):
+    if not isinstance(values, Mapping):
+        raise YtSentimentError(f"params: section '{section}' must be a mapping, got {type(values).__name__}")
+    names = {f.name for f in fields(cls)}
+    required = {f.name for f in fields(cls)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+    unknown = sorted(set(values) - names)
+    missing = sorted(required - set(values))
+    if unknown or missing:
+        raise YtSentimentError(
+            f"params: section '{section}': "
+            + (f"unknown keys {unknown} " if unknown else "")
+            + (f"missing keys {missing} " if missing else "")
+            + f"(allowed: {sorted(names)})"
+        )
+    return cls(**values)
+
+
+def _source(i: int, values: Any) -> Source:
+    src = _build(Source, f"ingest.sources[{i}]", values)
+    if not src.locations:
+        raise YtSentimentError(f"params: source '{src.name}' has no locations")
+    bad = sorted({int(v) for v in src.labels.values()} - VALID_LABELS)
+    if bad:
+        raise YtSentimentError(f"params: source '{src.name}' maps labels to {bad}; targets must be -1, 0 or 1")
+    return dataclasses.replace(src, locations=tuple(src.locations), labels=dict(src.labels))
+
+
+def _gate(values: Any) -> GateParams:
+    gate = _build(GateParams, "gate", values)
+    return dataclasses.replace(gate, floors={str(k): float(v) for k, v in gate.floors.items()},
+                               compare=tuple(gate.compare))
+
+
+def parse_params(raw: Mapping[str, Any]) -> Params:
+    """Validate a params mapping (as loaded from params.yaml) into frozen dataclasses."""
+    for section in ("base", "ingest", "clean", "featurize", "train", "evaluate", "gate"):
+        if section not in raw:
+            raise YtSentimentError(f"params: missing section '{section}'")
+    sources = raw["ingest"].get("sources") if isinstance(raw["ingest"], Mapping) else None
+    if not sources:
+        raise YtSentimentError("params: ingest.sources must list at least one source")
+    names = [s.get("name") for s in sources]
+    if len(set(names)) != len(names):
+        raise YtSentimentError(f"params: ingest.sources names must be unique, got {names}")
+    train = _build(TrainParams, "train", raw["train"])
+    if not 0 < train.validation_fraction < 1:
+        raise YtSentimentError("params: train.validation_fraction must be between 0 and 1")
+    clean = _build(CleanParams, "clean", raw["clean"])
+    if not 0 < clean.test_size < 1:
+        raise YtSentimentError("params: clean.test_size must be between 0 and 1")
+    return Params(
+        seed=int(raw["base"]["seed"]),
+        ingest=IngestParams(tuple(_source(i, s) for i, s in enumerate(sources))),
+        clean=clean,
+        featurize=_build(FeaturizeParams, "featurize", raw["featurize"]),
+        train=train,
+        evaluate=_build(EvaluateParams, "evaluate", raw["evaluate"]),
+        gate=_gate(raw["gate"]),
+        raw=raw,
+    )
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    path = Path(path)
+    if not path.is_file():
+        raise YtSentimentError(f"params file not found: {path} (run from the repository root)")
+    with path.open(encoding="utf-8") as fh:
+        raw = yaml.safe_load(fh)
+    if not isinstance(raw, Mapping):
+        raise YtSentimentError(f"{path}: expected a mapping of sections")
+    return parse_params(raw)
+
+
+def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"train": {"learning_rate": 0.1}}`` -> ``{"train.learning_rate": 0.1}`` (lists of mappings by index)."""
+    out: dict[str, Any] = {}
+    for key, value in mapping.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, f"{name}."))
+        elif isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
+            for i, item in enumerate(value):
+                out.update(flatten(item, f"{name}.{item.get('name', i)}."))
+        else:
+            out[name] = value
+    return out
+
+
+# ---- settings from the environment -------------------------------------------------------------------------------
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+DEFAULT_MODEL_NAME = "ytsentiment"
+
+
+def tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def artifact_root() -> str | None:
+    """Artifact location for new experiments on the embedded store (a git-ignored folder in the repo).
+
+    With a tracking server the server decides, unless MLFLOW_ARTIFACT_ROOT says otherwise.
+    """
+    if "MLFLOW_ARTIFACT_ROOT" in os.environ:
+        return os.environ["MLFLOW_ARTIFACT_ROOT"]
+    if tracking_uri().startswith("sqlite:") or tracking_uri().startswith("file:"):
+        return Path("mlartifacts").resolve().as_uri()
+    return None
+
+
+def model_name() -> str:
+    return os.environ.get("MODEL_NAME") or DEFAULT_MODEL_NAME

@@ -1,0 +1,121 @@
+"""The model: ONE sklearn Pipeline, raw comments in, -1/0/1 with probabilities out.
+
+    DataFrame[text] ─┬─ normalise (text.py) ─ TF-IDF ──┐
+                     └─ VADER scores (optional) ───────┴─ LightGBM multiclass
+
+The DVC stages fit the parts separately (featurize fits the feature union, train the classifier) and ``compose``
+joins them into the artifact that is logged, registered and served, so training and serving share every step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from lightgbm import LGBMClassifier
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.pipeline import FeatureUnion, Pipeline
+
+from ytsentiment.config import FeaturizeParams, TrainParams
+from ytsentiment.text import normalize
+
+TEXT_COLUMN = "text"
+
+
+def _texts(X) -> list[str]:
+    """Accept a DataFrame with a ``text`` column (the model signature), a Series, or a list of strings."""
+    if isinstance(X, pd.DataFrame):
+        X = X[TEXT_COLUMN]
+    return ["" if not isinstance(t, str) else t for t in X]
+
+
+class TextNormalizer(BaseEstimator, TransformerMixin):
+    """Stateless step: raw comments -> normalised token strings (``ytsentiment.text.normalize``)."""
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        return [normalize(t) for t in _texts(X)]
+
+
+class VaderFeatures(BaseEstimator, TransformerMixin):
+    """Stateless step: raw comments -> VADER's neg, neu, pos, compound (a sparse n x 4 block).
+
+    VADER reads case, punctuation, emoji and emoticons, so it gets the raw text, not the normalised one.
+    """
+
+    names = ("vader_neg", "vader_neu", "vader_pos", "vader_compound")
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        analyzer = _vader()
+        rows = [analyzer.polarity_scores(t) for t in _texts(X)]
+        arr = np.array([[r["neg"], r["neu"], r["pos"], r["compound"]] for r in rows], dtype=np.float32)
+        return sp.csr_matrix(arr.reshape(-1, 4))
+
+    def get_feature_names_out(self, input_features=None):
+        return np.array(self.names, dtype=object)
+
+
+_VADER = None
+
+
+def _vader():
+    # One analyser per process, built on first use (its lexicon load takes ~50 ms), never at import.
+    global _VADER
+    if _VADER is None:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        _VADER = SentimentIntensityAnalyzer()
+    return _VADER
+
+
+def build_features(p: FeaturizeParams) -> FeatureUnion:
+    tfidf = Pipeline([
+        ("normalize", TextNormalizer()),
+        ("tfidf", TfidfVectorizer(
+            token_pattern=r"\S+", lowercase=False, ngram_range=(p.ngram_min, p.ngram_max),
+            max_features=p.max_features, min_df=p.min_df, max_df=p.max_df, sublinear_tf=p.sublinear_tf,
+            dtype=np.float32,
+        )),
+    ])
+    parts = [("tfidf", tfidf)]
+    if p.lexicon:
+        parts.append(("vader", VaderFeatures()))
+    return FeatureUnion(parts)
+
+
+def build_classifier(p: TrainParams, seed: int) -> LGBMClassifier:
+    return LGBMClassifier(
+        objective="multiclass",
+        n_estimators=p.n_estimators,
+        learning_rate=p.learning_rate,
+        num_leaves=p.num_leaves,
+        max_depth=p.max_depth,
+        min_child_samples=p.min_child_samples,
+        colsample_bytree=p.colsample_bytree,
+        subsample=p.subsample,
+        subsample_freq=p.subsample_freq,
+        reg_lambda=p.reg_lambda,
+        max_bin=p.max_bin,
+        class_weight=p.class_weight,
+        random_state=seed,
+        n_jobs=p.n_jobs,
+        deterministic=True,
+        force_col_wise=True,
+        verbose=-1,
+    )
+
+
+def compose(features: FeatureUnion, classifier: LGBMClassifier) -> Pipeline:
+    """Join fitted parts into the one served artifact."""
+    return Pipeline([("features", features), ("classifier", classifier)])
+
+
+def build_pipeline(featurize: FeaturizeParams, train: TrainParams, seed: int) -> Pipeline:
+    """An unfitted Pipeline with every knob from params (handy for tests and notebooks)."""
+    return compose(build_features(featurize), build_classifier(train, seed))

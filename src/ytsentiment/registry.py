@@ -1,0 +1,128 @@
+"""MLflow model registry: register a run's model as `candidate`, move aliases, roll back, export.
+
+Aliases only (stages are deprecated): `candidate` is the newest registered version, `production` is what serves,
+`previous` is the production version it replaced. Every decision is written onto the version as tags, so the
+registry itself is the audit log; the CLI also writes it to a JSON report.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ytsentiment import YtSentimentError
+from ytsentiment.artifact import write_info
+from ytsentiment.tracking import use_tracking
+
+log = logging.getLogger(__name__)
+
+CANDIDATE, PRODUCTION, PREVIOUS = "candidate", "production", "previous"
+
+
+def client():
+    from mlflow import MlflowClient
+
+    use_tracking()
+    return MlflowClient()
+
+
+def actor() -> str:
+    return os.environ.get("GITHUB_ACTOR") or os.environ.get("USER") or getpass.getuser()
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def alias_version(name: str, alias: str):
+    """The ModelVersion behind ``name@alias``, or None when the alias (or the model) does not exist."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client().get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+
+
+def register(name: str, run: dict[str, Any], tags: dict[str, str], description: str):
+    """Register the run's logged model as a new version of ``name`` and point `candidate` at it."""
+    import mlflow
+
+    use_tracking()
+    version = mlflow.register_model(run["model_uri"], name, tags=tags)
+    c = client()
+    c.update_model_version(name, version.version, description=description)
+    c.set_registered_model_alias(name, CANDIDATE, version.version)
+    log.info("registered %s version %s from run %s as @%s", name, version.version, run["run_id"], CANDIDATE)
+    return version
+
+
+def tag_version(name: str, version: str, tags: dict[str, Any]) -> None:
+    c = client()
+    for key, value in tags.items():
+        c.set_model_version_tag(name, version, key, str(value))
+
+
+def promote(name: str, version: str) -> str | None:
+    """`production` -> version; the replaced production version keeps `previous`. Returns the replaced version."""
+    c = client()
+    current = alias_version(name, PRODUCTION)
+    if current is not None and current.version != version:
+        c.set_registered_model_alias(name, PREVIOUS, current.version)
+    c.set_registered_model_alias(name, PRODUCTION, version)
+    return current.version if current is not None else None
+
+
+def rollback(name: str) -> dict[str, Any]:
+    """`production` goes back to `previous`; `previous` moves one step further back when the history allows."""
+    c = client()
+    current, previous = alias_version(name, PRODUCTION), alias_version(name, PREVIOUS)
+    if current is None:
+        raise YtSentimentError(f"rollback: model '{name}' has no @{PRODUCTION} version; nothing to roll back")
+    if previous is None:
+        raise YtSentimentError(
+            f"rollback: model '{name}' has no @{PREVIOUS} version (production is v{current.version}, "
+            "promoted without a predecessor); nothing to roll back to"
+        )
+    c.set_registered_model_alias(name, PRODUCTION, previous.version)
+    # The version we return to remembers what it replaced when it was promoted: that becomes the new `previous`.
+    older = (previous.tags or {}).get("promotion.replaced_version")
+    if older and older != previous.version:
+        c.set_registered_model_alias(name, PREVIOUS, older)
+    else:
+        c.delete_registered_model_alias(name, PREVIOUS)
+    record = {"action": "rollback", "model": name, "from_version": current.version,
+              "to_version": previous.version, "previous_now": older or None, "by": actor(), "at": now()}
+    tag_version(name, current.version, {"rollback.demoted_at": record["at"], "rollback.by": record["by"]})
+    tag_version(name, previous.version, {"rollback.restored_at": record["at"], "rollback.by": record["by"],
+                                         "rollback.from_version": current.version})
+    log.info("rolled back %s: production v%s -> v%s", name, current.version, previous.version)
+    return record
+
+
+def export(name: str, alias: str, out: str | Path) -> dict[str, Any]:
+    """Copy ``name@alias`` to a local MLflow model directory plus model_info.json (what the image serves)."""
+    import mlflow
+
+    version = alias_version(name, alias)
+    if version is None:
+        raise YtSentimentError(f"export: model '{name}' has no @{alias} version; run `make promote` first")
+    out = Path(out)
+    if out.exists():
+        shutil.rmtree(out)
+    mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}@{alias}", dst_path=str(out))
+    run = client().get_run(version.run_id) if version.run_id else None
+    info = {
+        "name": name, "version": str(version.version), "alias": alias, "run_id": version.run_id,
+        "metrics": dict(run.data.metrics) if run else {},
+        "trained_at": datetime.fromtimestamp(version.creation_timestamp / 1000, UTC).isoformat(timespec="seconds"),
+        "git_commit": (version.tags or {}).get("git_commit", ""),
+    }
+    write_info(out, info)
+    log.info("exported %s@%s (v%s) to %s", name, alias, version.version, out)
+    return info

@@ -1,0 +1,66 @@
+"""Stage clean: combined CSV -> normalised, deduplicated, stratified train/test parquet files.
+
+Every text goes through ``ytsentiment.text.normalize`` (the function the served model runs); rows whose normalised
+text is empty are dropped, and so are duplicates (first occurrence kept, in catalogue order), so no text can sit in
+both train and test. The split is stratified by label *and* source, seeded from ``base.seed``.
+
+Columns out: text (raw), clean_text, label, source, group, weight.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from ytsentiment.config import load_params
+from ytsentiment.io import atomic_write
+from ytsentiment.logs import run_main
+from ytsentiment.text import normalize_many
+
+log = logging.getLogger(__name__)
+
+
+def clean(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.assign(text=df["text"].fillna("").astype(str))
+    df["clean_text"] = normalize_many(df["text"])
+    empty = df["clean_text"].str.len() == 0
+    dup = df["clean_text"].duplicated(keep="first") & ~empty
+    conflicting = df.loc[df["clean_text"].duplicated(keep=False) & ~empty].groupby("clean_text")["label"].nunique()
+    log.info("dropping %d empty and %d duplicate texts (%d distinct texts had conflicting labels)",
+             int(empty.sum()), int(dup.sum()), int((conflicting > 1).sum()))
+    return df.loc[~empty & ~dup].reset_index(drop=True)
+
+
+def split(df: pd.DataFrame, test_size: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stratify by (source, label); strata too small to split go to train."""
+    strata = df["source"] + "|" + df["label"].astype(str)
+    counts = strata.map(strata.value_counts())
+    splittable = counts >= 2
+    train, test = train_test_split(df[splittable], test_size=test_size, random_state=seed,
+                                   stratify=strata[splittable])
+    train = pd.concat([train, df[~splittable]])
+    return train.sort_index().reset_index(drop=True), test.sort_index().reset_index(drop=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--in", dest="inp", required=True)
+    ap.add_argument("--train", required=True)
+    ap.add_argument("--test", required=True)
+    args = ap.parse_args(argv)
+    params = load_params(args.params)
+    df = clean(pd.read_csv(args.inp, keep_default_na=False, dtype={"text": str}))
+    train, test = split(df, params.clean.test_size, params.seed)
+    for frame, path in ((train, args.train), (test, args.test)):
+        with atomic_write(path) as tmp:
+            frame.to_parquet(tmp, index=False)
+    log.info("train %d rows, test %d rows", len(train), len(test))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_main(main))

@@ -1,0 +1,50 @@
+"""Stage featurize: train/test parquet -> fitted feature union (TF-IDF + optional VADER) and sparse matrices.
+
+The union is fitted on the training rows only and saved with joblib; the evaluate stage joins it with the classifier
+into the one served Pipeline. Params: ``featurize.*`` (n-grams, vocabulary size, document frequencies, lexicon).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+import joblib
+import pandas as pd
+import scipy.sparse as sp
+
+from ytsentiment.config import load_params
+from ytsentiment.io import atomic_write
+from ytsentiment.logs import run_main
+from ytsentiment.model import build_features
+
+log = logging.getLogger(__name__)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--train", required=True)
+    ap.add_argument("--test", required=True)
+    ap.add_argument("--features", required=True, help="fitted feature union (joblib)")
+    ap.add_argument("--train-out", required=True)
+    ap.add_argument("--test-out", required=True)
+    args = ap.parse_args(argv)
+    params = load_params(args.params)
+    train = pd.read_parquet(args.train)
+    test = pd.read_parquet(args.test)
+    features = build_features(params.featurize)
+    X_train = features.fit_transform(train[["text"]]).tocsr()
+    X_test = features.transform(test[["text"]]).tocsr()
+    log.info("features: %d columns, train %s, test %s", X_train.shape[1], X_train.shape, X_test.shape)
+    with atomic_write(args.features) as tmp:
+        joblib.dump(features, tmp)
+    for matrix, path in ((X_train, args.train_out), (X_test, args.test_out)):
+        with atomic_write(path) as tmp:
+            with open(tmp, "wb") as fh:
+                sp.save_npz(fh, matrix)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_main(main))

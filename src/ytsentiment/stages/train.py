@@ -1,0 +1,75 @@
+"""Stage train: sparse features + labels -> a fitted LightGBM multiclass classifier.
+
+A seeded, stratified slice of the training rows (``train.validation_fraction``) is held out for early stopping; the
+round it picks is recorded. Rows are weighted by their source's ``weight`` and, with ``class_weight: balanced``, by
+class. Params: ``train.*`` and ``base.seed``. Outputs: the classifier (joblib) and a small JSON of training facts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+import warnings
+
+import joblib
+import lightgbm as lgb
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.model_selection import train_test_split
+
+from ytsentiment.config import TrainParams, load_params
+from ytsentiment.io import atomic_write, write_json
+from ytsentiment.logs import run_main
+from ytsentiment.model import build_classifier
+
+log = logging.getLogger(__name__)
+
+
+def fit(X, frame: pd.DataFrame, p: TrainParams, seed: int):
+    """Fit with early stopping on a stratified validation slice; returns (classifier, facts)."""
+    strata = frame["source"] + "|" + frame["label"].astype(str)
+    idx_fit, idx_val = train_test_split(range(X.shape[0]), test_size=p.validation_fraction, random_state=seed,
+                                        stratify=strata)
+    y, w = frame["label"].to_numpy(), frame["weight"].to_numpy()
+    clf = build_classifier(p, seed)
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*eval_set.*deprecated", category=Warning)
+        clf.fit(
+            X[idx_fit], y[idx_fit], sample_weight=w[idx_fit],
+            # eval_set, not the newer eval_X/eval_y: in lightgbm 4.7 the latter skip the label encoding of -1/0/1 and
+            # early stopping fires after one round (measured), so its deprecation warning is silenced.
+            eval_set=[(X[idx_val], y[idx_val])], eval_sample_weight=[w[idx_val]],
+            callbacks=[lgb.early_stopping(p.early_stopping_rounds, verbose=False)],
+        )
+    facts = {
+        "best_iteration": int(clf.best_iteration_ or p.n_estimators),
+        "valid_multi_logloss": float(clf.best_score_["valid_0"]["multi_logloss"]),
+        "fit_seconds": round(time.perf_counter() - started, 1),
+        "rows": int(X.shape[0]), "features": int(X.shape[1]),
+    }
+    log.info("trained: %s", facts)
+    return clf, facts
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--features", required=True, help="train.npz")
+    ap.add_argument("--frame", required=True, help="train.parquet (labels, sources, weights)")
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--facts", required=True)
+    args = ap.parse_args(argv)
+    params = load_params(args.params)
+    X = sp.load_npz(args.features).tocsr()
+    frame = pd.read_parquet(args.frame, columns=["label", "source", "weight"])
+    clf, facts = fit(X, frame, params.train, params.seed)
+    with atomic_write(args.model) as tmp:
+        joblib.dump(clf, tmp)
+    write_json(args.facts, facts)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_main(main))

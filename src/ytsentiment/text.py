@@ -1,0 +1,126 @@
+"""The one text normaliser shared by training and serving.
+
+``normalize(text)`` turns any comment into a space-separated string of tokens. It has to bring two very different
+inputs to one form:
+
+* the course's Reddit text, already lowercased with punctuation and words of <= 2 letters removed, and apostrophes
+  split so that "don't" became "don";
+* raw YouTube comments (the Data API's ``textDisplay`` is HTML) and tweets: case, URLs, @handles, HTML entities and
+  tags, emoji, emoticons, elongations ("soooo"), contractions.
+
+Signal that a naive cleaner throws away is kept as words: emoji become their English names ("😂" -> "face with tears
+of joy"), emoticons become "smile"/"frown"/"love", and negation is marked on the words it scopes
+("not good" -> "not neg_good"), so "not good" can never collapse into "good".
+
+Deterministic, no downloads, no state: the same function runs inside the served sklearn Pipeline.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+
+import emoji
+
+URL_TOKEN = "url"
+USER_TOKEN = "user"
+NEGATION_PREFIX = "neg_"
+NEGATION_SCOPE = 3  # words after a negation that get the prefix (stops early at punctuation)
+
+_TAG = re.compile(r"</?[a-zA-Z][^<>]*>")  # "<br>", "<a href=...>": a letter after "<", so "<3" survives
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+_HANDLE = re.compile(r"(?<!\w)@\w+")
+_NAME_PLACEHOLDER = re.compile(r"\[name\]", re.IGNORECASE)  # GoEmotions anonymisation
+_HASHTAG = re.compile(r"#(\w+)")
+
+# Emoticons are matched on the original case (":D" differs from ":d" in intent); order matters: longest first.
+_EMOTICONS = [
+    (re.compile(r"(?<!\S)(?:<3+|&lt;3+)(?!\S)"), "love"),
+    (re.compile(r"(?<![\w/])[:;=8][\-o\*']?[\)\]dDpP\}>]+(?!\w)"), "smile"),
+    (re.compile(r"(?<![\w/])[\(\[\{<]+[\-o\*']?[:;=8](?!\w)"), "smile"),
+    (re.compile(r"(?<!\w)\^_*\^(?!\w)"), "smile"),
+    (re.compile(r"(?<![\w/])(?:[:;=8][\-o']?[\(\[\{\\/|]+|[:;=8]'[\-o]?\()(?![\w/])"), "frown"),
+    (re.compile(r"(?<![\w/])[\)\]]+[\-o']?[:;=8](?!\w)"), "frown"),
+    (re.compile(r"(?<!\w)(?:x|X)D+(?!\w)"), "laugh"),
+    (re.compile(r"(?<!\S)(?:T_T|;_;|-_-)(?!\S)"), "frown"),
+]
+
+# Negation contractions, covering raw text ("don't", "dont") and the course's stripped form ("don").
+_CONTRACTIONS = {
+    "can't": "can not", "cant": "can not", "cannot": "can not",
+    "won't": "will not", "wont": "will not",
+    "ain't": "is not", "aint": "is not",
+    "shan't": "shall not",
+}
+_NT_STEMS = ["do", "does", "did", "is", "are", "was", "were", "have", "has", "had", "could", "would", "should",
+             "must", "need", "might"]
+for _stem in _NT_STEMS:
+    _CONTRACTIONS[f"{_stem}n't"] = f"{_stem} not"
+    _CONTRACTIONS[f"{_stem}nt"] = f"{_stem} not"
+    _CONTRACTIONS[f"{_stem}n"] = f"{_stem} not"  # Reddit set: "don", "isn", "didn" ...
+# "don" (the name), "haven" and "cant" (jargon) are real words too, but far rarer here than the contractions.
+_CONTRACTION_RE = re.compile(
+    r"(?<![\w'])(" + "|".join(sorted(map(re.escape, _CONTRACTIONS), key=len, reverse=True)) + r")(?![\w'])"
+)
+
+_CLITIC = re.compile(r"'(?:s|re|ve|ll|d|m)\b")  # "it's" -> "it", as in the course's Reddit text
+NEGATIONS = frozenset({"not", "no", "never", "nor", "nothing", "nobody", "none", "neither", "nowhere", "without"})
+_ELONGATION = re.compile(r"(\w)\1{2,}")
+_TOKEN = re.compile(r"[^\W_]+|[.,!?;:]+")
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'"})
+
+
+def _emoji_words(chars: str, data: dict) -> str:
+    return _symbol(data["en"].strip(":").replace("_", " ").replace("-", " "))
+
+
+def _symbol(words: str) -> str:
+    # The "." on each side ends any negation scope: in "not funny 😂" the emoji is not negated.
+    return f" . {words} . "
+
+
+def normalize(text: object) -> str:
+    """Return the canonical token string for one comment (empty string for missing or blank input)."""
+    if not isinstance(text, str) or not text.strip():
+        return ""
+    text = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES)
+    text = _TAG.sub(" ", text)
+    text = html.unescape(text)
+    text = _URL.sub(f" {URL_TOKEN} ", text)
+    text = _HANDLE.sub(f" {USER_TOKEN} ", text)
+    text = _NAME_PLACEHOLDER.sub(f" {USER_TOKEN} ", text)
+    text = _HASHTAG.sub(r" \1 ", text)
+    for pattern, word in _EMOTICONS:
+        text = pattern.sub(_symbol(word), text)
+    if not text.isascii():
+        text = emoji.replace_emoji(text, replace=_emoji_words)
+    text = text.casefold()
+    if "n" in text:
+        text = _CONTRACTION_RE.sub(lambda m: _CONTRACTIONS[m.group(1)], text)
+    text = _CLITIC.sub("", text)
+    text = _ELONGATION.sub(r"\1\1", text)
+    return " ".join(_mark_negation(_TOKEN.findall(text)))
+
+
+def _mark_negation(tokens: list[str]) -> list[str]:
+    out: list[str] = []
+    scope = 0
+    for token in tokens:
+        if not token[0].isalnum():  # punctuation ends a negation scope and is then dropped
+            scope = 0
+            continue
+        if token in NEGATIONS:
+            out.append(token)
+            scope = NEGATION_SCOPE
+        elif scope:
+            out.append(NEGATION_PREFIX + token)
+            scope -= 1
+        else:
+            out.append(token)
+    return out
+
+
+def normalize_many(texts) -> list[str]:
+    """Vectorised convenience: ``[normalize(t) for t in texts]``."""
+    return [normalize(t) for t in texts]

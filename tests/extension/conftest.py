@@ -1,0 +1,272 @@
+"""Fixtures of the extension tests: the real sentiment API under gunicorn, headless Chromium with the unpacked
+extension, and a fake YouTube Data API served from the JSON fixtures through Playwright routing."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+EXT_DIR = REPO / "chrome-extension"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+ARTIFACTS = REPO / "artifacts" / "extension"
+EXTENSION_ID = "hjpcimaolalbjpklelngebhdenmmbfmd"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+READY_TIMEOUT_S = 120
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def closed_port_url() -> str:
+    """A loopback URL nothing listens on (the port was free a moment ago)."""
+    return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture(scope="session")
+def sentiment_api(trained_model_dir, tmp_path_factory):
+    """Base URL of the real Flask app under gunicorn on a free loopback port, serving a real trained model."""
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
+    env = {
+        **os.environ,
+        "MODEL_URI": str(trained_model_dir),
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+    }
+    base = f"http://127.0.0.1:{port}"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "flask_app/gunicorn.conf.py", "flask_app:create_app()"],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"gunicorn exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
+            try:
+                if requests.get(f"{base}/ready", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                log_tail = log_path.read_text()[-3000:]
+                pytest.fail(f"{base}/ready not 200 after {READY_TIMEOUT_S} s:\n{log_tail}")
+            time.sleep(0.3)
+        yield base
+    finally:
+        # gunicorn's arbiter stops its workers on SIGTERM; the session is ours, so nothing else is signalled.
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _load(name: str) -> dict:
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+
+@dataclass
+class FakeYouTube:
+    """Serves the fixtures like the YouTube Data API v3 would, and records what the extension asked for."""
+
+    index: dict = field(default_factory=lambda: _load("index.json"))
+    requests: list[dict] = field(default_factory=list)
+    offline: bool = False
+    # Page tokens whose answer is held back until release() (to look at the popup mid-fetch).
+    hold_tokens: set[str] = field(default_factory=set)
+    held: list = field(default_factory=list)
+
+    def __post_init__(self):
+        self.pages = {p["token"]: _load(p["file"]) for p in self.index["pages"]}
+        self.replies = {tid: _load(f) for tid, f in self.index["replies"].items()}
+
+    def reset(self) -> None:
+        self.requests.clear()
+        self.offline = False
+        self.hold_tokens.clear()
+        self.release()
+
+    def release(self) -> None:
+        while self.held:
+            route, status, body = self.held.pop(0)
+            self._fulfill(route, status, body)
+
+    @staticmethod
+    def _fulfill(route, status: int, body: dict) -> None:
+        origin = route.request.headers.get("origin")
+        headers = {"content-type": "application/json; charset=UTF-8", "vary": "Origin"}
+        if origin:
+            headers["access-control-allow-origin"] = origin
+        route.fulfill(status=status, headers=headers, body=json.dumps(body, ensure_ascii=False))
+
+    def answer(self, path: str, params: dict[str, str]) -> tuple[int, dict]:
+        key = params.get("key")
+        if key == self.index["quotaSpentKey"]:
+            return 403, _load("error-quota-exceeded.json")
+        if key != self.index["validKey"]:
+            return 400, _load("error-key-invalid.json")
+        if path.endswith("/comments"):
+            if params.get("parentId") in self.replies:
+                return 200, self.replies[params["parentId"]]
+            return 404, {
+                "error": {
+                    "code": 404,
+                    "message": "The comment could not be found.",
+                    "errors": [{"reason": "commentNotFound", "domain": "youtube.comment"}],
+                }
+            }
+        video = params.get("videoId")
+        if video in self.index["videos"]:
+            special = self.index["videos"][video]
+            return special["status"], _load(special["file"])
+        if video != self.index["videoId"]:
+            return 404, _load("error-video-not-found.json")
+        token = params.get("pageToken")
+        if token not in self.pages:
+            reason = {"reason": "invalidPageToken", "domain": "youtube.commentThread"}
+            return 400, {
+                "error": {"code": 400, "message": "The page token is not valid.", "errors": [reason]}
+            }
+        page = json.loads(json.dumps(self.pages[token]))
+        if "replies" not in params.get("part", "").split(","):
+            for item in page["items"]:
+                item.pop("replies", None)
+        page["items"] = page["items"][: int(params.get("maxResults", "20"))]
+        return 200, page
+
+    def handle(self, route) -> None:
+        url = urlsplit(route.request.url)
+        params = {k: v[0] for k, v in parse_qs(url.query).items()}
+        self.requests.append({"path": url.path, **params})
+        if self.offline:
+            route.abort("internetdisconnected")
+            return
+        status, body = self.answer(url.path, params)
+        if params.get("pageToken") in self.hold_tokens:
+            self.held.append((route, status, body))
+            return
+        self._fulfill(route, status, body)
+
+    def thread_comments(self, limit: int) -> list[dict]:
+        """The first `limit` top-level comments as the extension should read them (no replies)."""
+        out = []
+        for p in self.index["pages"]:
+            for item in self.pages[p["token"]]["items"]:
+                s = item["snippet"]["topLevelComment"]["snippet"]
+                text = s.get("textOriginal") or html.unescape(s["textDisplay"])
+                out.append(
+                    {
+                        "text": text,
+                        "likes": s["likeCount"],
+                        "author": s["authorChannelId"]["value"],
+                        "timestamp": s["publishedAt"],
+                    }
+                )
+        return out[:limit]
+
+
+@pytest.fixture(scope="session")
+def youtube() -> FakeYouTube:
+    return FakeYouTube()
+
+
+@pytest.fixture(scope="session")
+def extension_context(tmp_path_factory, youtube):
+    """Headless Debian Chromium with the unpacked extension loaded, the YouTube API routed to the fixtures."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)")
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=CHROMIUM,
+            headless=True,
+            viewport={"width": 480, "height": 900},
+            args=[
+                f"--disable-extensions-except={EXT_DIR}",
+                f"--load-extension={EXT_DIR}",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        try:
+            context.route("https://www.googleapis.com/youtube/v3/**", youtube.handle)
+            yield context
+        finally:
+            context.close()
+
+
+@pytest.fixture(scope="session")
+def service_worker(extension_context):
+    workers = extension_context.service_workers
+    worker = workers[0] if workers else extension_context.wait_for_event("serviceworker", timeout=15_000)
+    return worker
+
+
+@pytest.fixture(scope="session")
+def extension_id(service_worker) -> str:
+    return urlsplit(service_worker.url).netloc
+
+
+class Settings:
+    """Reads and writes the extension's chrome.storage.local through its service worker."""
+
+    def __init__(self, worker):
+        self.worker = worker
+
+    def set(self, **settings) -> None:
+        self.worker.evaluate("s => chrome.storage.local.set({settings: s})", settings)
+
+    def clear(self) -> None:
+        self.worker.evaluate("() => chrome.storage.local.clear()")
+
+    def get(self) -> dict | None:
+        script = "async () => (await chrome.storage.local.get('settings')).settings ?? null"
+        return self.worker.evaluate(script)
+
+
+@pytest.fixture
+def settings(service_worker, youtube):
+    youtube.reset()
+    store = Settings(service_worker)
+    store.clear()
+    yield store
+    youtube.reset()
+
+
+@pytest.fixture
+def page(extension_context):
+    p = extension_context.new_page()
+    yield p
+    p.close()
