@@ -36,6 +36,11 @@ class Source:
 @dataclass(frozen=True)
 class IngestParams:
     sources: tuple[Source, ...]
+    include: tuple[str, ...] | None = None  # names of the sources to use; None = all
+
+    @property
+    def selected(self) -> tuple[Source, ...]:
+        return self.sources if self.include is None else tuple(s for s in self.sources if s.name in self.include)
 
 
 @dataclass(frozen=True)
@@ -145,6 +150,12 @@ def parse_params(raw: Mapping[str, Any]) -> Params:
     names = [s.get("name") for s in sources]
     if len(set(names)) != len(names):
         raise YtSentimentError(f"params: ingest.sources names must be unique, got {names}")
+    include = raw["ingest"].get("include")
+    if include is not None:
+        unknown = sorted(set(include) - set(names))
+        if unknown or not include:
+            raise YtSentimentError(f"params: ingest.include must name sources from {names}, got {include}")
+        include = tuple(include)
     train = _build(TrainParams, "train", raw["train"])
     if not 0 < train.validation_fraction < 1:
         raise YtSentimentError("params: train.validation_fraction must be between 0 and 1")
@@ -153,7 +164,7 @@ def parse_params(raw: Mapping[str, Any]) -> Params:
         raise YtSentimentError("params: clean.test_size must be between 0 and 1")
     return Params(
         seed=int(raw["base"]["seed"]),
-        ingest=IngestParams(tuple(_source(i, s) for i, s in enumerate(sources))),
+        ingest=IngestParams(tuple(_source(i, s) for i, s in enumerate(sources)), include),
         clean=clean,
         featurize=_build(FeaturizeParams, "featurize", raw["featurize"]),
         train=train,

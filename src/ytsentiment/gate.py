@@ -84,14 +84,15 @@ def decide(name: str, gate: GateParams, test: pd.DataFrame) -> dict[str, Any]:
     if candidate is None:
         raise YtSentimentError(f"gate: model '{name}' has no @{CANDIDATE} version; run `make register` first")
     production = alias_version(name, PRODUCTION)
+    # Versions are ints from the sqlite store and strings from a server: report them as strings.
+    cand_v, prod_v = str(candidate.version), (str(production.version) if production else None)
     report: dict[str, Any] = {
-        "model": name, "candidate_version": candidate.version,
-        "production_version": production.version if production else None,
+        "model": name, "candidate_version": cand_v, "production_version": prod_v,
         "by": actor(), "at": now(), "rows": len(test), "reasons": [], "checks": {},
     }
     reasons = report["reasons"]
-    if production is not None and production.version == candidate.version:
-        report.update(decision="unchanged", reasons=[f"v{candidate.version} is already @{PRODUCTION}"])
+    if prod_v == cand_v:
+        report.update(decision="unchanged", reasons=[f"v{cand_v} is already @{PRODUCTION}"])
         return report
 
     uri = f"models:/{name}@{CANDIDATE}"
@@ -99,13 +100,13 @@ def decide(name: str, gate: GateParams, test: pd.DataFrame) -> dict[str, Any]:
         model = load(name, CANDIDATE)
     except Exception as exc:  # noqa: BLE001 - a candidate that cannot load is refused, with the reason shown
         reasons.append(f"candidate does not load from {uri}: {type(exc).__name__}: {exc}")
-        return _finish(name, candidate.version, report, promoted=False)
+        return _finish(name, cand_v, report, promoted=False)
 
     problems = contract_problems(model, uri)
     report["checks"]["contract"] = problems or "ok"
     reasons += [f"contract: {p}" for p in problems]
     if problems:  # nothing further is meaningful on a model that breaks its contract
-        return _finish(name, candidate.version, report, promoted=False)
+        return _finish(name, cand_v, report, promoted=False)
 
     suites = run_all(model)
     report["checks"]["behaviour"] = {s.name: {"pass_rate": round(s.pass_rate, 3), "failures": s.failures}
@@ -132,15 +133,15 @@ def decide(name: str, gate: GateParams, test: pd.DataFrame) -> dict[str, Any]:
             prod_scores = score_by_scope(test, load(name, PRODUCTION).predict(test[[TEXT_COLUMN]]))
         except Exception as exc:  # noqa: BLE001 - say so; the candidate is then judged on floors alone
             report["production_error"] = f"{type(exc).__name__}: {exc}"
-            log.warning("production v%s could not be re-scored: %s", production.version, exc)
+            log.warning("production v%s could not be re-scored: %s", prod_v, exc)
         else:
             report["production"] = _headline(prod_scores)
             for scope in gate.compare:
                 c, p = cand_scores[scope]["macro_f1"], prod_scores[scope]["macro_f1"]
                 if c < p - gate.tolerance:
-                    reasons.append(f"compare: {scope} macro-F1 {c:.4f} < production v{production.version}'s "
+                    reasons.append(f"compare: {scope} macro-F1 {c:.4f} < production v{prod_v}'s "
                                    f"{p:.4f} (tolerance {gate.tolerance})")
-    return _finish(name, candidate.version, report, promoted=not reasons)
+    return _finish(name, cand_v, report, promoted=not reasons)
 
 
 def _finish(name: str, version: str, report: dict[str, Any], promoted: bool) -> dict[str, Any]:

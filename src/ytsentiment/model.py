@@ -9,6 +9,9 @@ joins them into the artifact that is logged, registered and served, so training 
 
 from __future__ import annotations
 
+import re
+
+import emoji
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -40,10 +43,33 @@ class TextNormalizer(BaseEstimator, TransformerMixin):
         return [normalize(t) for t in _texts(X)]
 
 
+VADER_MAX_CHARS = 1000
+VADER_MAX_EMOJI = 20
+_REPEATS = re.compile(r"(.)\1{2,}", re.DOTALL)
+
+
+def vader_input(text: str) -> str:
+    """Bound VADER's work: its cost grows with the square of the sentiment words (each emoji becomes several), so a
+    10,000-character wall of emoji took 90 s. Long runs collapse, the text is cut, and emoji past the 20th dropped.
+    """
+    text = _REPEATS.sub(r"\1\1", text[: 4 * VADER_MAX_CHARS])[:VADER_MAX_CHARS]
+    if text.isascii():
+        return text
+    seen = 0
+
+    def keep(chars: str, data: dict) -> str:
+        nonlocal seen
+        seen += 1
+        return chars if seen <= VADER_MAX_EMOJI else " "
+
+    return emoji.replace_emoji(text, replace=keep)
+
+
 class VaderFeatures(BaseEstimator, TransformerMixin):
     """Stateless step: raw comments -> VADER's neg, neu, pos, compound (a sparse n x 4 block).
 
-    VADER reads case, punctuation, emoji and emoticons, so it gets the raw text, not the normalised one.
+    VADER reads case, punctuation, emoji and emoticons, so it gets the raw text (bounded by ``vader_input``), not
+    the normalised one.
     """
 
     names = ("vader_neg", "vader_neu", "vader_pos", "vader_compound")
@@ -53,7 +79,7 @@ class VaderFeatures(BaseEstimator, TransformerMixin):
 
     def transform(self, X):
         analyzer = _vader()
-        rows = [analyzer.polarity_scores(t) for t in _texts(X)]
+        rows = [analyzer.polarity_scores(vader_input(t)) for t in _texts(X)]
         arr = np.array([[r["neg"], r["neu"], r["pos"], r["compound"]] for r in rows], dtype=np.float32)
         return sp.csr_matrix(arr.reshape(-1, 4))
 
@@ -106,9 +132,24 @@ def build_classifier(p: TrainParams, seed: int) -> LGBMClassifier:
         random_state=seed,
         n_jobs=p.n_jobs,
         deterministic=True,
-        force_col_wise=True,
+        force_row_wise=True,  # sparse TF-IDF: row-wise histograms were 1.2-1.7x faster here (measured)
         verbose=-1,
     )
+
+
+def slim(features: FeatureUnion) -> FeatureUnion:
+    """Make a fitted union cheap to store and load: plain-int vocabulary, no list of pruned terms.
+
+    skops writes every numpy int64 in ``vocabulary_`` as its own array (40k files: ~5 s to load, measured), and
+    ``stop_words_`` holds every term cut by min_df/max_features, which prediction never reads.
+    """
+    for _, part in features.transformer_list:
+        tfidf = part.named_steps.get("tfidf") if isinstance(part, Pipeline) else None
+        if tfidf is not None and hasattr(tfidf, "vocabulary_"):
+            tfidf.vocabulary_ = {term: int(i) for term, i in tfidf.vocabulary_.items()}
+            if hasattr(tfidf, "stop_words_"):
+                del tfidf.stop_words_
+    return features
 
 
 def compose(features: FeatureUnion, classifier: LGBMClassifier) -> Pipeline:

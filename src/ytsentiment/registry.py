@@ -72,10 +72,12 @@ def promote(name: str, version: str) -> str | None:
     """`production` -> version; the replaced production version keeps `previous`. Returns the replaced version."""
     c = client()
     current = alias_version(name, PRODUCTION)
-    if current is not None and current.version != version:
-        c.set_registered_model_alias(name, PREVIOUS, current.version)
-    c.set_registered_model_alias(name, PRODUCTION, version)
-    return current.version if current is not None else None
+    # Versions are ints from the sqlite store and strings from a server: compare and report them as strings.
+    replaced = str(current.version) if current is not None else None
+    if replaced is not None and replaced != str(version):
+        c.set_registered_model_alias(name, PREVIOUS, replaced)
+    c.set_registered_model_alias(name, PRODUCTION, str(version))
+    return replaced
 
 
 def rollback(name: str) -> dict[str, Any]:
@@ -89,19 +91,20 @@ def rollback(name: str) -> dict[str, Any]:
             f"rollback: model '{name}' has no @{PREVIOUS} version (production is v{current.version}, "
             "promoted without a predecessor); nothing to roll back to"
         )
-    c.set_registered_model_alias(name, PRODUCTION, previous.version)
+    cur_v, prev_v = str(current.version), str(previous.version)
+    c.set_registered_model_alias(name, PRODUCTION, prev_v)
     # The version we return to remembers what it replaced when it was promoted: that becomes the new `previous`.
     older = (previous.tags or {}).get("promotion.replaced_version")
-    if older and older != previous.version:
+    if older and older != prev_v:
         c.set_registered_model_alias(name, PREVIOUS, older)
     else:
         c.delete_registered_model_alias(name, PREVIOUS)
-    record = {"action": "rollback", "model": name, "from_version": current.version,
-              "to_version": previous.version, "previous_now": older or None, "by": actor(), "at": now()}
-    tag_version(name, current.version, {"rollback.demoted_at": record["at"], "rollback.by": record["by"]})
-    tag_version(name, previous.version, {"rollback.restored_at": record["at"], "rollback.by": record["by"],
-                                         "rollback.from_version": current.version})
-    log.info("rolled back %s: production v%s -> v%s", name, current.version, previous.version)
+    record = {"action": "rollback", "model": name, "from_version": cur_v,
+              "to_version": prev_v, "previous_now": older or None, "by": actor(), "at": now()}
+    tag_version(name, cur_v, {"rollback.demoted_at": record["at"], "rollback.by": record["by"]})
+    tag_version(name, prev_v, {"rollback.restored_at": record["at"], "rollback.by": record["by"],
+                               "rollback.from_version": cur_v})
+    log.info("rolled back %s: production v%s -> v%s", name, cur_v, prev_v)
     return record
 
 

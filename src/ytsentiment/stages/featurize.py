@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from ytsentiment.config import load_params
 from ytsentiment.io import atomic_write
 from ytsentiment.logs import run_main
-from ytsentiment.model import build_features
+from ytsentiment.model import build_features, slim
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     features = build_features(params.featurize)
     X_train = features.fit_transform(train[["text"]]).tocsr()
     X_test = features.transform(test[["text"]]).tocsr()
+    slim(features)
     log.info("features: %d columns, train %s, test %s", X_train.shape[1], X_train.shape, X_test.shape)
     with atomic_write(args.features) as tmp:
         joblib.dump(features, tmp)

@@ -82,6 +82,15 @@ def verify_checksum(source: Source, path: Path, location: str) -> str:
     return actual
 
 
+def _label_key(value) -> float | str:
+    """Label values compare as numbers when they are numbers ("1", 1 and 1.0 alike), else as stripped text, so
+    sources labelled "positive"/"negative" work too."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value).strip()
+
+
 def read_source(source: Source, path: Path, seed: int) -> pd.DataFrame:
     """Read, check the schema, map labels, cap; returns the standard columns."""
     try:
@@ -94,16 +103,16 @@ def read_source(source: Source, path: Path, seed: int) -> pd.DataFrame:
             f"source '{source.name}': missing column(s) {missing} in {path}; found {list(df.columns)}.\n"
             "Fix: correct text_column/label_column for this source in params.yaml."
         )
-    labels = pd.to_numeric(df[source.label_column], errors="coerce")
-    known = {float(k) for k in source.labels}
-    unknown = df.loc[~labels.isin(known), source.label_column]
+    mapping = {_label_key(k): int(v) for k, v in source.labels.items()}
+    labels = df[source.label_column].map(_label_key)
+    unknown = df.loc[~labels.isin(list(mapping)), source.label_column]
     if len(unknown):
         counts = unknown.astype(str).value_counts().head(5).to_dict()
         raise YtSentimentError(
-            f"source '{source.name}': {len(unknown)} row(s) with label values outside {sorted(source.labels)}: "
-            f"{counts}.\nFix: extend ingest.sources[{source.name}].labels in params.yaml or clean the file."
+            f"source '{source.name}': {len(unknown)} row(s) with label values outside "
+            f"{sorted(source.labels, key=str)}: {counts}.\n"
+            f"Fix: extend ingest.sources[{source.name}].labels in params.yaml or clean the file."
         )
-    mapping = {float(k): int(v) for k, v in source.labels.items()}
     out = pd.DataFrame({
         "text": df[source.text_column].fillna(""),
         "label": labels.map(mapping).astype(int),
@@ -140,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--provenance", required=True, help="JSON record of every source read")
     args = ap.parse_args(argv)
     params = load_params(args.params)
-    combined, provenance = ingest(params.ingest.sources, params.seed)
+    combined, provenance = ingest(params.ingest.selected, params.seed)
     with atomic_write(args.out) as tmp:
         combined.to_csv(tmp, index=False)
     write_json(args.provenance, provenance)

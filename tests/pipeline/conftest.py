@@ -1,0 +1,124 @@
+"""A small, real copy of the pipeline's inputs in a temp dir: sampled shared-data CSVs with their true sha256, and a
+params.yaml that is the repo's with those sources and small featurize/train knobs."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+# name in params.yaml -> (file under shared data, rows sampled); three human sets, one of them two-class.
+SAMPLE = {
+    "reddit": ("reddit.csv", 400),
+    "semeval2013_2016": ("human/semeval2013_2016_subtaskA.csv", 400),
+    "goemotions_reddit": ("human/goemotions_reddit_sentiment3.csv", 300),
+    "youtube_thelwall": ("human/youtube_thelwall_ss_binary.csv", 200),
+}
+SMALL_KNOBS = {
+    "featurize": {"max_features": 3000, "min_df": 2},
+    "train": {"n_estimators": 60, "early_stopping_rounds": 10, "num_leaves": 15, "n_jobs": 2},
+}
+
+
+def small_params(data_dir: Path, shared_data: Path) -> dict:
+    """The repo's params.yaml with the sampled sources (absolute paths, real sha256) and small knobs."""
+    raw = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+    catalogue = {s["name"]: s for s in raw["ingest"]["sources"]}
+    sources = []
+    data_dir.mkdir(parents=True, exist_ok=True)
+    for name, (rel, n) in SAMPLE.items():
+        entry = dict(catalogue[name])
+        df = pd.read_csv(shared_data / rel, dtype={entry["text_column"]: str}, keep_default_na=False)
+        path = data_dir / f"{name}.csv"
+        df[[entry["text_column"], entry["label_column"]]].sample(n=n, random_state=0).to_csv(path, index=False)
+        entry.update(locations=[str(path)], sha256=hashlib.sha256(path.read_bytes()).hexdigest(), max_rows=None)
+        sources.append(entry)
+    raw["ingest"] = {"include": None, "sources": sources}
+    for section, knobs in SMALL_KNOBS.items():
+        raw[section].update(knobs)
+    return raw
+
+
+def write_params(path: Path, raw: dict) -> Path:
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def mlflow_env(root: Path) -> dict[str, str]:
+    return {"MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
+            "MLFLOW_ARTIFACT_ROOT": (root / "mlartifacts").as_uri()}
+
+
+@contextlib.contextmanager
+def mlflow_globals_restored():
+    """mlflow.set_tracking_uri (called by the evaluate stage) changes process-wide state and os.environ: put both
+    back so later tests in the session see what they saw before."""
+    import mlflow.tracking._model_registry.utils as registry_utils
+    import mlflow.tracking._tracking_service.utils as tracking_utils
+
+    saved = tracking_utils._tracking_uri, registry_utils._registry_uri
+    try:
+        yield
+    finally:
+        tracking_utils._tracking_uri, registry_utils._registry_uri = saved
+
+
+@pytest.fixture(scope="session")
+def small_params_raw(shared_data, tmp_path_factory) -> dict:
+    return small_params(tmp_path_factory.mktemp("small-data"), shared_data)
+
+
+STAGE_PATHS = {
+    "combined": "data/raw/combined.csv", "provenance": "data/raw/sources.json",
+    "train": "data/interim/train.parquet", "test": "data/interim/test.parquet",
+    "features": "models/features.joblib", "train_npz": "data/processed/train.npz",
+    "test_npz": "data/processed/test.npz", "classifier": "models/classifier.joblib",
+    "facts": "reports/train.json", "metrics": "reports/metrics.json", "plots": "reports/plots",
+    "run": "reports/run.json",
+}
+
+
+def stage_argv(root: Path, params: Path) -> dict[str, list[str]]:
+    """Each stage's argv, exactly as dvc.yaml passes it, with paths under ``root``."""
+    p = {k: str(root / v) for k, v in STAGE_PATHS.items()}
+    common = ["--params", str(params)]
+    return {
+        "ingest": [*common, "--out", p["combined"], "--provenance", p["provenance"]],
+        "clean": [*common, "--in", p["combined"], "--train", p["train"], "--test", p["test"]],
+        "featurize": [*common, "--train", p["train"], "--test", p["test"], "--features", p["features"],
+                      "--train-out", p["train_npz"], "--test-out", p["test_npz"]],
+        "train": [*common, "--features", p["train_npz"], "--frame", p["train"], "--model", p["classifier"],
+                  "--facts", p["facts"]],
+        "evaluate": [*common, "--features", p["features"], "--classifier", p["classifier"], "--test", p["test"],
+                     "--provenance", p["provenance"], "--train-facts", p["facts"], "--metrics", p["metrics"],
+                     "--plots", p["plots"], "--run", p["run"]],
+    }
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(small_params_raw, tmp_path_factory) -> dict:
+    """Every stage's real main(), in dvc.yaml order, in a temp dir with its own MLflow store; returns the paths,
+    exit codes and MLflow env. Session-scoped: the whole run takes ~15 s and the tests only read its outputs."""
+    from ytsentiment.logs import run_main
+    from ytsentiment.stages import clean, evaluate, featurize, ingest, train
+
+    root = tmp_path_factory.mktemp("pipeline")
+    params = write_params(root / "params.yaml", small_params_raw)
+    env = mlflow_env(root)
+    codes = {}
+    with pytest.MonkeyPatch.context() as mp, mlflow_globals_restored():
+        for key, value in env.items():
+            mp.setenv(key, value)
+        mp.chdir(root)
+        for name, module in (("ingest", ingest), ("clean", clean), ("featurize", featurize), ("train", train),
+                             ("evaluate", evaluate)):
+            codes[name] = run_main(module.main, stage_argv(root, params)[name])
+            if codes[name] != 0:
+                break
+    return {"root": root, "params": params, "codes": codes, "env": env,
+            "paths": {k: root / v for k, v in STAGE_PATHS.items()}}
