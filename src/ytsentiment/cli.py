@@ -34,14 +34,19 @@ def _read(path: str, what: str):
 
 def cmd_register(args) -> int:
     import mlflow
+    from mlflow.exceptions import MlflowException
 
     from ytsentiment import modelcard, registry
     from ytsentiment.tracking import use_tracking
 
     run, metrics = _read(args.run, "run record"), _read(args.metrics, "metrics")
     sources = _read(args.provenance, "source provenance")
-    use_tracking()
-    tags = mlflow.get_run(run["run_id"]).data.tags
+    uri = use_tracking()
+    try:
+        tags = mlflow.get_run(run["run_id"]).data.tags
+    except MlflowException as exc:
+        raise YtSentimentError(f"register: cannot read run {run['run_id']} (from {args.run}) in the tracking store "
+                               f"{uri}: {exc.message}. Was it logged with another MLFLOW_TRACKING_URI?") from exc
     keep = {k: v for k, v in tags.items() if k == "git_commit" or k.startswith("data.")}
     keep.update({f"metric.{scope}.macro_f1": f"{metrics['model'][scope]['macro_f1']:.4f}"
                  for scope in metrics["model"] if not scope.startswith("source.")})
@@ -61,7 +66,12 @@ def cmd_promote(args) -> int:
     params = config.load_params(args.params)
     if not Path(args.test).is_file():
         raise YtSentimentError(f"test rows not found at {args.test}: run `make repro` first")
-    report = decide(args.name, params.gate, pd.read_parquet(args.test))
+    test = pd.read_parquet(args.test)
+    missing = sorted({"text", "label", "source", "group"} - set(test.columns))
+    if missing:
+        raise YtSentimentError(f"test rows at {args.test}: missing columns {missing} (expected the clean stage's "
+                               "text, label, source, group)")
+    report = decide(args.name, params.gate, test)
     write_json(args.report, report)
     print(format_decision(report))
     if report["decision"] == "refused":

@@ -36,7 +36,8 @@ def load(name: str, alias: str):
 def contract_problems(model, uri: str | None = None) -> list[str]:
     """What is wrong with the model's output contract (empty list when nothing is)."""
     problems = []
-    classes = [int(c) for c in getattr(model, "classes_", [])]
+    # .item(): numpy scalars to Python values without assuming they are numbers (a broken model may use strings).
+    classes = [c.item() if hasattr(c, "item") else c for c in getattr(model, "classes_", [])]
     if classes != list(LABELS):
         problems.append(f"classes_ is {classes}, expected {list(LABELS)}")
     try:

@@ -116,9 +116,15 @@ def export(name: str, alias: str, out: str | Path) -> dict[str, Any]:
     if version is None:
         raise YtSentimentError(f"export: model '{name}' has no @{alias} version; run `make promote` first")
     out = Path(out)
-    if out.exists():
-        shutil.rmtree(out)
-    mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}@{alias}", dst_path=str(out))
+    # Only ever replace an earlier export: `--out .` or a typo must not wipe a folder of other files.
+    if out.exists() and not (out / "MLmodel").is_file() and (not out.is_dir() or any(out.iterdir())):
+        raise YtSentimentError(f"export: {out} exists and is not an MLflow model directory; refusing to replace it "
+                               "(remove it or choose another --out)")
+    # Download beside the target and swap at the end, so a failed download leaves the earlier export intact.
+    partial = out.with_name(f".{out.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}@{alias}", dst_path=str(partial))
     run = client().get_run(version.run_id) if version.run_id else None
     info = {
         "name": name, "version": str(version.version), "alias": alias, "run_id": version.run_id,
@@ -126,6 +132,9 @@ def export(name: str, alias: str, out: str | Path) -> dict[str, Any]:
         "trained_at": datetime.fromtimestamp(version.creation_timestamp / 1000, UTC).isoformat(timespec="seconds"),
         "git_commit": (version.tags or {}).get("git_commit", ""),
     }
-    write_info(out, info)
+    write_info(partial, info)
+    if out.exists():
+        shutil.rmtree(out)
+    partial.rename(out)
     log.info("exported %s@%s (v%s) to %s", name, alias, version.version, out)
     return info

@@ -56,9 +56,10 @@ def test_dvc_repro_then_nothing_then_only_what_changed(dvc_repo):
     assert "up to date" in second or "didn't change" in second
 
     raw = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))
-    raw["train"]["learning_rate"] = 0.2
+    changed = raw["train"]["learning_rate"] / 2
+    raw["train"]["learning_rate"] = changed
     write_params(root / "params.yaml", raw)
     third = _run(["dvc", "repro"], root, env)
     assert _ran(third) == {"train", "evaluate"}, third
     lock = yaml.safe_load((root / "dvc.lock").read_text(encoding="utf-8"))
-    assert lock["stages"]["train"]["params"]["params.yaml"]["train.learning_rate"] == 0.2
+    assert lock["stages"]["train"]["params"]["params.yaml"]["train"]["learning_rate"] == changed

@@ -23,7 +23,7 @@ import pandas as pd
 from ytsentiment import LABELS
 from ytsentiment.artifact import log_model
 from ytsentiment.config import flatten, load_params, tracking_uri
-from ytsentiment.evaluate import OVERALL, confusion, score_by_scope, scopes, textblob_baseline, vader_baseline
+from ytsentiment.evaluate import OVERALL, confusion, scopes, score_by_scope, textblob_baseline, vader_baseline
 from ytsentiment.io import read_json, write_json
 from ytsentiment.logs import run_main
 from ytsentiment.model import compose
