@@ -1,10 +1,10 @@
-"""Behavioural tests (CheckList: minimum functionality, invariance, directional) on a real small trained model.
+"""Behavioural tests (CheckList: minimum functionality, invariance, directional) on a real small model.
 
-The model is conftest's ``trained_pipeline``: the production Pipeline (normalise -> TF-IDF + VADER -> LightGBM)
-fitted on ~4,600 sampled rows in ~10 s. Measured on it: minimum functionality 10/10, invariance 25/25, directional
-6/6. A model this small leans on VADER's lexicon columns for rare words, so the thresholds below leave it one miss
-on minimum functionality and directional; invariance is mostly structural (the normaliser folds case and replaces
-URLs/handles; VADER still reads case), so it must hold everywhere.
+The model is conftest's ``trained_pipeline``: the production Pipeline (normalise -> TF-IDF + VADER ->
+LightGBM) fitted on ~4,600 sampled rows in ~10 s. Measured on it: minimum functionality 10/10, invariance
+25/25, directional 6/6. A model this small leans on VADER's lexicon columns for rare words, so the thresholds
+below leave it one miss on minimum functionality and directional; invariance is mostly structural (the
+normaliser folds case and replaces URLs/handles; VADER still reads case), so it must hold everywhere.
 """
 
 from __future__ import annotations

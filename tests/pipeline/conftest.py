@@ -1,5 +1,5 @@
-"""A small, real copy of the pipeline's inputs in a temp dir: sampled shared-data CSVs with their true sha256, and a
-params.yaml that is the repo's with those sources and small featurize/train knobs."""
+"""A small, real copy of the pipeline's inputs in a temp dir: sampled shared-data CSVs with their true sha256,
+and a params.yaml that is the repo's with those sources and small featurize/train knobs."""
 
 from __future__ import annotations
 
@@ -35,8 +35,10 @@ def small_params(data_dir: Path, shared_data: Path) -> dict:
         entry = dict(catalogue[name])
         df = pd.read_csv(shared_data / rel, dtype={entry["text_column"]: str}, keep_default_na=False)
         path = data_dir / f"{name}.csv"
-        df[[entry["text_column"], entry["label_column"]]].sample(n=n, random_state=0).to_csv(path, index=False)
-        entry.update(locations=[str(path)], sha256=hashlib.sha256(path.read_bytes()).hexdigest(), max_rows=None)
+        sample = df[[entry["text_column"], entry["label_column"]]].sample(n=n, random_state=0)
+        sample.to_csv(path, index=False)
+        sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+        entry.update(locations=[str(path)], sha256=sha256, max_rows=None)
         sources.append(entry)
     raw["ingest"] = {"include": None, "sources": sources}
     for section, knobs in SMALL_KNOBS.items():
@@ -56,8 +58,8 @@ def mlflow_env(root: Path) -> dict[str, str]:
 
 @contextlib.contextmanager
 def mlflow_globals_restored():
-    """mlflow.set_tracking_uri (called by the evaluate stage) changes process-wide state and os.environ: put both
-    back so later tests in the session see what they saw before."""
+    """mlflow.set_tracking_uri (called by the evaluate stage) changes process-wide state and os.environ: put
+    both back so later tests in the session see what they saw before."""
     import mlflow.tracking._model_registry.utils as registry_utils
     import mlflow.tracking._tracking_service.utils as tracking_utils
 
@@ -94,16 +96,17 @@ def stage_argv(root: Path, params: Path) -> dict[str, list[str]]:
                       "--train-out", p["train_npz"], "--test-out", p["test_npz"]],
         "train": [*common, "--features", p["train_npz"], "--frame", p["train"], "--model", p["classifier"],
                   "--facts", p["facts"]],
-        "evaluate": [*common, "--features", p["features"], "--classifier", p["classifier"], "--test", p["test"],
-                     "--provenance", p["provenance"], "--train-facts", p["facts"], "--metrics", p["metrics"],
+        "evaluate": [*common, "--features", p["features"], "--classifier", p["classifier"],
+                     "--test", p["test"], "--provenance", p["provenance"], "--train-facts", p["facts"],
+                     "--metrics", p["metrics"],
                      "--plots", p["plots"], "--run", p["run"]],
     }
 
 
 @pytest.fixture(scope="session")
 def pipeline_run(small_params_raw, tmp_path_factory) -> dict:
-    """Every stage's real main(), in dvc.yaml order, in a temp dir with its own MLflow store; returns the paths,
-    exit codes and MLflow env. Session-scoped: the whole run takes ~15 s and the tests only read its outputs."""
+    """Every stage's real main(), in dvc.yaml order, in a temp dir with its own MLflow store; returns the
+    paths, exit codes and MLflow env. Session-scoped: the run takes ~15 s and the tests only read its outputs."""
     from ytsentiment.logs import run_main
     from ytsentiment.stages import clean, evaluate, featurize, ingest, train
 

@@ -1,5 +1,5 @@
-"""The real DVC pipeline on the small sample: `dvc repro` runs every stage, a second one runs none, and changing a
-train param reruns exactly train and evaluate."""
+"""The real DVC pipeline on the small sample: `dvc repro` runs every stage, a second one runs none, and
+changing a train param reruns exactly train and evaluate."""
 
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ def _ran(output: str) -> set[str]:
 def dvc_repo(small_params_raw, tmp_path_factory):
     root = tmp_path_factory.mktemp("dvc-repo")
     shutil.copy(REPO / "dvc.yaml", root / "dvc.yaml")
-    # dvc.yaml's deps name the stage sources: a copy makes them exist (the code that runs is the installed package)
+    # dvc.yaml's deps name the stage sources: a copy makes them exist (the code that runs is the installed
+    # package)
     shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     write_params(root / "params.yaml", small_params_raw)
     venv_bin = str(Path(sys.executable).parent)

@@ -1,4 +1,4 @@
-"""Pipeline smoke: every stage's real main() on a small real sample in a temp dir, and what each one writes."""
+"""Pipeline smoke: every stage's real main() on a small real sample in a temp dir, and what each writes."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def test_metrics(pipeline_run):
         assert by_scope["reddit"]["rows"] + by_scope["human"]["rows"] == n_test
         for scores in by_scope.values():
             assert 0 <= scores["macro_f1"] <= 1 and 0 <= scores["accuracy"] <= 1
-    # a model trained on ~1,000 rows already beats chance (1/3) clearly; the real figures come from the full data
+    # a model trained on ~1,000 rows already beats chance (1/3) clearly; real figures come from the full data
     assert metrics["model"]["overall"]["macro_f1"] > 0.45
     assert metrics["model"]["overall"]["predict_rows_per_s"] > 0
     assert "neutral.support" not in metrics["model"]["source.youtube_thelwall"]  # two-class source
@@ -105,7 +105,8 @@ def test_mlflow_run_and_model(pipeline_run, monkeypatch):
         assert len(tags[f"data.{name}.sha256"]) == 64
     assert {"data.test.md5", "data.features.md5", "data.classifier.md5"} <= set(tags)
     metrics = json.loads(pipeline_run["paths"]["metrics"].read_text())
-    assert run.data.metrics["model.overall.macro_f1"] == pytest.approx(metrics["model"]["overall"]["macro_f1"])
+    overall = metrics["model"]["overall"]["macro_f1"]
+    assert run.data.metrics["model.overall.macro_f1"] == pytest.approx(overall)
     assert "train.best_iteration" in run.data.metrics
     artifacts = {a.path for a in MlflowClient(tracking_uri=uri).list_artifacts(run.info.run_id, "plots")}
     assert "plots/confusion_overall.png" in artifacts
@@ -135,18 +136,18 @@ def test_a_failing_stage_exits_non_zero(pipeline_run, tmp_path):
 
     bad = tmp_path / "bad.yaml"
     bad.write_text("base: {seed: 1}\n", encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "ytsentiment.stages.train", "--params", str(bad), "--features",
-                           "x.npz", "--frame", "x.parquet", "--model", "m", "--facts", "f"],
+    proc = subprocess.run([sys.executable, "-m", "ytsentiment.stages.train", "--params", str(bad),
+                           "--features", "x.npz", "--frame", "x.parquet", "--model", "m", "--facts", "f"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "params: missing section 'ingest'" in proc.stderr and "Traceback" not in proc.stderr
 
 
-# ---- the stages' pure functions on edge cases the small sample does not reach ---------------------------------
+# ---- the stages' pure functions on edge cases the small sample does not reach -----------------------------
 
 def _frame(strata: dict[tuple[str, int], int]) -> pd.DataFrame:
-    rows = [{"text": f"{source} {label} row {i}", "label": label, "source": source, "group": "g", "weight": 1.0}
-            for (source, label), n in strata.items() for i in range(n)]
+    rows = [{"text": f"{source} {label} row {i}", "label": label, "source": source, "group": "g",
+             "weight": 1.0} for (source, label), n in strata.items() for i in range(n)]
     return pd.DataFrame(rows)
 
 
@@ -169,14 +170,14 @@ def test_split_keeps_every_stratum_in_test_and_singletons_in_train():
 
 
 def test_split_of_a_tiny_corpus_falls_back_to_random():
-    # 20 strata of 2 rows: a 20 % test set (8 rows) cannot hold every stratum; sklearn raised a ValueError here
+    # 20 strata of 2 rows: a 20 % test set (8 rows) cannot hold every stratum (sklearn raised a ValueError)
     df = _frame({(f"s{i}", label): 2 for i in range(10) for label in (-1, 1)})
     train, test = split(df, 0.2, seed=0)
     assert (len(train), len(test)) == (32, 8)
 
 
 def test_train_fit_handles_a_singleton_stratum(small_params):
-    # a stratum of one row (here a source with a single neutral comment) made the stratified validation split raise
+    # a stratum of one row (a source with a single neutral comment) made the stratified validation split raise
     rng = np.random.default_rng(0)
     frame = _frame({("a", -1): 40, ("a", 0): 40, ("a", 1): 40, ("b", 0): 1})
     X = sp.csr_matrix(rng.random((len(frame), 6)) + frame["label"].to_numpy()[:, None])

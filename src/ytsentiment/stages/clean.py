@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from ytsentiment.config import load_params
 from ytsentiment.io import atomic_write
 from ytsentiment.logs import run_main
+from ytsentiment.splits import strata_of, stratified_split
 from ytsentiment.text import normalize_many
 
 log = logging.getLogger(__name__)
@@ -36,23 +35,9 @@ def clean(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def split(df: pd.DataFrame, test_size: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Stratify by (source, label); strata too small to split go to train.
-
-    When the test share is too small to hold one row of every stratum (a tiny corpus), sklearn refuses to
-    stratify: the split is then random, with a warning.
-    """
-    strata = df["source"] + "|" + df["label"].astype(str)
-    counts = strata.map(strata.value_counts())
-    splittable = counts >= 2
-    stratify = strata[splittable]
-    n_test = math.ceil(test_size * len(stratify))
-    if min(n_test, len(stratify) - n_test) < stratify.nunique():
-        log.warning("%d rows cannot be stratified over %d (source, label) strata: random split",
-                    len(stratify), stratify.nunique())
-        stratify = None
-    train, test = train_test_split(df[splittable], test_size=test_size, random_state=seed, stratify=stratify)
-    train = pd.concat([train, df[~splittable]])
-    return train.sort_index().reset_index(drop=True), test.sort_index().reset_index(drop=True)
+    """Stratify by (source, label), seeded (see ``ytsentiment.splits``)."""
+    train, test = stratified_split(strata_of(df), test_size, seed)
+    return df.iloc[train].reset_index(drop=True), df.iloc[test].reset_index(drop=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,40 +9,26 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import time
 import warnings
 
 import joblib
 import lightgbm as lgb
-import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.model_selection import train_test_split
 
 from ytsentiment.config import TrainParams, load_params
 from ytsentiment.io import atomic_write, write_json
 from ytsentiment.logs import run_main
 from ytsentiment.model import build_classifier
+from ytsentiment.splits import strata_of, stratified_split
 
 log = logging.getLogger(__name__)
 
 
 def fit(X, frame: pd.DataFrame, p: TrainParams, seed: int):
     """Fit with early stopping on a stratified validation slice; returns (classifier, facts)."""
-    # As in the clean stage: strata of one row cannot be split (they go to the fit side), and a slice too
-    # small to hold every stratum is drawn at random; sklearn would raise on either.
-    strata = frame["source"] + "|" + frame["label"].astype(str)
-    rows = np.arange(X.shape[0])
-    splittable = (strata.map(strata.value_counts()) >= 2).to_numpy()
-    stratify = strata[splittable]
-    n_val = math.ceil(p.validation_fraction * len(stratify))
-    if min(n_val, len(stratify) - n_val) < stratify.nunique():
-        log.warning("validation slice too small to stratify over %d strata: random slice", stratify.nunique())
-        stratify = None
-    idx_fit, idx_val = train_test_split(rows[splittable], test_size=p.validation_fraction, random_state=seed,
-                                        stratify=stratify)
-    idx_fit = np.sort(np.concatenate([idx_fit, rows[~splittable]]))
+    idx_fit, idx_val = stratified_split(strata_of(frame), p.validation_fraction, seed)
     y, w = frame["label"].to_numpy(), frame["weight"].to_numpy()
     clf = build_classifier(p, seed)
     started = time.perf_counter()
