@@ -32,7 +32,7 @@ def render(name: str, version: str, run: dict[str, Any], metrics: dict[str, Any]
         "",
         "Sentiment of YouTube comments: -1 negative, 0 neutral, 1 positive, with class probabilities.",
         "",
-        "One sklearn Pipeline: normalise (`ytsentiment.text`) → TF-IDF + VADER/TextBlob lexicon scores → LightGBM.",
+        "One sklearn Pipeline: normalise (`ytsentiment.text`) → TF-IDF + VADER lexicon scores → LightGBM.",
         f"MLflow run `{run['run_id']}`, git commit `{git_commit}`.",
         "",
         "## Intended use",
@@ -40,7 +40,7 @@ def render(name: str, version: str, run: dict[str, Any], metrics: dict[str, Any]
         "Chrome extension and API. Not for judging individual people, moderation decisions, or any high-stakes use.",
         "",
         "## Training data",
-        "| source | group | rows | -1 / 0 / 1 | labelled by |",
+        "| source | group | rows ingested | -1 / 0 / 1 | labelled by |",
         "|---|---|---|---|---|",
     ]
     for s in sources:

@@ -99,6 +99,10 @@ def rollback(name: str) -> dict[str, Any]:
         c.set_registered_model_alias(name, PREVIOUS, older)
     else:
         c.delete_registered_model_alias(name, PREVIOUS)
+    # A candidate that is the version just demoted would be promoted straight back by the next `make promote`.
+    candidate = alias_version(name, CANDIDATE)
+    if candidate is not None and str(candidate.version) == cur_v:
+        c.delete_registered_model_alias(name, CANDIDATE)
     record = {"action": "rollback", "model": name, "from_version": cur_v,
               "to_version": prev_v, "previous_now": older or None, "by": actor(), "at": now()}
     tag_version(name, cur_v, {"rollback.demoted_at": record["at"], "rollback.by": record["by"]})
@@ -129,7 +133,9 @@ def export(name: str, alias: str, out: str | Path) -> dict[str, Any]:
     info = {
         "name": name, "version": str(version.version), "alias": alias, "run_id": version.run_id,
         "metrics": dict(run.data.metrics) if run else {},
-        "trained_at": datetime.fromtimestamp(version.creation_timestamp / 1000, UTC).isoformat(timespec="seconds"),
+        # When the run that trained and evaluated it started (registration may come much later).
+        "trained_at": datetime.fromtimestamp((run.info.start_time if run else version.creation_timestamp) / 1000,
+                                             UTC).isoformat(timespec="seconds"),
         "git_commit": (version.tags or {}).get("git_commit", ""),
     }
     write_info(partial, info)

@@ -117,20 +117,21 @@ def test_flow_promote_refuse_promote_rollback(any_registry, good_model, worse_mo
     assert reg.register(good_model) == 0 and reg.promote() == 0
     assert reg.aliases() == {"candidate": "4", "production": "4", "previous": "3"}
 
-    # Rollback: production -> previous, and previous -> what that version replaced when it was promoted.
+    # Rollback: production -> previous, and previous -> what that version replaced when it was promoted. The
+    # demoted version loses @candidate too, so the next `make promote` cannot put it straight back.
     capsys.readouterr()
     assert reg.rollback() == 0
     assert f"rolled back {reg.name}: production v4 -> v3" in capsys.readouterr().out
-    assert reg.aliases() == {"candidate": "4", "production": "3", "previous": "1"}
+    assert reg.aliases() == {"production": "3", "previous": "1"}
     record = read(reg.tmp / "reports" / "rollback.json")
     assert record["from_version"] == "4" and record["to_version"] == "3" and record["previous_now"] == "1"
     assert "rollback.demoted_at" in reg.tags("4") and reg.tags("3")["rollback.from_version"] == "4"
 
     assert reg.rollback() == 0
-    assert reg.aliases() == {"candidate": "4", "production": "1"}  # v1 replaced nothing: no @previous left
+    assert reg.aliases() == {"production": "1"}  # v1 replaced nothing: no @previous left
 
     assert reg.rollback() == 2
-    assert reg.aliases() == {"candidate": "4", "production": "1"}
+    assert reg.aliases() == {"production": "1"}
 
 
 def test_rollback_errors_are_clear(registry, good_model, caplog):
@@ -234,7 +235,8 @@ def test_export_production(registry, good_model, tmp_path, capsys):
     info = read(out / "model_info.json")
     assert {"name": "ytsentiment-test", "version": "1", "alias": "production"}.items() <= info.items()
     assert info["run_id"] == registry.version("1").run_id
-    assert info["metrics"]["model.overall.macro_f1"] == pytest.approx(good_model.metrics["model"]["overall"]["macro_f1"])
+    overall = good_model.metrics["model"]["overall"]["macro_f1"]
+    assert info["metrics"]["model.overall.macro_f1"] == pytest.approx(overall)
     assert info["trained_at"].endswith("+00:00")
 
     # Exporting again replaces the previous export; a folder that is not an export is never wiped.
