@@ -5,6 +5,7 @@ Each appends the command line it was called with to $FAKE_LOG, and answers the f
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 FAKE_DOCKER = r"""#!/bin/bash
@@ -37,3 +38,14 @@ printf '%s %s\n' "$(basename "$0")" "$*" >> "$FAKE_LOG"
 def write_exe(path: Path, text: str) -> None:
     path.write_text(text)
     path.chmod(0o755)
+
+
+def install_fakes(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
+    """Fake docker and aws in ``tmp_path/bin``; returns (bin dir, call log, env with PATH and FAKE_LOG set)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    write_exe(bin_dir / "docker", FAKE_DOCKER)
+    write_exe(bin_dir / "aws", FAKE_AWS)
+    log = tmp_path / "calls.log"
+    log.touch()
+    return bin_dir, log, {"PATH": f"{bin_dir}:{os.environ['PATH']}", "FAKE_LOG": str(log)}

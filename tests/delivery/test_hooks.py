@@ -25,7 +25,7 @@ import pytest
 from ytsentiment import deploy
 
 from .conftest import REPO
-from .fakes import FAKE_AWS, FAKE_DOCKER, FAKE_RECORDER, write_exe
+from .fakes import FAKE_RECORDER, install_fakes, write_exe
 
 SHA = "deadbeef" * 5  # a 40-digit git sha
 REGISTRY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
@@ -47,18 +47,8 @@ def revision(tmp_path) -> Path:
 
 @pytest.fixture
 def fakes(tmp_path):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    write_exe(bin_dir / "docker", FAKE_DOCKER)
-    write_exe(bin_dir / "aws", FAKE_AWS)
-    log = tmp_path / "calls.log"
-    log.touch()
-    env = {
-        "PATH": f"{bin_dir}:{os.environ['PATH']}",
-        "FAKE_LOG": str(log),
-        "APP_ENV_FILE": str(tmp_path / "app.env"),
-        "LIFECYCLE_EVENT": "Test",
-    }
+    bin_dir, log, env = install_fakes(tmp_path)
+    env.update({"APP_ENV_FILE": str(tmp_path / "app.env"), "LIFECYCLE_EVENT": "Test"})
     return bin_dir, log, env
 
 

@@ -16,7 +16,7 @@ import boto3
 import pytest
 
 from .conftest import REGION, REPO
-from .fakes import FAKE_AWS, FAKE_DOCKER, write_exe
+from .fakes import install_fakes
 
 BUILD = REPO / "scripts" / "build-image.sh"
 PUSH = REPO / "scripts" / "push-image.sh"
@@ -24,18 +24,8 @@ PUSH = REPO / "scripts" / "push-image.sh"
 
 @pytest.fixture
 def fake_bin(tmp_path):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    write_exe(bin_dir / "docker", FAKE_DOCKER)
-    write_exe(bin_dir / "aws", FAKE_AWS)
-    log = tmp_path / "calls.log"
-    log.touch()
-    env = {
-        **os.environ,
-        "PATH": f"{bin_dir}:{os.environ['PATH']}",
-        "FAKE_LOG": str(log),
-        "PYTHON": sys.executable,
-    }
+    _, log, fake_env = install_fakes(tmp_path)
+    env = {**os.environ, **fake_env, "PYTHON": sys.executable}
     env.pop("GITHUB_SHA", None)
     return env, log
 
