@@ -18,16 +18,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 import requests
+from support.servers import stop_group, wait_until_ok
 
 from . import dockerfile
 from .conftest import REPO
@@ -165,27 +164,12 @@ def served(serve_venv, trained_model_dir, image_root):
     try:
         yield base, env, proc, image_root / "gunicorn.log"
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)  # our own gunicorn's process group: master and its workers
-            try:
-                proc.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+        stop_group(proc, timeout=40)
         log.close()
 
 
 def wait_ready(base: str, proc, log: Path, timeout: float = 120) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        assert proc.poll() is None, f"gunicorn exited ({proc.returncode}):\n{log.read_text()[-4000:]}"
-        try:
-            if requests.get(f"{base}/ready", timeout=2).status_code == 200:
-                return time.monotonic() - start
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.25)
-    pytest.fail(f"/ready not 200 within {timeout}s:\n{log.read_text()[-4000:]}")
+    return wait_until_ok(f"{base}/ready", proc, log, timeout, interval=0.25)
 
 
 def test_the_venv_is_complete_and_holds_the_installed_package(serve_venv):

@@ -6,17 +6,15 @@ from __future__ import annotations
 import html
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import requests
+from support.servers import stop_group, wait_until_ok
 
 REPO = Path(__file__).resolve().parents[2]
 EXT_DIR = REPO / "chrome-extension"
@@ -62,28 +60,10 @@ def sentiment_api(trained_model_dir, tmp_path_factory):
             start_new_session=True,
         )
     try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"gunicorn exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
-            try:
-                if requests.get(f"{base}/ready", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                log_tail = log_path.read_text()[-3000:]
-                pytest.fail(f"{base}/ready not 200 after {READY_TIMEOUT_S} s:\n{log_tail}")
-            time.sleep(0.3)
+        wait_until_ok(f"{base}/ready", proc, log_path, READY_TIMEOUT_S)
         yield base
     finally:
-        # gunicorn's arbiter stops its workers on SIGTERM; the session is ours, so nothing else is signalled.
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_group(proc)
 
 
 def _load(name: str) -> dict:

@@ -11,10 +11,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-import signal
 import socket
 import subprocess
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import requests
 import yaml
+from support.servers import stop_group, wait_until_ok
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -234,27 +232,10 @@ def mlflow_server(tmp_path_factory) -> str:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"mlflow server exited with {proc.returncode}:\n{(tmp / 'server.log').read_text()[-3000:]}")
-            try:
-                if requests.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"mlflow server not healthy after 60 s:\n{(tmp / 'server.log').read_text()[-3000:]}")
-            time.sleep(0.5)
+        wait_until_ok(f"{url}/health", proc, tmp / "server.log", timeout=60, interval=0.5)
         yield url
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
+        stop_group(proc, timeout=15)
         log.close()
 
 
