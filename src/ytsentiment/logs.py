@@ -24,6 +24,7 @@ def run_main(main: Callable[[list[str] | None], int | None], argv: list[str] | N
     Unexpected exceptions propagate with their traceback (exit code 1), so DVC never caches a failed stage.
     """
     configure_logging()
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # no phoning home from stages and CLI commands
     try:
         return main(argv) or 0
     except YtSentimentError as exc:

@@ -7,13 +7,10 @@ embedded ``sqlite:///mlflow.db`` + ``mlartifacts/`` by default, a real server wh
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 from pathlib import Path
 
 from ytsentiment import config
-
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 
 def use_tracking() -> str:
