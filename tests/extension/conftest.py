@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -215,7 +216,26 @@ def service_worker(extension_context):
 
 
 @pytest.fixture(scope="session")
-def extension_id(service_worker) -> str:
+def install_options_url(extension_context, service_worker) -> str:
+    """The URL the service worker opens on install (no key stored yet); the tab is closed afterwards.
+
+    Chrome opens it shortly after start-up, in a blank tab it reuses. A test page navigating at that moment would be
+    interrupted by it, so every extension test waits for it first (through `extension_id`).
+    """
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        pages = extension_context.pages or [extension_context.wait_for_event("page", timeout=15_000)]
+        for tab in pages:
+            if urlsplit(tab.url).path == "/options.html":
+                url = tab.url
+                tab.close()
+                return url
+        pages[0].wait_for_timeout(50)  # lets Playwright take in Chrome's navigation events
+    pytest.fail(f"the service worker did not open the options page on install; open tabs: {pages}")
+
+
+@pytest.fixture(scope="session")
+def extension_id(service_worker, install_options_url) -> str:
     return urlsplit(service_worker.url).netloc
 
 

@@ -25,6 +25,10 @@ def test_service_worker_url_has_the_fixed_id(service_worker, extension_id):
     assert extension_id == EXTENSION_ID
 
 
+def test_install_opens_the_options_page(install_options_url, extension_id):
+    assert install_options_url == f"chrome-extension://{extension_id}/options.html"
+
+
 def test_options_page_validates_and_stores_settings(page, extension_id, settings):
     page.goto(f"chrome-extension://{extension_id}/options.html")
     expect(page.locator("body")).to_have_attribute("data-ready", "true")
@@ -72,7 +76,7 @@ def test_no_key_links_to_the_options(page, extension_id, settings, extension_con
     expect(page.locator("#error-message")).to_have_text(re.compile("YouTube Data API key in the options"))
     button = page.locator("#error-options")
     expect(button).to_be_visible()
-    # Chrome focuses an options tab that is already open (the service worker opens one on install).
+    # Chrome would focus an options tab that is already open instead of opening one.
     for other in extension_context.pages:
         if other.url.endswith("/options.html"):
             other.close()
