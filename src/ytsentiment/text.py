@@ -35,8 +35,8 @@ _NAME_PLACEHOLDER = re.compile(r"\[name\]", re.IGNORECASE)  # GoEmotions anonymi
 _HASHTAG = re.compile(r"#(\w+)")
 
 # Emoticons are matched on the original case (":D" differs from ":d" in intent); order matters: longest first.
-# The third item lists characters of which every match holds at least one. Most comments hold none of them, and a
-# character test is far cheaper than a regex pass: with these tests the normaliser takes a third less time.
+# The third item lists characters of which every match holds at least one (``normalize`` skips the pattern when the
+# text has none of them).
 _EYES = ":;=8"
 _EMOTICONS = [
     (re.compile(r"(?<!\S)(?:<3+|&lt;3+)(?!\S)"), "love", "3"),
@@ -88,7 +88,8 @@ def normalize(text: object) -> str:
     if not isinstance(text, str) or not text.strip():
         return ""
     text = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES)
-    # Each `in` test below skips a regex that cannot match (cheap, and most comments skip most of them).
+    # Each `in` test below skips a regex that cannot match. Most comments skip most of them, and a character test is
+    # far cheaper than a regex pass: the normaliser takes a third less time (same output on all 182k source texts).
     if "<" in text:
         text = _TAG.sub(" ", text)
     text = html.unescape(text)
