@@ -24,6 +24,13 @@ def read(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def promote(reg, capsys, **overrides) -> tuple[int, str]:
+    """Run `ytsentiment promote`; return its exit code and what it printed (earlier output is dropped)."""
+    capsys.readouterr()
+    code = reg.promote(**overrides)
+    return code, capsys.readouterr().out
+
+
 def test_register_creates_candidate_with_tags_and_model_card(registry, good_model, capsys):
     assert registry.register(good_model) == 0
     assert "registered ytsentiment-test v1 as @candidate" in capsys.readouterr().out
@@ -52,9 +59,8 @@ def test_register_creates_candidate_with_tags_and_model_card(registry, good_mode
 
 def test_first_promotion_passes_on_floors_and_behaviour(registry, good_model, capsys):
     registry.register(good_model)
-    capsys.readouterr()
-    assert registry.promote() == 0
-    out = capsys.readouterr().out
+    code, out = promote(registry, capsys)
+    assert code == 0
     assert out.startswith("PROMOTED: ytsentiment-test candidate v1 (production was none)")
     assert registry.aliases() == {"candidate": "1", "production": "1"}
 
@@ -76,9 +82,8 @@ def test_first_promotion_passes_on_floors_and_behaviour(registry, good_model, ca
 
 def test_floors_refuse_a_first_model(registry, worse_model, capsys):
     registry.register(worse_model)
-    capsys.readouterr()
-    assert registry.promote() == 2
-    out = capsys.readouterr().out
+    code, out = promote(registry, capsys)
+    assert code == 2
     assert out.startswith("REFUSED:")
     assert f"floor: overall macro-F1 {worse_model.metrics['model']['overall']['macro_f1']:.4f} < 0.58" in out
     assert "behaviour: minimum_functionality" in out
@@ -93,9 +98,8 @@ def test_flow_promote_refuse_promote_rollback(any_registry, good_model, worse_mo
 
     # A worse model is refused: both models' figures shown, nothing moves, the refusal is on the version.
     assert reg.register(worse_model) == 0
-    capsys.readouterr()
-    assert reg.promote() == 2
-    out = capsys.readouterr().out
+    code, out = promote(reg, capsys)
+    assert code == 2
     assert out.startswith(f"REFUSED: {reg.name} candidate v2 (production was v1)")
     assert "  candidate  macro-F1 overall " + f"{headline(worse_model, 'overall'):.4f}" in out
     assert "  production macro-F1 overall " + f"{headline(good_model, 'overall'):.4f}" in out
@@ -165,9 +169,9 @@ def test_promote_again_is_unchanged(registry, good_model, capsys):
     registry.register(good_model)
     assert registry.promote() == 0
     tags_before = registry.tags("1")
-    capsys.readouterr()
-    assert registry.promote() == 0
-    assert capsys.readouterr().out.startswith("UNCHANGED: ytsentiment-test candidate v1 (production was v1)")
+    code, out = promote(registry, capsys)
+    assert code == 0
+    assert out.startswith("UNCHANGED: ytsentiment-test candidate v1 (production was v1)")
     report = read(registry.report)
     assert report["decision"] == "unchanged" and report["reasons"] == ["v1 is already @production"]
     assert registry.aliases() == {"candidate": "1", "production": "1"}
@@ -198,9 +202,8 @@ def test_broken_candidate_is_refused(registry, good_model, broken, expected, req
         _delete_artifacts(registry, "2")
     else:
         registry.register(request.getfixturevalue(broken))
-    capsys.readouterr()
-    assert registry.promote() == 2
-    out = capsys.readouterr().out
+    code, out = promote(registry, capsys)
+    assert code == 2
     assert out.startswith("REFUSED: ytsentiment-test candidate v2 (production was v1)")
     assert expected in out
     assert registry.aliases() == {"candidate": "2", "production": "1"}
@@ -216,8 +219,8 @@ def test_string_predictions_are_a_contract_failure(string_output_model):
 
 def test_gate_latency_budget(registry, good_model, capsys):
     registry.register(good_model)
-    assert registry.promote(latency_budget_ms=0.001) == 2
-    assert "latency: " in capsys.readouterr().out
+    code, out = promote(registry, capsys, latency_budget_ms=0.001)
+    assert code == 2 and "latency: " in out
     assert registry.aliases() == {"candidate": "1"}
 
 
