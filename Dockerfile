@@ -35,8 +35,10 @@ COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY flask_app/gunicorn.conf.py /app/gunicorn.conf.py
 COPY model/ /app/model/
-# Code and model stay root-owned and read-only for the app user; matplotlib gets a writable cache in /tmp.
+# Code and model stay root-owned and read-only for the app user; matplotlib gets a writable cache in /tmp, and so
+# does the fallback prediction log (production passes DATABASE_URL, a PostgreSQL URL, at `docker run`).
 ENV PATH=/opt/venv/bin:$PATH \
+    DATABASE_URL=sqlite:////tmp/ytsentiment/ytsentiment.db \
     PYTHONUNBUFFERED=1 \
     MODEL_URI=/app/model \
     HOST=0.0.0.0 \

@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 
 .PHONY: help
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -31,13 +31,23 @@ node_modules/.installed: package.json package-lock.json tests/delivery/node/pack
 	npm ci --prefix tests/delivery/node --no-audit --no-fund --loglevel=error
 	touch $@
 
-.PHONY: install
+# Airflow in its own venv, so its dependencies never meet the model's; its tasks call this project's CLI.
+AIRFLOW_VENV ?= .venv-airflow
+$(AIRFLOW_VENV)/.installed: orchestration/airflow/requirements.txt
+	test -x $(AIRFLOW_VENV)/bin/python || python3 -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet -r orchestration/airflow/requirements.txt
+	touch $@
+
+.PHONY: install airflow-venv
 install: $(VENV)/.installed node_modules/.installed ## create .venv and node_modules from the pinned locks
+airflow-venv: $(AIRFLOW_VENV)/.installed ## Airflow 3.3.2 in .venv-airflow (lock: orchestration/airflow/requirements.txt)
 
 .PHONY: run
 run: install ## the main job: dvc repro → register → gate/promote, then where to look
 	dvc repro
 	@ytsentiment summary
+	test -f reports/run.json || dvc repro --force --single-item evaluate  # run.json is this machine's MLflow run
 	ytsentiment register
 	ytsentiment promote || { echo "The candidate was refused: production is unchanged (reports/promotion.json)."; exit 2; }
 	@echo
@@ -45,9 +55,11 @@ run: install ## the main job: dvc repro → register → gate/promote, then wher
 	@echo "Decision: reports/promotion.json · compare runs: make mlflow-ui (http://127.0.0.1:$(MLFLOW_UI_PORT))"
 	@echo "Serve the promoted model: make serve"
 
-.PHONY: repro
+.PHONY: repro stage-deps
 repro: install ## dvc repro only
 	dvc repro
+stage-deps: install ## write each DVC stage's code deps (the src/ files its module imports) into dvc.yaml
+	$(PY) -m ytsentiment.stages.graph --write
 
 .PHONY: mlflow-ui
 mlflow-ui: install ## open the MLflow UI on the tracking store (MLFLOW_TRACKING_URI or the embedded sqlite)
@@ -55,7 +67,7 @@ mlflow-ui: install ## open the MLflow UI on the tracking store (MLFLOW_TRACKING_
 	  --default-artifact-root ./mlartifacts --host 127.0.0.1 --port $(MLFLOW_UI_PORT)
 
 .PHONY: test
-test: install lint-js test-js ## run every test: JS lint + unit, then pytest (unit … extension, delivery)
+test: install airflow-venv lint-js test-js ## run every test: JS lint + unit, then pytest (unit … extension, delivery)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 .PHONY: lint
@@ -73,6 +85,7 @@ test-js: install ## unit tests of the extension's pure logic (node --test)
 # ---- registry ---------------------------------------------------------------------------------------------------
 .PHONY: register
 register: install ## register reports/run.json's model as a new version with alias @candidate (+ model card)
+	test -f reports/run.json || dvc repro --force --single-item evaluate  # run.json is this machine's MLflow run
 	ytsentiment register
 
 .PHONY: promote
@@ -96,9 +109,35 @@ summary: install ## Markdown of the metrics and the last promotion decision (CI 
 serve: install ## serve the API with gunicorn on HOST:PORT (default 127.0.0.1:5000), MODEL_URI or @production
 	HOST=$(HOST) PORT=$(PORT) gunicorn -c flask_app/gunicorn.conf.py "flask_app:create_app()"
 
+.PHONY: db-upgrade purge
+db-upgrade: install ## create or migrate the prediction-log database (DATABASE_URL; default var/ytsentiment.db)
+	ytsentiment db-upgrade
+purge: install ## delete logged predictions older than PREDICTION_LOG_RETENTION_DAYS (OLDER_THAN=30d overrides)
+	ytsentiment purge $(if $(OLDER_THAN),--older-than $(OLDER_THAN))
+
 .PHONY: bench-api
 bench-api: install ## in-process vs gunicorn throughput, p50/p95 latency, worker RSS, time to ready
 	$(PY) scripts/bench_api.py
+
+# ---- monitor and improve --------------------------------------------------------------------------------------
+.PHONY: monitor monitoring-check monitoring-up feedback-source
+monitor: install ## drift + live quality of @production -> reports/monitor/{report.html,summary.json}, MLflow, DB
+	ytsentiment monitor $(MONITOR_ARGS)
+monitoring-check: ## promtool: check the Prometheus config and rules, run the rules' unit tests
+	promtool check config monitoring/prometheus/prometheus.yml
+	promtool check rules monitoring/prometheus/rules/*.rules.yml
+	cd monitoring/prometheus && promtool test rules tests/*.test.yml
+monitoring-up: ## API + Prometheus + Grafana in Docker (needs Docker and model/: make export)
+	docker compose -f monitoring/docker-compose.yml up --build
+feedback-source: install ## export the feedback people gave into feedback/ (the ingest source youtube_feedback)
+	ytsentiment feedback export --out feedback
+
+# ---- channel scale ----------------------------------------------------------------------------------------------
+.PHONY: collect bench-score
+collect: install ## YouTube comments -> Parquet (CHANNEL=@handle or VIDEOS="id ...", OUT=var/comments; YOUTUBE_API_KEY)
+	ytsentiment collect $(if $(CHANNEL),--channel $(CHANNEL),--videos $(VIDEOS)) --out $(or $(OUT),var/comments)
+bench-score: install ## in-process vs pandas engine vs Spark local[2] on 200k comments, + a 1M-row memory run
+	$(PY) scripts/bench_score.py
 
 # ---- delivery ---------------------------------------------------------------------------------------------------
 .PHONY: dvc-pull dvc-push image-tag image push-image deploy

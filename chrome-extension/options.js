@@ -1,9 +1,12 @@
 /**
- * Options page: YouTube API key, sentiment API URL, number of comments, order, replies.
- * Settings are validated by lib/logic.js and stored in chrome.storage.local under "settings".
+ * Options page: YouTube API key, sentiment API URL, number of comments, order, replies; shows the anonymous id
+ * sent with corrections (chrome.storage.local "clientId", made by the popup at the first correction).
+ * Settings are validated by lib/settings.js and stored in chrome.storage.local under "settings".
  * A non-loopback API origin is requested as an optional host permission when saving (a user gesture).
  */
-import { DEFAULT_SETTINGS, MAX_COMMENTS_LIMIT, originPermissionFor, validateSettings, withDefaults } from './lib/logic.js';
+import {
+  CLIENT_ID_KEY, DEFAULT_SETTINGS, MAX_COMMENTS_LIMIT, isClientId, originPermissionFor, validateSettings, withDefaults,
+} from './lib/settings.js';
 
 const form = document.getElementById('options-form');
 const statusEl = document.getElementById('save-status');
@@ -36,7 +39,8 @@ function showFieldErrors(errors) {
 async function load() {
   form.maxComments.max = String(MAX_COMMENTS_LIMIT);
   form.apiBase.placeholder = DEFAULT_SETTINGS.apiBase;
-  const { settings: stored } = await chrome.storage.local.get('settings');
+  const { settings: stored, [CLIENT_ID_KEY]: clientId } = await chrome.storage.local.get(['settings', CLIENT_ID_KEY]);
+  if (isClientId(clientId)) document.getElementById('clientId').textContent = clientId;
   const settings = withDefaults(stored);
   form.apiKey.value = settings.apiKey;
   form.apiBase.value = settings.apiBase;

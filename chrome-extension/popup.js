@@ -2,19 +2,26 @@
  * Popup: find the video, fetch its comments from the YouTube Data API, send them to the sentiment API
  * (POST /analyze, then the three PNG chart endpoints in parallel) and render the results.
  *
- * Logic lives in lib/logic.js; this file only wires it to chrome.*, fetch and the DOM.
+ * Logic lives in lib/ (settings.js, youtube.js, sentiment-api.js, view-model.js); this file only wires it to
+ * chrome.*, fetch and the DOM. Every figure shown comes from the API's /analyze summary, as sent; comments in
+ * languages the model does not score are left out of the counts, trend and word cloud.
+ * Each listed comment has a correction control (POST /feedback with the anonymous client id kept in
+ * chrome.storage.local); when the API cannot take corrections the control says why, the rest still works.
  * Comment text is only ever assigned with textContent.
  *
  * For tests and links, popup.html?videoId=ID analyses that video instead of the active tab's.
  * Timings are exposed on #results as data-render-ms (results rendered after the /analyze answer arrived)
  * and data-charts-ms (all chart images decoded).
  */
+import { UserFacingError } from './lib/errors.js';
 import {
-  UserFacingError, analyzePayload, chartPayload, computeMetrics, fetchAllComments, formatScore, isVideoId,
-  parseVideoId, predictionsFrom, sentimentApiError, trendPayload, wordcloudPayload, withDefaults,
-} from './lib/logic.js';
+  LABELS, analysisFrom, analyzePayload, chartPayload, feedbackPayload, postFeedback, postJson, trendPayload,
+  wordcloudPayload,
+} from './lib/sentiment-api.js';
+import { CLIENT_ID_KEY, clientIdFrom, withDefaults } from './lib/settings.js';
+import { CLASS_ORDER, formatCount, formatScore, resultsView } from './lib/view-model.js';
+import { fetchAllComments, isVideoId, parseVideoId } from './lib/youtube.js';
 
-const API_TIMEOUT_MS = 60_000;
 const $ = (id) => document.getElementById(id);
 
 function setState(state) {
@@ -62,27 +69,8 @@ async function resolveVideoId() {
 }
 
 /** POST JSON to the sentiment API; returns the Response, or throws a UserFacingError. */
-async function postToApi(apiBase, path, body) {
-  let response;
-  try {
-    response = await fetch(`${apiBase}${path}`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(API_TIMEOUT_MS),
-    });
-  } catch (err) {
-    if (err?.name === 'TimeoutError') {
-      throw new UserFacingError('api_timeout',
-        `The sentiment API at ${apiBase} did not answer within ${API_TIMEOUT_MS / 1000} s. Try fewer comments.`);
-    }
-    throw sentimentApiError(apiBase, { thrown: true });
-  }
-  if (!response.ok) {
-    const errBody = await response.json().catch(() => null);
-    throw sentimentApiError(apiBase, { status: response.status, body: errBody });
-  }
-  return response;
+function postToApi(apiBase, path, body) {
+  return postJson((url, init) => fetch(url, init), apiBase, path, body);
 }
 
 /** Fetch one PNG chart and show it; a chart failure is reported in its figure, not fatal. */
@@ -106,47 +94,192 @@ async function loadChart(name, request) {
   }
 }
 
-function badge(prediction) {
+function badge(row) {
   const el = document.createElement('span');
+  const { prediction } = row;
+  if (!row.scored) {
+    el.className = 'badge other';
+    el.textContent = `not scored${prediction.language ? ` (${prediction.language})` : ''}`;
+    el.title = 'In a language the model does not score: left out of the figures';
+    return el;
+  }
   el.className = `badge ${prediction.label}`;
   el.textContent = prediction.label;
   if (typeof prediction.confidence === 'number') el.title = `confidence ${(prediction.confidence * 100).toFixed(0)}%`;
   return el;
 }
 
-function renderResults(videoId, metrics) {
+/** The correction controls: one per listed comment, and the API's answer about /feedback for all of them. */
+const feedback = {
+  apiBase: null,
+  controls: [],
+  unsupported: null, // the reason, once the API said it has no /feedback
+  clientId: null,
+};
+
+/** The anonymous client id: made once (crypto.randomUUID) and kept in chrome.storage.local. */
+async function clientId() {
+  if (!feedback.clientId) {
+    const { [CLIENT_ID_KEY]: stored } = await chrome.storage.local.get(CLIENT_ID_KEY);
+    const { clientId: id, created } = clientIdFrom(stored, () => crypto.randomUUID());
+    if (created) await chrome.storage.local.set({ [CLIENT_ID_KEY]: id });
+    feedback.clientId = id;
+  }
+  return feedback.clientId;
+}
+
+function setControl(control, state, message) {
+  control.group.dataset.state = state;
+  control.status.textContent = message;
+  const busy = state === 'sending';
+  const off = state === 'unavailable';
+  for (const button of control.buttons) {
+    button.disabled = busy || off;
+    button.setAttribute('aria-pressed', String(Number(button.dataset.label) === control.label));
+  }
+}
+
+function disableAllControls(reason) {
+  feedback.unsupported = reason;
+  for (const control of feedback.controls) setControl(control, 'unavailable', reason);
+}
+
+const RECORDED = {
+  created: (label) => `Recorded: ${label}. Thank you!`,
+  updated: (label) => `Changed to ${label}. Thank you!`,
+  unchanged: (label) => `Already recorded: ${label}.`,
+};
+
+async function sendCorrection(control, label) {
+  const previous = control.label;
+  setControl(control, 'sending', `Sending: ${LABELS[label]}…`);
+  try {
+    const body = feedbackPayload(control.predictionId, label, await clientId());
+    const answer = await postFeedback((url, init) => fetch(url, init), feedback.apiBase, body);
+    control.label = label;
+    setControl(control, 'recorded', RECORDED[answer.status](LABELS[label]));
+    control.group.dataset.feedbackStatus = answer.status;
+  } catch (err) {
+    const known = err instanceof UserFacingError;
+    if (!known) console.error(err);
+    if (known && err.code === 'feedback_unsupported') {
+      disableAllControls(err.message);
+      return;
+    }
+    control.label = previous;
+    setControl(control, 'failed', known ? err.message : `Not recorded: ${err?.message ?? err}`);
+    control.group.dataset.errorCode = known ? err.code : 'unexpected';
+  }
+}
+
+/** "Actually: positive / neutral / negative" buttons with a status line; disabled with the reason when unusable. */
+function feedbackControl(row) {
+  const group = document.createElement('div');
+  group.className = 'feedback';
+  group.setAttribute('role', 'group');
+  const status = document.createElement('span');
+  status.className = 'fb-status';
+  status.setAttribute('role', 'status');
+  status.setAttribute('aria-live', 'polite');
+  status.id = `fb-status-${row.index}`;
+  group.setAttribute('aria-label', 'Correct the label of this comment');
+  group.setAttribute('aria-describedby', status.id);
+  const prompt = document.createElement('span');
+  prompt.className = 'fb-prompt';
+  prompt.textContent = 'Actually:';
+  group.append(prompt);
+  const control = { group, status, buttons: [], label: null, predictionId: row.prediction.prediction_id ?? null };
+  for (const cls of CLASS_ORDER) {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = `fb ${LABELS[cls]}`;
+    button.dataset.label = String(cls);
+    button.textContent = LABELS[cls];
+    button.title = `This comment is actually ${LABELS[cls]}`;
+    button.addEventListener('click', () => sendCorrection(control, cls));
+    control.buttons.push(button);
+    group.append(button);
+  }
+  group.append(status);
+  if (!row.feedback.enabled) {
+    setControl(control, 'unavailable', row.feedback.reason);
+  } else if (feedback.unsupported) {
+    setControl(control, 'unavailable', feedback.unsupported);
+  } else {
+    group.dataset.predictionId = control.predictionId;
+    setControl(control, 'idle', row.leastSure ? 'The model is unsure: what is it?' : '');
+    feedback.controls.push(control);
+  }
+  return group;
+}
+
+function commentItem(row) {
+  const li = document.createElement('li');
+  li.dataset.sentiment = row.scored ? row.prediction.label : 'not-scored';
+  if (row.leastSure) li.dataset.leastSure = 'true';
+  const meta = document.createElement('div');
+  meta.className = 'meta';
+  const likes = document.createElement('span');
+  likes.className = 'likes';
+  likes.textContent = `${row.likes.toLocaleString('en')} likes`;
+  const author = document.createElement('span');
+  author.className = 'author';
+  author.textContent = row.authorName + (row.isReply ? ' (reply)' : '');
+  meta.append(badge(row), likes, author);
+  if (row.leastSure) {
+    const unsure = document.createElement('span');
+    unsure.className = 'unsure';
+    unsure.textContent = `least sure (${(row.prediction.confidence * 100).toFixed(0)}%): please label`;
+    meta.append(unsure);
+  }
+  const text = document.createElement('p');
+  text.className = 'text';
+  text.textContent = row.text;
+  li.append(meta, text, feedbackControl(row));
+  return li;
+}
+
+function renderMonths(months) {
+  const list = $('months');
+  list.replaceChildren(...months.map((m) => {
+    const li = document.createElement('li');
+    li.dataset.month = m.month;
+    li.dataset.count = String(m.count);
+    if (m.sparse) {
+      li.className = 'sparse';
+      li.title = 'Too few comments this month for its shares to mean much';
+    }
+    li.textContent = m.text;
+    return li;
+  }));
+  list.hidden = months.length === 0;
+}
+
+function renderResults(videoId, view) {
   const link = $('video-link');
   link.href = `https://www.youtube.com/watch?v=${encodeURIComponent(videoId)}`;
   link.textContent = videoId;
-  $('m-total').textContent = String(metrics.total);
-  $('m-unique').textContent = String(metrics.uniqueCommenters);
-  $('m-words').textContent = metrics.avgWords.toFixed(1);
-  $('m-score').textContent = formatScore(metrics.avgScore);
-  $('m-weighted').textContent = formatScore(metrics.likeWeightedScore);
-  $('c-positive').textContent = String(metrics.counts[1]);
-  $('c-neutral').textContent = String(metrics.counts[0]);
-  $('c-negative').textContent = String(metrics.counts[-1]);
-
-  const list = document.createDocumentFragment();
-  for (const c of metrics.top) {
-    const li = document.createElement('li');
-    li.dataset.sentiment = c.prediction.label;
-    const meta = document.createElement('div');
-    meta.className = 'meta';
-    const likes = document.createElement('span');
-    likes.className = 'likes';
-    likes.textContent = `${c.likes.toLocaleString('en')} likes`;
-    const author = document.createElement('span');
-    author.className = 'author';
-    author.textContent = c.authorName + (c.isReply ? ' (reply)' : '');
-    meta.append(badge(c.prediction), likes, author);
-    const text = document.createElement('p');
-    text.className = 'text';
-    text.textContent = c.text;
-    li.append(meta, text);
-    list.append(li);
+  $('m-total').textContent = formatCount(view.total);
+  $('m-scored').textContent = formatCount(view.scored);
+  $('m-unique').textContent = formatCount(view.uniqueCommenters);
+  $('m-words').textContent = formatScore(view.avgWords);
+  $('m-score').textContent = formatScore(view.avgScore);
+  $('m-weighted').textContent = formatScore(view.likeWeightedScore);
+  $('c-positive').textContent = formatCount(view.counts[1]);
+  $('c-neutral').textContent = formatCount(view.counts[0]);
+  $('c-negative').textContent = formatCount(view.counts[-1]);
+  for (const li of document.querySelectorAll('.counts li')) {
+    const text = view.shares[li.dataset.class];
+    if (text) li.title = text;
   }
-  $('top-comments').replaceChildren(list);
+  const note = $('languages-note');
+  note.textContent = view.otherLanguages ?? '';
+  note.hidden = !view.otherLanguages;
+  renderMonths(view.months);
+
+  $('top-comments').replaceChildren(...view.top.map(commentItem));
+  $('least-sure').replaceChildren(...view.leastSure.map(commentItem));
+  $('least-sure-section').hidden = view.leastSure.length === 0;
   $('status').hidden = true;
   $('results').hidden = false;
 }
@@ -184,23 +317,23 @@ async function run() {
 
   showProgress(`Analysing ${comments.length} comments…`);
   const { apiBase } = settings;
-  // The word cloud needs only the texts, so it is drawn while /analyze runs.
-  const wordcloud = postToApi(apiBase, '/generate_wordcloud', wordcloudPayload(comments));
-  wordcloud.catch(() => {});
-  const analysis = await (await postToApi(apiBase, '/analyze', analyzePayload(comments))).json();
+  feedback.apiBase = apiBase;
+  const answer = await (await postToApi(apiBase, '/analyze', analyzePayload(comments, videoId))).json();
 
   const t0 = performance.now();
-  const predictions = predictionsFrom(analysis, comments.length, apiBase);
-  const metrics = computeMetrics(comments, predictions);
-  renderResults(videoId, metrics);
+  const analysis = analysisFrom(answer, comments.length, apiBase);
+  const { predictions } = analysis;
+  const view = resultsView(comments, analysis);
+  renderResults(videoId, view);
   await nextFrame();
   const results = $('results');
   results.dataset.renderMs = (performance.now() - t0).toFixed(1);
 
   await Promise.all([
-    loadChart('chart', postToApi(apiBase, '/generate_chart', chartPayload(metrics.counts))),
+    loadChart('chart', postToApi(apiBase, '/generate_chart', chartPayload(analysis.summary.counts))),
     loadChart('trend', postToApi(apiBase, '/generate_trend_graph', trendPayload(comments, predictions))),
-    loadChart('wordcloud', wordcloud),
+    // Only the scored comments' texts: the word cloud skips the languages the model does not score.
+    loadChart('wordcloud', postToApi(apiBase, '/generate_wordcloud', wordcloudPayload(comments, predictions))),
   ]);
   results.dataset.chartsMs = (performance.now() - t0).toFixed(1);
   setState('done');

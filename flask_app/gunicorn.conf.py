@@ -5,9 +5,10 @@ Environment: HOST (default 127.0.0.1), PORT (5000), WEB_CONCURRENCY (workers, de
 start).
 
 Each worker builds its own app after the fork (``preload_app`` off), so each loads the model once in its own
-memory and a crash while loading stays inside one worker. Prometheus multiprocess mode needs a directory
-shared by the workers and empty at every start: one is created here (or the given one is cleared) before any
-worker exists.
+memory and a crash while loading stays inside one worker; likewise its database threads (prediction log, schema
+migration: ``flask_app.storage``) start in the worker, and ``worker_exit`` writes the rows still queued.
+Prometheus multiprocess mode needs a directory shared by the workers and empty at every start: one is created
+here (or the given one is cleared) before any worker exists.
 """
 
 import os
@@ -66,6 +67,16 @@ def _preimport(server):
             importlib.import_module(name)
         except ImportError as exc:  # e.g. no skops: not fatal, the worker says so if the model needs it
             server.log.warning("could not pre-import %s: %s", name, exc)
+
+
+def worker_exit(server, worker):
+    """In the exiting worker: write the prediction log's queued rows (a few seconds at most) and stop its threads."""
+    from flask_app.storage import STORAGE_KEY
+
+    app = getattr(worker, "wsgi", None)
+    state = getattr(app, "extensions", {}).get(STORAGE_KEY)
+    if state is not None:
+        state.close(timeout=min(5.0, graceful_timeout / 2))
 
 
 def child_exit(server, worker):

@@ -2,20 +2,40 @@
 
 Under gunicorn, ``flask_app/gunicorn.conf.py`` sets ``PROMETHEUS_MULTIPROC_DIR`` (a fresh directory per server
 start) before any worker imports prometheus_client, so every worker writes its samples to files there and
-``/metrics`` merges them with a ``MultiProcessCollector``; the ``child_exit`` hook marks dead workers. Without
-that variable (the Flask test client, ``flask run``) each app gets its own in-process registry, so several
-apps in one process never collide.
+``/metrics`` merges them with a ``MultiProcessCollector``; gunicorn's ``child_exit`` hook (in
+``gunicorn.conf.py``) marks dead workers. Without that variable (the Flask test client, ``flask run``) each app
+gets its own in-process registry, so several apps in one process never collide.
 
 Series: ``ytsentiment_http_requests_total{method,route,status}``,
 ``ytsentiment_http_request_duration_seconds{method,route}`` (histogram),
 ``ytsentiment_predictions_total{sentiment}``, ``ytsentiment_model_info{name,version,alias}`` (1 for the loaded
 model) and ``ytsentiment_model_ready``. Routes are the URL rule (``/predict``), never the raw path, so unknown
 paths cannot explode the label set.
+
+Prediction log and feedback (counters, summed over workers like the others):
+``ytsentiment_prediction_log_written_total`` and ``ytsentiment_prediction_log_dropped_total`` (rows written to the
+database, rows dropped because it was slow or down, or the queue full), ``ytsentiment_feedback_total{label}``
+(labels stored by ``POST /feedback``, by the label a person gave: negative/neutral/positive).
+
+Monitoring gauges (``MonitorCollector``): the latest ``monitor_runs`` row of the served model, read from the
+database at scrape time (cached MONITOR_CACHE_SECONDS). They are NOT multiprocess files: the values are the same
+for every worker (one database), so the scraped worker reports them straight from its own cached read, which
+cannot double-count, go stale with a dead worker, or mix two workers' reads. Missing when the database cannot be
+read or no run exists; a figure the run did not measure (null) is left out rather than reported as 0:
+``ytsentiment_monitor_drift_score{model_version}``, ``ytsentiment_monitor_drift_detected`` (0/1),
+``ytsentiment_monitor_live_macro_f1{model_version}`` (only when the run had enough feedback to judge it),
+``ytsentiment_monitor_feedback_count``, ``ytsentiment_monitor_class_share{sentiment}`` (predicted class mix of the
+window), ``ytsentiment_monitor_last_run_timestamp_seconds``, and the thresholds the run used
+(params.yaml ``monitor:``): ``ytsentiment_monitor_drift_threshold`` (``drift_share``) and
+``ytsentiment_monitor_live_f1_floor``.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -27,6 +47,10 @@ from prometheus_client import (
     multiprocess,
     values,
 )
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from ytsentiment.contract import NAMES
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 UNMATCHED_ROUTE = "<unmatched>"
@@ -56,6 +80,22 @@ class Metrics:
         self.model_ready = Gauge("ytsentiment_model_ready", "1 when this worker's model is loaded.",
                                  registry=self.registry, multiprocess_mode="livemin")
         self.model_ready.set(0)
+        self.log_written = Counter("ytsentiment_prediction_log_written",
+                                   "Predictions written to the prediction log.", registry=self.registry)
+        self.log_dropped = Counter("ytsentiment_prediction_log_dropped",
+                                   "Predictions not written to the prediction log (database slow or down, queue full).",
+                                   registry=self.registry)
+        self.feedback = Counter("ytsentiment_feedback", "Feedback labels stored, by the label given.", ["label"],
+                                registry=self.registry)
+        for label in NAMES:
+            self.feedback.labels(label)
+        self.monitor: Collector | None = None
+
+    def use_monitor(self, collector: Collector) -> None:
+        """Expose ``collector``'s families (read at scrape time by this process) with every scrape."""
+        self.monitor = collector
+        if not multiprocess_mode():
+            self.registry.register(collector)
 
     def observe_request(self, method: str, route: str | None, status: int, seconds: float) -> None:
         route = route or UNMATCHED_ROUTE
@@ -63,7 +103,7 @@ class Metrics:
         self.latency.labels(method, route).observe(seconds)
 
     def count_predictions(self, labels: list[str]) -> None:
-        for label in ("negative", "neutral", "positive"):
+        for label in NAMES:
             n = labels.count(label)
             if n:
                 self.predictions.labels(label).inc(n)
@@ -72,15 +112,73 @@ class Metrics:
         self.model_info.labels(str(info.get("name")), str(info.get("version")), str(info.get("alias"))).set(1)
         self.model_ready.set(1)
 
+    def count_feedback(self, label: str) -> None:
+        self.feedback.labels(label).inc()
+
     def render(self) -> bytes:
         if multiprocess_mode():
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
+            if self.monitor is not None:
+                registry.register(self.monitor)
             return generate_latest(registry)
         return generate_latest(self.registry)
 
 
-def mark_process_dead(pid: int) -> None:
-    """gunicorn ``child_exit`` hook body: drop the live gauges of a worker that exited."""
-    if multiprocess_mode():
-        multiprocess.mark_process_dead(pid)
+class MonitorCollector(Collector):
+    """The monitoring gauges, from ``read()``: the latest ``monitor_runs`` row as a dict (or None)."""
+
+    def __init__(self, read: Callable[[], dict[str, Any] | None]) -> None:
+        self.read = read
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        run = self.read()
+        if not run:
+            return
+        yield from monitor_families(run)
+
+
+def _gauge(name: str, doc: str, value: Any, labels: dict[str, str] | None = None) -> GaugeMetricFamily | None:
+    if value is None:
+        return None
+    family = GaugeMetricFamily(name, doc, labels=list(labels or {}))
+    family.add_metric(list((labels or {}).values()), float(value))
+    return family
+
+
+def monitor_families(run: dict[str, Any]) -> list[GaugeMetricFamily]:
+    """The gauges of one ``monitor_runs`` row (``storage.monitor_runs`` shape: ``summary`` decoded)."""
+    summary = run.get("summary") or {}
+    version = {"model_version": str(run.get("model_version"))}
+    quality = summary.get("live_quality") or {}
+    live_f1 = run.get("live_macro_f1") if quality.get("enough_data", True) is not False else None
+    drift_detected = run.get("drift_detected")
+    run_at = run.get("run_at")
+    params = summary.get("params") or {}
+    families = [
+        _gauge("ytsentiment_monitor_drift_score", "Share of drift signals that drifted in the latest monitoring run.",
+               run.get("drift_score"), version),
+        _gauge("ytsentiment_monitor_drift_detected", "1 when the latest monitoring run found drift.",
+               None if drift_detected is None else int(bool(drift_detected))),
+        _gauge("ytsentiment_monitor_live_macro_f1", "Macro-F1 on the feedback of the latest monitoring window.",
+               live_f1, version),
+        _gauge("ytsentiment_monitor_feedback_count", "Feedback labels in the latest monitoring window.",
+               run.get("n_feedback")),
+        _gauge("ytsentiment_monitor_last_run_timestamp_seconds", "When the latest monitoring run ran (Unix time).",
+               run_at.timestamp() if isinstance(run_at, datetime) else None),
+        _gauge("ytsentiment_monitor_drift_threshold", "Drift score at which a window counts as drifted "
+               "(params.yaml monitor.drift_share).", params.get("drift_share")),
+        _gauge("ytsentiment_monitor_live_f1_floor", "Live macro-F1 under which the monitor asks for a retrain "
+               "(params.yaml monitor.live_f1_floor).", params.get("live_f1_floor")),
+    ]
+    mix = ((summary.get("drift") or {}).get("class_mix") or {}).get("window")
+    if isinstance(mix, dict) and mix:
+        shares = GaugeMetricFamily("ytsentiment_monitor_class_share",
+                                   "Share of each predicted class in the latest monitoring window.",
+                                   labels=["sentiment"])
+        for name in NAMES:
+            if isinstance(mix.get(name), int | float):
+                shares.add_metric([name], float(mix[name]))
+        families.append(shares)
+    return [f for f in families if f is not None]
+

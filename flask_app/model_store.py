@@ -1,9 +1,10 @@
 """Load the served model once per worker and say what it is.
 
 ``load_model(uri)`` returns a :class:`LoadedModel`: the sklearn Pipeline exactly as training logged it (so the
-same normaliser runs inside it) plus the facts ``GET /model`` reports. A registry alias is resolved to a
-version first and that version is loaded, so the model and its description cannot disagree if the alias moves
-meanwhile.
+same normaliser runs inside it), checked against the output contract of ``ytsentiment.contract``, plus the
+facts ``GET /model`` reports (``contract.model_info``; ``trained_at`` is when the training run finished). A
+registry alias is resolved to a version first and that version is loaded, so the model and its description
+cannot disagree if the alias moves meanwhile.
 
 :class:`ModelHolder` runs the load in a background thread so the worker answers ``/health`` at once and
 ``/ready`` with 503 until the model is in memory; a failed load is logged and keeps the worker not-ready, with
@@ -18,9 +19,11 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from ytsentiment import YtSentimentError
+from ytsentiment.contract import MODEL_INFO_KEYS, model_info, output_problems, registry_model_info
 
 log = logging.getLogger(__name__)
 
@@ -50,27 +53,22 @@ def load_model(uri: str) -> LoadedModel:
         use_tracking()
         client = mlflow.MlflowClient()
         version = client.get_model_version_by_alias(match["name"], match["alias"])
-        info = _registry_info(client, version, uri, alias=match["alias"])
+        info = registry_model_info(client, version, uri, alias=match["alias"])
         model = mlflow.sklearn.load_model(f"models:/{version.name}/{version.version}")
     elif match := _VERSION_URI.match(uri):
         use_tracking()
         client = mlflow.MlflowClient()
         version = client.get_model_version(match["name"], match["version"])
-        info = _registry_info(client, version, uri, alias=(version.aliases or [None])[0])
+        info = registry_model_info(client, version, uri, alias=(version.aliases or [None])[0])
         model = mlflow.sklearn.load_model(uri)
     else:
         use_tracking()
-        info = _info(uri=uri)
+        info = model_info(uri=uri)
         model = mlflow.sklearn.load_model(uri)
     _check_contract(model, uri)
     log.info("loaded model %s (name=%s version=%s) in %.2f s", uri, info["name"], info["version"],
              time.perf_counter() - started)
     return LoadedModel(model=model, info=info)
-
-
-def _info(uri: str, name=None, version=None, alias=None, metrics=None, trained_at=None, run_id=None) -> dict:
-    return {"name": name, "version": None if version is None else str(version), "alias": alias, "uri": uri,
-            "run_id": run_id, "metrics": dict(metrics or {}), "trained_at": trained_at}
 
 
 def _directory_info(path: Path, uri: str) -> dict[str, Any]:
@@ -79,26 +77,13 @@ def _directory_info(path: Path, uri: str) -> dict[str, Any]:
     raw = read_info(path)
     if not raw:
         log.warning("%s has no %s; /model will report only the URI", path, MODEL_INFO_FILE)
-    return _info(uri=uri, name=raw.get("name"), version=raw.get("version"), alias=raw.get("alias"),
-                 metrics=raw.get("metrics"), trained_at=raw.get("trained_at"), run_id=raw.get("run_id"))
-
-
-def _registry_info(client, version, uri: str, alias: str | None) -> dict[str, Any]:
-    metrics: dict[str, float] = {}
-    trained_ms = version.creation_timestamp
-    if version.run_id:
-        run = client.get_run(version.run_id)
-        metrics = dict(run.data.metrics)
-        trained_ms = run.info.end_time or run.info.start_time or trained_ms
-    trained_at = datetime.fromtimestamp(trained_ms / 1000, tz=UTC).isoformat() if trained_ms else None
-    return _info(uri=uri, name=version.name, version=version.version, alias=alias, metrics=metrics,
-                 trained_at=trained_at, run_id=version.run_id)
+    return model_info(uri=uri, **{key: raw.get(key) for key in MODEL_INFO_KEYS if key != "uri"})
 
 
 def _check_contract(model: Any, uri: str) -> None:
-    classes = [int(c) for c in getattr(model, "classes_", [])]
-    if not hasattr(model, "predict_proba") or sorted(classes) != [-1, 0, 1]:
-        raise TypeError(f"{uri} is not a 3-class sentiment classifier with predict_proba (classes={classes})")
+    if problems := output_problems(model):
+        raise YtSentimentError(f"{uri} does not follow the model contract: {'; '.join(problems)}; serve a model "
+                               "that `ytsentiment promote` accepted (its gate checks the same contract)")
 
 
 def limit_threads(model: Any, threads: int) -> None:

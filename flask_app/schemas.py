@@ -1,5 +1,7 @@
-"""Request bodies as pydantic models built with the configured limits; their JSON Schemas feed /openapi.json.
+"""The request-model toolkit every blueprint builds its bodies from: field types, per-app limits, error details.
 
+Request models are built per app from its ``Limits`` (each blueprint module's ``request_models(limits)``), so
+their JSON Schemas in /openapi.json carry the configured limits and cannot drift from the validation.
 Validation is strict (no "1" for 1, no true for 1) and reports every problem at once. ``validation_problem``
 turns pydantic's errors into the API's ``{"error", "detail"}`` shape with a status: 413 when a list or comment
 is over its limit, 400 otherwise.
@@ -10,9 +12,11 @@ from __future__ import annotations
 import dataclasses
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
+
+from ytsentiment.contract import CLASSES
 
 TIMESTAMP_FORMATS = (
     "ISO-8601, e.g. 2024-05-01T12:30:00Z, 2024-05-01T12:30:00.5+02:00, 2024-05-01 12:30 or 2024-05-01 "
@@ -61,82 +65,49 @@ Timestamp = Annotated[
     AfterValidator(_check_timestamp),
 ]
 # Not Literal[-1, 0, 1]: a literal would take false for 0 and true for 1.
-Sentiment = Annotated[int, Field(ge=-1, le=1, description="-1, 0 or 1."), BeforeValidator(_integral)]
+Sentiment = Annotated[int, Field(ge=min(CLASSES), le=max(CLASSES), description="-1, 0 or 1."),
+                      BeforeValidator(_integral)]
 Count = Annotated[int, Field(ge=0, le=MAX_COUNT), BeforeValidator(_integral)]
+VIDEO_ID_PATTERN = r"^[A-Za-z0-9_-]{11}$"
+VideoId = Annotated[str, Field(pattern=VIDEO_ID_PATTERN, examples=["dQw4w9WgXcQ"], description=(
+    "The YouTube video the comments come from (its 11-character id), stored with each logged prediction."))]
 
 
 @dataclasses.dataclass(frozen=True)
-class Schemas:
-    """The request models for one app, with its limits baked into their JSON Schemas."""
+class Limits:
+    """The per-app limits baked into the request models' JSON Schemas and quoted in error details."""
 
-    PredictRequest: type[BaseModel]
-    TimestampedPredictRequest: type[BaseModel]
-    AnalyzeRequest: type[BaseModel]
-    ChartRequest: type[BaseModel]
-    WordcloudRequest: type[BaseModel]
-    TrendRequest: type[BaseModel]
+    max_comments: int
+    max_comment_chars: int
+    max_content_length: int
 
-
-def build_schemas(max_comments: int, max_comment_chars: int) -> Schemas:
-    strict = ConfigDict(strict=True, extra="ignore")
-    CommentText = Annotated[str, Field(max_length=max_comment_chars, description="The comment's text.")]
-
-    def comment_list(item, what: str = "comments"):
-        return Annotated[list[item], Field(min_length=1, max_length=max_comments,
-                                           description=f"1 to {max_comments} {what}.")]
-
-    class PredictRequest(BaseModel):
-        model_config = strict
-        comments: comment_list(CommentText)
-
-    class TimestampedComment(BaseModel):
-        model_config = strict
-        text: CommentText
-        timestamp: Timestamp
-
-    class TimestampedPredictRequest(BaseModel):
-        model_config = strict
-        comments: comment_list(TimestampedComment)
-
-    class AnalyzeComment(BaseModel):
-        model_config = strict
-        text: CommentText
-        timestamp: Timestamp | None = None
-        likes: Count | None = None
-        author: Annotated[str, Field(max_length=max_comment_chars)] | None = None
-
-    class AnalyzeRequest(BaseModel):
-        model_config = strict
-        comments: comment_list(AnalyzeComment)
-
-    class SentimentCounts(BaseModel):
-        model_config = ConfigDict(strict=True, extra="forbid", populate_by_name=False)
-        positive: Count = Field(0, alias="1", description="Number of positive comments.")
-        neutral: Count = Field(0, alias="0", description="Number of neutral comments.")
-        negative: Count = Field(0, alias="-1", description="Number of negative comments.")
-
-    class ChartRequest(BaseModel):
-        model_config = strict
-        sentiment_counts: SentimentCounts
-
-    class WordcloudRequest(BaseModel):
-        model_config = strict
-        comments: comment_list(CommentText)
-
-    class SentimentPoint(BaseModel):
-        model_config = strict
-        timestamp: Timestamp
-        sentiment: Sentiment
-
-    class TrendRequest(BaseModel):
-        model_config = strict
-        sentiment_data: comment_list(SentimentPoint, "points")
-
-    return Schemas(PredictRequest, TimestampedPredictRequest, AnalyzeRequest, ChartRequest, WordcloudRequest,
-                   TrendRequest)
+    @classmethod
+    def of(cls, settings) -> Limits:
+        return cls(settings.max_comments, settings.max_comment_chars, settings.max_content_length)
 
 
-def validation_problem(exc: ValidationError, limits: dict[str, int]) -> tuple[int, str]:
+STRICT = ConfigDict(strict=True, extra="ignore")
+
+
+def comment_text(limits: Limits) -> Any:
+    """A comment's text, at most MAX_COMMENT_CHARS characters."""
+    return Annotated[str, Field(max_length=limits.max_comment_chars, description="The comment's text.")]
+
+
+def item_list(item: Any, limits: Limits, what: str = "comments") -> Any:
+    """A list of 1 to MAX_COMMENTS ``item``s (comments, chart points ...)."""
+    return Annotated[list[item], Field(min_length=1, max_length=limits.max_comments,
+                                       description=f"1 to {limits.max_comments} {what}.")]
+
+
+def list_request(name: str, field: str, item: Any, limits: Limits, what: str = "comments",
+                 **extra: tuple[Any, Any]) -> type[BaseModel]:
+    """A strict request model ``name`` whose field ``field`` is a list of 1 to MAX_COMMENTS ``item``s (plus the
+    ``extra`` fields, as ``create_model`` takes them: ``name=(type, default)``)."""
+    return create_model(name, __config__=STRICT, **{field: (item_list(item, limits, what), ...)}, **extra)
+
+
+def validation_problem(exc: ValidationError, limits: Limits) -> tuple[int, str]:
     """Return (status, detail) for a failed validation: every error as ``field: message``, at most 10."""
     status = 400
     lines = []
@@ -148,10 +119,10 @@ def validation_problem(exc: ValidationError, limits: dict[str, int]) -> tuple[in
             message = f"body is not valid JSON ({error.get('ctx', {}).get('error', 'parse error')})"
         elif error["type"] == "too_long" and loc in (("comments",), ("sentiment_data",)):
             status = 413
-            message += f"; send at most MAX_COMMENTS={limits['max_comments']} per request (split the batch)"
+            message += f"; send at most MAX_COMMENTS={limits.max_comments} per request (split the batch)"
         elif error["type"] == "string_too_long" and (loc[-1] == "text" or isinstance(loc[-1], int)):
             status = 413
-            message += f"; comments are limited to MAX_COMMENT_CHARS={limits['max_comment_chars']}"
+            message += f"; comments are limited to MAX_COMMENT_CHARS={limits.max_comment_chars}"
         elif error["type"] == "value_error":
             message = message.removeprefix("Value error, ")
         lines.append(f"{where}: {message}" if where else message)

@@ -2,18 +2,32 @@
 
 The model is the training Pipeline itself (normalise -> features -> classifier); this module never touches the
 text, so serving cannot drift from training. One ``predict_proba`` call per request gives both the class and
-the confidence.
+the confidence. Each prediction also gets its id (``prediction_id``, a UUID made now: what ``POST /feedback``
+names) and its language (``ytsentiment.language``: the model reads English; a comment in another language is
+still classified but is left out of the summary's figures).
+
+``summarize`` computes every figure the extension's popup shows (it renders them as sent): the totals, and over
+the *scored* comments (English or undetermined) the counts, means, class shares with 95 % Wilson intervals and
+the monthly counts.
 """
 
 from __future__ import annotations
 
+import math
+import uuid
+from collections import Counter
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, TypedDict
 
 import numpy as np
 import pandas as pd
 
-LABELS = {-1: "negative", 0: "neutral", 1: "positive"}
+from ytsentiment.contract import CLASSES, LABELS, TEXT_COLUMN
+from ytsentiment.language import identify, is_supported
+
+Z_95 = 1.959963984540054  # standard normal quantile for a two-sided 95 % interval
+DEFAULT_MIN_MONTH_COMMENTS = 10
 
 
 class Prediction(TypedDict):
@@ -21,43 +35,154 @@ class Prediction(TypedDict):
     sentiment: int
     label: str
     confidence: float
+    prediction_id: str
+    language: str
+    language_supported: bool
+
+
+class Share(TypedDict):
+    share: float | None
+    low: float | None
+    high: float | None
+
+
+class Month(TypedDict):
+    month: str
+    count: int
+    counts: dict[str, int]
+    sparse: bool
 
 
 class Summary(TypedDict):
     total: int
+    scored: int
+    other_languages: int
+    languages: dict[str, int]
     counts: dict[str, int]
-    average_sentiment: float
+    shares: dict[str, Share]
+    average_sentiment: float | None
+    like_weighted_sentiment: float | None
+    average_words: float | None
+    unique_commenters: int
+    months: list[Month]
+
+
+def ten_scale(mean: float) -> float:
+    """A mean sentiment in [-1, 1] on the API's 0-10 scale, to 2 decimals."""
+    return round((mean + 1) * 5, 2)
+
+
+def wilson(k: int, n: int, z: float = Z_95) -> Share:
+    """Share ``k / n`` with its Wilson score interval (95 % by default), each to 4 decimals; None when n = 0.
+
+    Unlike the normal approximation it stays within [0, 1] and is not zero-width at 0 or n, which matters for the
+    small comment sections the extension often sees (5 of 10 positive: 0.2366..0.7634).
+    """
+    if n <= 0:
+        return {"share": None, "low": None, "high": None}
+    p = k / n
+    z2 = z * z
+    denominator = 1 + z2 / n
+    centre = (p + z2 / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denominator
+    return {"share": round(p, 4), "low": round(max(0.0, centre - half), 4), "high": round(min(1.0, centre + half), 4)}
+
+
+def month_of(moment: datetime) -> str:
+    """``YYYY-MM`` of an aware UTC datetime (years 1..9999)."""
+    return f"{moment.year:04d}-{moment.month:02d}"
+
+
+def like_weight(likes: int | None) -> float:
+    """1 + ln(1 + likes): an unliked comment counts 1, one with 1000 likes ~7.9, so no comment decides alone."""
+    return 1 + math.log1p(likes or 0)
 
 
 class SentimentService:
-    """Predict sentiment with a model exposing ``predict_proba(DataFrame[text])`` and ``classes_`` == {-1, 0,
-    1}.
+    """Predict sentiment with a model exposing ``predict_proba(DataFrame[text])`` and ``classes_`` holding the
+    contract's classes (-1, 0, 1) in any order (``predict_proba``'s columns follow ``classes_``).
     """
 
     def __init__(self, model: Any) -> None:
         self.model = model
         self.classes = np.asarray([int(c) for c in model.classes_])
-        if sorted(self.classes.tolist()) != [-1, 0, 1]:
-            raise ValueError(f"model classes must be -1, 0, 1; got {self.classes.tolist()}")
+        if sorted(self.classes.tolist()) != sorted(CLASSES):
+            raise ValueError(f"model classes must be {', '.join(map(str, CLASSES))}; got {self.classes.tolist()}")
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        return self.predict_with_proba(texts)[0]
+
+    def predict_with_proba(self, texts: Sequence[str]) -> tuple[list[Prediction], np.ndarray]:
+        """The predictions, and the class probabilities in the contract's class order (-1, 0, 1), one row per
+        text (what the prediction log stores)."""
         if not texts:
-            return []
-        proba = np.asarray(self.model.predict_proba(pd.DataFrame({"text": list(texts)})), dtype=float)
+            return [], np.zeros((0, len(CLASSES)))
+        proba = np.asarray(self.model.predict_proba(pd.DataFrame({TEXT_COLUMN: list(texts)})), dtype=float)
         best = proba.argmax(axis=1)
         sentiments = self.classes[best].tolist()
         confidences = proba[np.arange(len(texts)), best].round(4).tolist()
-        return [
-            {"comment": text, "sentiment": s, "label": LABELS[s], "confidence": c}
-            for text, s, c in zip(texts, sentiments, confidences, strict=True)
-        ]
+        predictions: list[Prediction] = []
+        for text, s, c in zip(texts, sentiments, confidences, strict=True):
+            language = identify(text)
+            predictions.append({"comment": text, "sentiment": s, "label": LABELS[s], "confidence": c,
+                                "prediction_id": str(uuid.uuid4()), "language": language,
+                                "language_supported": is_supported(language)})
+        in_class_order = proba[:, [int(np.flatnonzero(self.classes == c)[0]) for c in CLASSES]]
+        return predictions, in_class_order
 
     @staticmethod
-    def summarize(predictions: Sequence[Prediction]) -> Summary:
-        """Counts per class and the mean sentiment mapped from [-1, 1] to [0, 10]."""
-        counts = {"-1": 0, "0": 0, "1": 0}
-        for p in predictions:
-            counts[str(p["sentiment"])] += 1
-        total = len(predictions)
-        mean = (counts["1"] - counts["-1"]) / total if total else 0.0
-        return {"total": total, "counts": counts, "average_sentiment": round((mean + 1) * 5, 2)}
+    def summarize(predictions: Sequence[Prediction], likes: Sequence[int | None] | None = None,
+                  authors: Sequence[str | None] | None = None,
+                  timestamps: Sequence[datetime | None] | None = None,
+                  min_month_comments: int = DEFAULT_MIN_MONTH_COMMENTS) -> Summary:
+        """The summary figures of ``predictions`` (with each comment's ``likes``, ``authors`` and UTC
+        ``timestamps`` when known).
+
+        ``total`` counts every comment; ``other_languages`` those whose language the model does not read
+        (``language_supported`` false), by language in ``languages``; ``scored`` = total - other_languages. Every
+        other figure is over the scored comments only (``None`` when there is none):
+
+        - ``counts``: comments per class; ``shares``: each class's share with its 95 % Wilson interval;
+        - ``average_sentiment``: mean sentiment mapped from [-1, 1] to [0, 10];
+        - ``like_weighted_sentiment``: the same mean weighted by ``like_weight(likes)`` = 1 + ln(1 + likes);
+        - ``average_words``: mean number of whitespace-separated words per comment;
+        - ``unique_commenters``: distinct non-empty authors;
+        - ``months``: per calendar month (UTC) with a timestamped comment, its count, counts per class and
+          ``sparse`` (fewer than ``min_month_comments``), oldest first.
+        """
+        n = len(predictions)
+        likes = list(likes) if likes is not None else [None] * n
+        authors = list(authors) if authors is not None else [None] * n
+        timestamps = list(timestamps) if timestamps is not None else [None] * n
+        if not len(likes) == len(authors) == len(timestamps) == n:
+            raise ValueError(f"got {len(likes)} likes, {len(authors)} authors and {len(timestamps)} timestamps "
+                             f"for {n} predictions")
+        scored = [i for i, p in enumerate(predictions) if p.get("language_supported", True)]
+        languages = Counter(predictions[i].get("language", "und") for i in range(n)
+                            if not predictions[i].get("language_supported", True))
+        m = len(scored)
+        counts = {str(c): 0 for c in CLASSES}
+        months: dict[str, dict[str, int]] = {}
+        for i in scored:
+            label = str(predictions[i]["sentiment"])
+            counts[label] += 1
+            if timestamps[i] is not None:
+                month = months.setdefault(month_of(timestamps[i]), {str(c): 0 for c in CLASSES})
+                month[label] += 1
+        sentiments = [predictions[i]["sentiment"] for i in scored]
+        weights = [like_weight(likes[i]) for i in scored]
+        weighted = sum(w * s for w, s in zip(weights, sentiments, strict=True)) / sum(weights) if m else 0.0
+        return {
+            "total": n,
+            "scored": m,
+            "other_languages": n - m,
+            "languages": dict(sorted(languages.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "counts": counts,
+            "shares": {label: wilson(k, m) for label, k in counts.items()},
+            "average_sentiment": ten_scale(sum(sentiments) / m) if m else None,
+            "like_weighted_sentiment": ten_scale(weighted) if m else None,
+            "average_words": round(sum(len(predictions[i]["comment"].split()) for i in scored) / m, 2) if m else None,
+            "unique_commenters": len({authors[i] for i in scored if authors[i]}),
+            "months": [{"month": month, "count": sum(c.values()), "counts": c,
+                        "sparse": sum(c.values()) < min_month_comments} for month, c in sorted(months.items())],
+        }

@@ -17,10 +17,32 @@ MAX_CONTENT_LENGTH        largest request body, in bytes                   41943
 MODEL_THREADS             CPU threads per prediction inside one worker     1
 MODEL_WAIT_SECONDS        how long a prediction waits for a model still    20
                           loading before answering 503
+PREDICTION_LOG            log every prediction to the database (on/off;    on
+                          off for benchmarks and comparisons)
+DATABASE_AUTO_MIGRATE     migrate the schema when a worker starts          true
+                          (true/false; false when a deploy step runs
+                          ``ytsentiment db-upgrade``)
+DATABASE_TIMEOUT_SECONDS  longest wait on the database in a request        2
+                          (connecting, or a SQLite lock) before /feedback
+                          answers 503
+FEEDBACK_RATE_LIMIT       labels one client may send to /feedback          30 per minute;500 per day
+                          (Flask-Limiter syntax, ``;`` between limits)
+RATELIMIT_STORAGE_URI     where rate-limit counters live: ``memory://``    ``memory://``
+                          (per worker) or a shared store, e.g.
+                          ``redis://HOST:6379`` (needs the redis package)
+MONITOR_CACHE_SECONDS     how long /metrics reuses the latest monitoring   30
+                          run read from the database
+MIN_MONTH_COMMENTS        months with fewer scored comments are marked     10
+                          sparse (/analyze ``months``, trend chart)
 ========================  ===============================================  ================================
 
+The database itself (DATABASE_URL, PREDICTION_LOG_TEXT, PREDICTION_LOG_QUEUE_SIZE ...) is configured by
+``ytsentiment.storage.settings``.
+
 Keys of the ``config`` dict use the lower-case names (``max_comments`` ...) plus ``model_loader`` (a callable
-``uri -> LoadedModel``, used by tests to inject a fake model) and ``load_in_background`` (default True).
+``uri -> LoadedModel``, used by tests to inject a fake model), ``load_in_background`` (default True) and, for the
+database, ``database_url`` (instead of DATABASE_URL), ``database_engine`` (a SQLAlchemy Engine to use as is) and
+``prediction_log_text`` (instead of PREDICTION_LOG_TEXT).
 """
 
 from __future__ import annotations
@@ -45,9 +67,19 @@ class Settings:
     model_wait_seconds: float = 20.0
     model_loader: Callable[[str], Any] | None = None
     load_in_background: bool = True
+    prediction_log: bool = True
+    database_auto_migrate: bool = True
+    database_timeout_seconds: float = 2.0
+    feedback_rate_limit: str = "30 per minute;500 per day"
+    ratelimit_storage_uri: str = "memory://"
+    monitor_cache_seconds: float = 30.0
+    min_month_comments: int = 10
+    database_url: str | None = None
+    database_engine: Any = None
+    prediction_log_text: bool | None = None
 
     def __post_init__(self) -> None:
-        for name in ("max_comments", "max_comment_chars", "max_content_length", "model_threads"):
+        for name in _INT_VARS:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name.upper()} must be a positive integer, got {value!r}")
@@ -55,12 +87,45 @@ class Settings:
             raise ValueError(f"MODEL_WAIT_SECONDS must be within 0..3600, got {self.model_wait_seconds!r}")
         if not self.model_uri:
             raise ValueError("MODEL_URI must not be empty")
+        if not 0.1 <= self.database_timeout_seconds <= 60:
+            raise ValueError(f"DATABASE_TIMEOUT_SECONDS must be within 0.1..60, got {self.database_timeout_seconds!r}")
+        if not 0 <= self.monitor_cache_seconds <= 86400:
+            raise ValueError(f"MONITOR_CACHE_SECONDS must be within 0..86400, got {self.monitor_cache_seconds!r}")
+        _check_rate_limit(self.feedback_rate_limit)
+        if not self.ratelimit_storage_uri or "://" not in self.ratelimit_storage_uri:
+            raise ValueError(f"RATELIMIT_STORAGE_URI must be a storage URI such as memory:// or "
+                             f"redis://HOST:6379, got {self.ratelimit_storage_uri!r}")
         if any(origin.strip() == "*" for origin in self.cors_origins):
             # An open API would let any web page spend this server's CPU with a visitor's browser.
             raise ValueError("CORS_ORIGINS must list explicit origins; '*' is refused")
 
 
-_INT_VARS = ("max_comments", "max_comment_chars", "max_content_length", "model_threads")
+_INT_VARS = ("max_comments", "max_comment_chars", "max_content_length", "model_threads", "min_month_comments")
+_FLOAT_VARS = ("model_wait_seconds", "database_timeout_seconds", "monitor_cache_seconds")
+_BOOL_VARS = ("prediction_log", "database_auto_migrate")
+_STR_VARS = ("feedback_rate_limit", "ratelimit_storage_uri")
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _check_rate_limit(value: str) -> None:
+    from limits import parse_many
+
+    try:
+        if not parse_many(value):
+            raise ValueError("no limit")
+    except ValueError:
+        raise ValueError(f"FEEDBACK_RATE_LIMIT must be limits such as '30 per minute;500 per day', "
+                         f"got {value!r}") from None
+
+
+def _parse_bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"{name} must be on/off (true/false), got {raw!r}")
 
 
 def load_settings(config: Mapping[str, Any] | None = None,
@@ -79,12 +144,21 @@ def load_settings(config: Mapping[str, Any] | None = None,
                 values[name] = int(raw)
             except ValueError:
                 raise ValueError(f"{name.upper()} must be a positive integer, got {raw!r}") from None
-    raw = environ.get("MODEL_WAIT_SECONDS")
-    if raw is not None and raw.strip():
-        try:
-            values["model_wait_seconds"] = float(raw)
-        except ValueError:
-            raise ValueError(f"MODEL_WAIT_SECONDS must be a number of seconds, got {raw!r}") from None
+    for name in _FLOAT_VARS:
+        raw = environ.get(name.upper())
+        if raw is not None and raw.strip():
+            try:
+                values[name] = float(raw)
+            except ValueError:
+                raise ValueError(f"{name.upper()} must be a number of seconds, got {raw!r}") from None
+    for name in _BOOL_VARS:
+        raw = environ.get(name.upper())
+        if raw is not None and raw.strip():
+            values[name] = _parse_bool(name.upper(), raw)
+    for name in _STR_VARS:
+        raw = environ.get(name.upper())
+        if raw is not None and raw.strip():
+            values[name] = raw.strip()
     overrides = dict(config or {})
     unknown = set(overrides) - {f.name for f in dataclasses.fields(Settings)}
     if unknown:

@@ -1,17 +1,23 @@
 """Benchmark the serving API against the bare Pipeline on this machine, in one run, and print the figures.
 
 1. In process: the served Pipeline's ``predict_proba`` on real comments at batch 1, 100 and 500 (one thread,
-   as in one gunicorn worker), in comments per second.
-2. The API: starts ``gunicorn -c flask_app/gunicorn.conf.py "flask_app:create_app()"`` on a free loopback
-   port with the same MODEL_URI; measures the time from start to ``/ready`` = 200, worker RSS (psutil), the
-   latency of ``POST /predict`` with 100 comments (p50/p95, one client), and throughput at batch 1/100/500
-   with one client and with one client per worker.
+   as in one gunicorn worker), in comments per second; and the per-comment extras of serving, per 100 comments:
+   language identification (``ytsentiment.language.identify``, on the request path) and building the prediction
+   log's rows (``storage.prediction_row``: descriptors, in the worker's row-builder thread).
+2. The API, twice in one run: with the prediction log off (PREDICTION_LOG=off) and on (a fresh SQLite file, the
+   default store's kind, or ``--database-url``). Each starts ``gunicorn -c flask_app/gunicorn.conf.py
+   "flask_app:create_app()"`` on loopback (port 0, through the tests' starter in ``tests/support/servers.py``)
+   with the same MODEL_URI and measures the time from start to ``/ready`` = 200, worker RSS (psutil), the
+   latency of ``POST /predict`` with 100 comments (p50/p95, one client), and throughput at batch 1/100/500 with
+   one client and with one client per worker; with the log on, the rows written and dropped (from /metrics).
 
 Targets (from the serving issue): p50 <= 30 ms at 100 comments; API throughput at batch 100 (one client)
->= 70 % of in-process; worker RSS <= 400 MB; ready <= 10 s after start.
+>= 70 % of in-process; worker RSS <= 400 MB; ready <= 10 s after start. The load average is printed: on a
+shared machine, compare figures of one run only.
 
-Usage: ``python scripts/bench_api.py [--model-uri URI] [--data CSV] [--seconds 4] [--workers 2]``
-(``make bench-api``). MODEL_URI defaults to the environment's, else ``models:/ytsentiment@production``.
+Usage: ``python scripts/bench_api.py [--model-uri URI] [--data CSV] [--seconds 4] [--workers 2]
+[--database-url URL]`` (``make bench-api``). MODEL_URI defaults to the environment's, else
+``models:/ytsentiment@production`` (``make export`` then ``--model-uri model`` serves the exported copy).
 """
 
 from __future__ import annotations
@@ -19,10 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -45,6 +48,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--text-column", default="text")
     parser.add_argument("--seconds", type=float, default=4.0, help="duration of each measurement")
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))
+    parser.add_argument("--database-url", default=None,
+                        help="database of the run with the prediction log on (default: a fresh SQLite file)")
     return parser.parse_args(argv)
 
 
@@ -79,35 +84,45 @@ def in_process(model, texts: list[str], size: int, seconds: float) -> float:
     return done / elapsed
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def per_100(function, texts: list[str], rounds: int = 3) -> float:
+    """Milliseconds ``function(text)`` takes per 100 comments (best of ``rounds`` passes over ``texts``)."""
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.perf_counter()
+        for text in texts:
+            function(text)
+        best = min(best, time.perf_counter() - started)
+    return best / len(texts) * 100 * 1000
 
 
-def start_server(model_uri: str, workers: int, log_path: Path) -> tuple[subprocess.Popen, str, float]:
-    import requests
+def serving_extras(texts: list[str]) -> dict[str, float]:
+    from datetime import UTC, datetime
 
-    port = free_port()
-    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": str(workers),
-           "MODEL_URI": model_uri, "MLFLOW_DISABLE_TELEMETRY": "true"}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    started = time.monotonic()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "flask_app/gunicorn.conf.py", "flask_app:create_app()"],
-        cwd=REPO, env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    while time.monotonic() - started < 120:
-        if process.poll() is not None:
-            raise SystemExit(f"gunicorn exited ({process.returncode}); log: {log_path}")
-        try:
-            if requests.get(f"{url}/ready", timeout=1).status_code == 200:
-                return process, url, time.monotonic() - started
-        except requests.RequestException:
-            pass
-        time.sleep(0.05)
-    process.terminate()
-    raise SystemExit(f"gunicorn not ready after 120 s; log: {log_path}")
+    from ytsentiment.language import identify
+    from ytsentiment.storage import prediction_row
+
+    now = datetime.now(UTC)
+
+    def row(text: str) -> dict:
+        return prediction_row(text=text, sentiment=1, proba=[0.1, 0.2, 0.7], model_name="m", model_version="1",
+                              created_at=now, log_text=False, language="en")
+
+    sample = texts[:2000]
+    return {"identify": per_100(identify, sample), "row": per_100(row, sample)}
+
+
+def start_server(model_uri: str, workers: int, log_path: Path, extra_env: dict[str, str]):
+    """gunicorn through the tests' one starter (``tests/support/servers.py``: port 0, port read from its log)."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from support.servers import start_gunicorn
+
+    server = start_gunicorn(model_uri, log_path, workers=workers, extra_env=extra_env)
+    try:
+        ready_s = server.wait_ready(timeout=120)
+    except BaseException:  # pytest's Failed is a BaseException: stop the server, then let the reason through
+        server.stop()
+        raise
+    return server, ready_s
 
 
 def all_workers_ready(url: str, workers: int) -> None:
@@ -158,8 +173,81 @@ def worker_rss_mb(master_pid: int) -> list[float]:
     return [p.memory_info().rss / 2**20 for p in psutil.Process(master_pid).children()]
 
 
+def log_counts(url: str) -> tuple[float, float]:
+    """(rows written, rows dropped) by the prediction log, summed over the workers."""
+    import requests
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = requests.get(f"{url}/metrics", timeout=10).text
+    totals = {"ytsentiment_prediction_log_written_total": 0.0, "ytsentiment_prediction_log_dropped_total": 0.0}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name in totals:
+                totals[sample.name] += sample.value
+    return totals["ytsentiment_prediction_log_written_total"], totals["ytsentiment_prediction_log_dropped_total"]
+
+
 def verdict(ok: bool) -> str:
     return "OK  " if ok else "MISS"
+
+
+def measure(args, loaded, texts: list[str], tmp: Path, mode: str, extra_env: dict[str, str]) -> dict:
+    """One server (``mode``: "off" or "on"), every figure of it, and the in-process figures interleaved with it."""
+    local = dict.fromkeys(BATCHES, 0.0)
+    single = dict.fromkeys(BATCHES, 0.0)
+    parallel = dict.fromkeys(BATCHES, 0.0)
+    server, ready_s = start_server(args.model_uri, args.workers, tmp / f"gunicorn-{mode}.log", extra_env)
+    url, process = server.url, server.process
+    try:
+        all_workers_ready(url, args.workers)
+        rss = worker_rss_mb(process.pid)
+        _, latencies = api_run(url, texts, 100, args.seconds, clients=1)
+        # In-process and API slices alternate, so a neighbour's load on a shared machine hits both alike.
+        slice_s = args.seconds / ROUNDS
+        for _ in range(ROUNDS):
+            for size in BATCHES:
+                local[size] += in_process(loaded.model, texts, size, slice_s) / ROUNDS
+                single[size] += api_run(url, texts, size, slice_s, clients=1)[0] / ROUNDS
+        for size in BATCHES:
+            parallel[size] = api_run(url, texts, size, args.seconds, clients=args.workers)[0]
+        rss = [max(a, b) for a, b in zip(rss, worker_rss_mb(process.pid), strict=False)] or rss
+        time.sleep(2)  # let the last partial batches reach the database (PREDICTION_LOG_FLUSH_SECONDS = 1 s)
+        written, dropped = log_counts(url)
+    finally:
+        server.stop()
+    return {"mode": mode, "local": local, "single": single, "parallel": parallel, "rss": rss, "ready_s": ready_s,
+            "p50": statistics.median(latencies),
+            "p95": statistics.quantiles(latencies, n=20)[18] if len(latencies) >= 20 else max(latencies),
+            "requests": len(latencies), "written": written, "dropped": dropped}
+
+
+def report(args, runs: list[dict]) -> None:
+    for run in runs:
+        print()
+        print(f"prediction log {run['mode']}:")
+        print(f"{'batch':>6}  {'in-process c/s':>15}  {'API c/s, 1 client':>18}  {'API/in-process':>14}  "
+              f"{f'API c/s, {args.workers} clients':>20}")
+        for size in BATCHES:
+            share = run["single"][size] / run["local"][size]
+            print(f"{size:>6}  {run['local'][size]:>15,.0f}  {run['single'][size]:>18,.0f}  {share:>14.0%}  "
+                  f"{run['parallel'][size]:>20,.0f}")
+    print()
+    print(f"{'':>46}  " + "  ".join(f"{'log ' + r['mode']:>12}" for r in runs) + "  target")
+    lines = [
+        ("POST /predict, 100 comments: p50 ms", "p50", "{:.1f}", lambda v: v <= TARGETS["p50_ms"], "<= 30"),
+        ("POST /predict, 100 comments: p95 ms", "p95", "{:.1f}", lambda v: True, ""),
+        ("API/in-process throughput at batch 100", "ratio", "{:.0%}", lambda v: v >= TARGETS["ratio"], ">= 70 %"),
+        ("worker RSS, largest (MB)", "rss_max", "{:.0f}", lambda v: v <= TARGETS["rss_mb"], "<= 400"),
+        ("start to /ready (s)", "ready_s", "{:.1f}", lambda v: v <= TARGETS["ready_s"], "<= 10"),
+        ("rows written / dropped by the log", "rows", "{}", lambda v: True, ""),
+    ]
+    for run in runs:
+        run["ratio"] = run["single"][100] / run["local"][100]
+        run["rss_max"] = max(run["rss"])
+        run["rows"] = f"{run['written']:.0f}/{run['dropped']:.0f}" if run["mode"] == "on" else "-"
+    for title, key, fmt, ok, target in lines:
+        cells = "  ".join(f"{(fmt.format(r[key]) + ('' if ok(r[key]) else ' MISS')):>12}" for r in runs)
+        print(f"{title:>46}  {cells}  {target}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -170,52 +258,22 @@ def main(argv: list[str] | None = None) -> int:
     texts = load_texts(args.data, args.text_column)
     loaded = load_model(args.model_uri)
     limit_threads(loaded.model, 1)  # as in each gunicorn worker (MODEL_THREADS=1)
+    load = " ".join(f"{v:.1f}" for v in os.getloadavg())
     print(f"model {args.model_uri} (name={loaded.info['name']} version={loaded.info['version']}); "
           f"{len(texts)} comments from {args.data.name}; {os.cpu_count()} CPUs; {args.workers} workers; "
-          f"{args.seconds:g} s per measurement", flush=True)
+          f"{args.seconds:g} s per measurement; load average {load}", flush=True)
+    extras = serving_extras(texts)
+    print(f"per 100 comments, in process: language identification {extras['identify']:.2f} ms (request path); "
+          f"prediction-log rows {extras['row']:.2f} ms (row-builder thread)", flush=True)
 
-    local = dict.fromkeys(BATCHES, 0.0)
-    single = dict.fromkeys(BATCHES, 0.0)
-    parallel = dict.fromkeys(BATCHES, 0.0)
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
-        log_path = Path(tmp) / "gunicorn.log"
-        process, url, ready_s = start_server(args.model_uri, args.workers, log_path)
-        try:
-            all_workers_ready(url, args.workers)
-            rss = worker_rss_mb(process.pid)
-            _, latencies = api_run(url, texts, 100, args.seconds, clients=1)
-            # In-process and API slices alternate, so a neighbour's load on a shared machine hits both alike.
-            slice_s = args.seconds / ROUNDS
-            for _ in range(ROUNDS):
-                for size in BATCHES:
-                    local[size] += in_process(loaded.model, texts, size, slice_s) / ROUNDS
-                    single[size] += api_run(url, texts, size, slice_s, clients=1)[0] / ROUNDS
-            for size in BATCHES:
-                parallel[size] = api_run(url, texts, size, args.seconds, clients=args.workers)[0]
-            rss = [max(a, b) for a, b in zip(rss, worker_rss_mb(process.pid), strict=False)] or rss
-        finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=30)
-
-    p50 = statistics.median(latencies)
-    p95 = statistics.quantiles(latencies, n=20)[18] if len(latencies) >= 20 else max(latencies)
-    ratio = single[100] / local[100]
-    print()
-    print(f"{'batch':>6}  {'in-process c/s':>15}  {'API c/s, 1 client':>18}  {'API/in-process':>14}  "
-          f"{f'API c/s, {args.workers} clients':>20}")
-    for size in BATCHES:
-        share = single[size] / local[size]
-        print(f"{size:>6}  {local[size]:>15,.0f}  {single[size]:>18,.0f}  {share:>14.0%}  "
-              f"{parallel[size]:>20,.0f}")
-    print()
-    print(f"{verdict(p50 <= TARGETS['p50_ms'])} POST /predict, 100 comments: p50 {p50:.1f} ms, "
-          f"p95 {p95:.1f} ms ({len(latencies)} requests; target p50 <= {TARGETS['p50_ms']:.0f} ms)")
-    print(f"{verdict(ratio >= TARGETS['ratio'])} API throughput at batch 100: {ratio:.0%} of in-process "
-          f"(target >= {TARGETS['ratio']:.0%})")
-    print(f"{verdict(max(rss) <= TARGETS['rss_mb'])} worker RSS: {', '.join(f'{r:.0f}' for r in rss)} MB "
-          f"(target <= {TARGETS['rss_mb']:.0f} MB each)")
-    print(f"{verdict(ready_s <= TARGETS['ready_s'])} ready {ready_s:.1f} s after start "
-          f"(target <= {TARGETS['ready_s']:.0f} s)")
+        tmp = Path(tmp)
+        database = args.database_url or f"sqlite:///{tmp / 'bench.db'}"
+        runs = [measure(args, loaded, texts, tmp, "off", {"PREDICTION_LOG": "off"}),
+                measure(args, loaded, texts, tmp, "on", {"PREDICTION_LOG": "on", "DATABASE_URL": database})]
+    report(args, runs)
+    load = " ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"\nload average at the end: {load} (1, 5, 15 min; {os.cpu_count()} CPUs)")
     return 0
 
 

@@ -9,6 +9,7 @@ CONTAINER_NAME="${CONTAINER_NAME:-ytsentiment}"
 HOST_PORT="${HOST_PORT:-80}"             # the ALB target group's port
 CONTAINER_PORT="${CONTAINER_PORT:-5000}" # PORT inside the image
 APP_ENV_FILE="${APP_ENV_FILE:-/etc/ytsentiment/app.env}" # app settings (CORS_ORIGINS, ...) from the launch template
+SECRET_ENV_FILE="${SECRET_ENV_FILE:-/etc/ytsentiment/secret.env}" # DATABASE_URL from SSM, root-only (mode 600)
 STOP_GRACE_SECONDS="${STOP_GRACE_SECONDS:-30}"
 VALIDATE_TIMEOUT="${VALIDATE_TIMEOUT:-180}" # below the ValidateService hook timeout in appspec.yml
 VALIDATE_INTERVAL="${VALIDATE_INTERVAL:-5}"

@@ -25,6 +25,20 @@ run_args=(
 )
 if [[ -f $APP_ENV_FILE ]]; then
   run_args+=(--env-file "$APP_ENV_FILE")
+  # DATABASE_URL (prediction log, feedback) holds a password: the launch template names an SSM SecureString
+  # parameter instead, read here at each start and handed to the container in a root-only env file.
+  db_parameter=""
+  while IFS='=' read -r key value; do
+    [[ $key == DATABASE_URL_PARAMETER ]] && db_parameter="$value"
+  done <"$APP_ENV_FILE"
+  if [[ -n $db_parameter ]]; then
+    log "reading DATABASE_URL from SSM parameter $db_parameter"
+    db_url="$(aws ssm get-parameter --region "$AWS_REGION" --name "$db_parameter" --with-decryption \
+      --query Parameter.Value --output text)" || die "cannot read SSM parameter $db_parameter"
+    [[ -n $db_url ]] || die "SSM parameter $db_parameter is empty"
+    (umask 077 && printf 'DATABASE_URL=%s\n' "$db_url" >"$SECRET_ENV_FILE")
+    run_args+=(--env-file "$SECRET_ENV_FILE")
+  fi
 fi
 log "starting $CONTAINER_NAME from $IMAGE_URI"
 docker "${run_args[@]}" "$IMAGE_URI" >/dev/null

@@ -11,21 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from ytsentiment.model import TEXT_COLUMN
+from ytsentiment.contract import INPUT_EXAMPLE
 
 MODEL_INFO_FILE = "model_info.json"
 
 # What the Pipeline needs at load time (the ytsentiment package itself is installed next to it in the image).
 _RUNTIME_PACKAGES = ("scikit-learn", "lightgbm", "numpy", "scipy", "pandas", "emoji", "vaderSentiment")
-
-INPUT_EXAMPLE = pd.DataFrame({TEXT_COLUMN: [
-    "This video is amazing, thank you so much! 😍",
-    "not good at all, I want my 10 minutes back",
-    "Uploaded at 3pm, part 2 tomorrow",
-]})
-
 
 # skops (MLflow's default sklearn format) refuses to load types it was not told to trust: name ours explicitly.
 SKOPS_TRUSTED_TYPES = [

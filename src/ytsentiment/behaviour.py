@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ytsentiment.model import TEXT_COLUMN
+from ytsentiment.contract import TEXT_COLUMN
 
 MINIMUM_FUNCTIONALITY = [
     ("I love this video, it is amazing!", 1),

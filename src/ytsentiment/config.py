@@ -31,6 +31,16 @@ class Source:
     labels: Mapping[Any, int]
     weight: float = 1.0
     max_rows: int | None = None
+    # An optional source (the feedback export) is skipped, and said so, while none of its locations exists.
+    optional: bool = False
+
+    @property
+    def sha256_in_sidecar(self) -> bool:
+        """``sha256: sidecar``: the file's own JSON sidecar records it (the feedback export writes both)."""
+        return self.sha256 == SIDECAR
+
+
+SIDECAR = "sidecar"
 
 
 @dataclass(frozen=True)
@@ -91,6 +101,8 @@ class GateParams:
     behaviour_min_pass_rate: float
     latency_comments: int
     latency_budget_ms: float
+    # Scopes compared like `compare` when the test rows have them (the feedback scope exists once it is exported).
+    compare_if_present: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -136,7 +148,7 @@ def _source(i: int, values: Any) -> Source:
 def _gate(values: Any) -> GateParams:
     gate = _build(GateParams, "gate", values)
     return dataclasses.replace(gate, floors={str(k): float(v) for k, v in gate.floors.items()},
-                               compare=tuple(gate.compare))
+                               compare=tuple(gate.compare), compare_if_present=tuple(gate.compare_if_present))
 
 
 def parse_params(raw: Mapping[str, Any]) -> Params:

@@ -5,26 +5,32 @@ it loads; its output contract (classes, shapes, probabilities, the ``text`` inpu
 suites; an in-process latency budget; absolute macro-F1 floors; and macro-F1 against the current `production`
 version **re-scored on the same test rows** (logged numbers of older runs are never trusted). The decision, who
 made it, when, why, and both models' figures are written onto the version as tags and returned as a report.
+
+``run_gate`` is what ``ytsentiment promote`` does: read params and the clean stage's test rows, decide, write
+reports/promotion.json; ``format_decision`` is the report's short text form (CLI output, CI summary).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ytsentiment import LABELS, YtSentimentError
-from ytsentiment.artifact import INPUT_EXAMPLE
+from ytsentiment import YtSentimentError
 from ytsentiment.behaviour import run_all
-from ytsentiment.config import GateParams
-from ytsentiment.evaluate import score_by_scope
-from ytsentiment.model import TEXT_COLUMN
+from ytsentiment.config import GateParams, load_params
+from ytsentiment.contract import INPUT_EXAMPLE, TEXT_COLUMN, output_problems
+from ytsentiment.io import write_json
 from ytsentiment.registry import CANDIDATE, PRODUCTION, actor, alias_version, now, promote, tag_version
+from ytsentiment.scoring import headline_scopes, score_by_scope
 
 log = logging.getLogger(__name__)
+
+TEST_COLUMNS = (TEXT_COLUMN, "label", "source", "group")  # what the clean stage writes and the gate scores on
 
 
 def load(name: str, alias: str):
@@ -34,24 +40,9 @@ def load(name: str, alias: str):
 
 
 def contract_problems(model, uri: str | None = None) -> list[str]:
-    """What is wrong with the model's output contract (empty list when nothing is)."""
-    problems = []
-    # .item(): numpy scalars to Python values without assuming they are numbers (a broken model may use strings).
-    classes = [c.item() if hasattr(c, "item") else c for c in getattr(model, "classes_", [])]
-    if classes != list(LABELS):
-        problems.append(f"classes_ is {classes}, expected {list(LABELS)}")
-    try:
-        labels = np.asarray(model.predict(INPUT_EXAMPLE))
-        proba = np.asarray(model.predict_proba(INPUT_EXAMPLE))
-    except Exception as exc:  # noqa: BLE001 - any failure to predict is a contract failure worth reporting
-        return [*problems, f"predict failed on the input example: {type(exc).__name__}: {exc}"]
-    n = len(INPUT_EXAMPLE)
-    if labels.shape != (n,) or not set(labels.tolist()) <= set(LABELS):
-        problems.append(f"predict returned {labels.tolist()!r}, expected {n} labels in {list(LABELS)}")
-    if proba.shape != (n, len(LABELS)):
-        problems.append(f"predict_proba returned shape {proba.shape}, expected {(n, len(LABELS))}")
-    elif not np.allclose(proba.sum(axis=1), 1, atol=1e-4) or (proba < 0).any():
-        problems.append("predict_proba rows are not probability distributions")
+    """What is wrong with the model's contract (empty list when nothing is): its output (``contract.output_problems``)
+    and, given the model's ``uri``, its MLflow signature (one input column, ``text``)."""
+    problems = output_problems(model)
     if uri is not None:
         from mlflow.models import get_model_info
 
@@ -76,7 +67,39 @@ def latency_ms(model, comments: int, repeats: int = 5) -> float:
 
 
 def _headline(scores: dict[str, dict]) -> dict[str, float]:
-    return {scope: round(s["macro_f1"], 4) for scope, s in scores.items() if not scope.startswith("source.")}
+    return {scope: round(scores[scope]["macro_f1"], 4) for scope in headline_scopes(scores)}
+
+
+def read_test_rows(path: str | Path) -> pd.DataFrame:
+    """The clean stage's held-out rows, checked for the columns the gate scores on."""
+    if not Path(path).is_file():
+        raise YtSentimentError(f"test rows not found at {path}: run `make repro` first")
+    test = pd.read_parquet(path)
+    missing = sorted(set(TEST_COLUMNS) - set(test.columns))
+    if missing:
+        raise YtSentimentError(f"test rows at {path}: missing columns {missing} (expected the clean stage's "
+                               "text, label, source, group)")
+    return test
+
+
+def run_gate(name: str, params_path: str | Path, test_path: str | Path, report_path: str | Path) -> dict[str, Any]:
+    """Gate ``name@candidate`` with params.yaml's ``gate`` section on the test rows; write and return the report."""
+    gate = load_params(params_path).gate
+    report = decide(name, gate, read_test_rows(test_path))
+    write_json(report_path, report)
+    return report
+
+
+def format_decision(report: dict[str, Any]) -> str:
+    """The decision in a few lines: verdict and versions, both models' macro-F1, the reasons."""
+    prod_v = report["production_version"]
+    lines = [f"{report['decision'].upper()}: {report['model']} candidate v{report['candidate_version']}"
+             f" (production was {('v' + prod_v) if prod_v else 'none'})"]
+    for who in ("candidate", "production"):
+        if who in report:
+            lines.append(f"  {who:<10} macro-F1 " + ", ".join(f"{k} {v:.4f}" for k, v in report[who].items()))
+    lines += [f"  - {reason}" for reason in report["reasons"]]
+    return "\n".join(lines)
 
 
 def decide(name: str, gate: GateParams, test: pd.DataFrame) -> dict[str, Any]:
@@ -137,7 +160,9 @@ def decide(name: str, gate: GateParams, test: pd.DataFrame) -> dict[str, Any]:
             log.warning("production v%s could not be re-scored: %s", prod_v, exc)
         else:
             report["production"] = _headline(prod_scores)
-            for scope in gate.compare:
+            present = [s for s in gate.compare_if_present if s in cand_scores and s in prod_scores]
+            report["checks"]["compared"] = [*gate.compare, *present]
+            for scope in (*gate.compare, *present):
                 c, p = cand_scores[scope]["macro_f1"], prod_scores[scope]["macro_f1"]
                 if c < p - gate.tolerance:
                     reasons.append(f"compare: {scope} macro-F1 {c:.4f} < production v{prod_v}'s "

@@ -1,7 +1,8 @@
-"""Small file helpers shared by the stages."""
+"""Small file helpers shared by the stages, the registry and the CLI: atomic writes, JSON, content hashes."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -30,3 +31,12 @@ def write_json(path: str | Path, data: Any) -> None:
 
 def read_json(path: str | Path) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def file_digest(path: str | Path, algo: str = "sha256") -> str:
+    """Hex digest of a file's bytes, read in 1 MiB blocks: ``sha256`` for data sources, ``md5`` as DVC records."""
+    digest = hashlib.new(algo, usedforsecurity=False)  # content addressing, not security
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

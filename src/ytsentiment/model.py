@@ -10,6 +10,7 @@ joins them into the artifact that is logged, registered and served, so training 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 
 import emoji
 import numpy as np
@@ -22,9 +23,8 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from ytsentiment.config import FeaturizeParams, TrainParams
+from ytsentiment.contract import TEXT_COLUMN
 from ytsentiment.text import normalize
-
-TEXT_COLUMN = "text"
 
 
 def _texts(X) -> list[str]:
@@ -121,13 +121,37 @@ def _vader() -> WindowedVader:
     return _VADER
 
 
-def build_features(p: FeaturizeParams) -> FeatureUnion:
+TOKEN_PATTERN = r"\S+"  # the normaliser has already split the text into space-separated tokens
+
+
+def top_terms(normalized: Iterable[str], p: FeaturizeParams) -> dict[str, int]:
+    """The TF-IDF vocabulary ``build_features`` would pick from these (already normalised) texts, picked the same way
+    on every machine: the ``max_features`` most frequent n-grams within ``min_df``/``max_df``, ties broken by the
+    term itself; indices in term order, as scikit-learn lays them out.
+
+    scikit-learn cuts ``max_features`` with numpy's default (unstable) argsort, whose order among equal counts
+    depends on the CPU's SIMD instructions and the numpy version: on the full corpus 822 terms tie at the cut and 87
+    of the 20,000 chosen differed from a stable order (measured), so another machine trained another model.
+    """
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    counter = CountVectorizer(token_pattern=TOKEN_PATTERN, lowercase=False, ngram_range=(p.ngram_min, p.ngram_max),
+                              min_df=p.min_df, max_df=p.max_df, dtype=np.int64)
+    counts = counter.fit_transform(list(normalized))
+    terms = counter.get_feature_names_out()  # in term order, so a stable sort keeps ties in term order
+    frequency = np.asarray(counts.sum(axis=0)).ravel()
+    kept = np.sort(np.argsort(-frequency, kind="stable")[: p.max_features])
+    return {str(term): i for i, term in enumerate(terms[kept])}
+
+
+def build_features(p: FeaturizeParams, vocabulary: Mapping[str, int] | None = None) -> FeatureUnion:
+    """The unfitted feature union; with ``vocabulary`` (from ``top_terms``) TF-IDF keeps exactly those terms."""
     tfidf = Pipeline([
         ("normalize", TextNormalizer()),
         ("tfidf", TfidfVectorizer(
-            token_pattern=r"\S+", lowercase=False, ngram_range=(p.ngram_min, p.ngram_max),
+            token_pattern=TOKEN_PATTERN, lowercase=False, ngram_range=(p.ngram_min, p.ngram_max),
             max_features=p.max_features, min_df=p.min_df, max_df=p.max_df, sublinear_tf=p.sublinear_tf,
-            dtype=np.float32,
+            dtype=np.float32, vocabulary=None if vocabulary is None else dict(vocabulary),
         )),
     ])
     parts = [("tfidf", tfidf)]
@@ -159,17 +183,22 @@ def build_classifier(p: TrainParams, seed: int) -> LGBMClassifier:
 
 
 def slim(features: FeatureUnion) -> FeatureUnion:
-    """Make a fitted union cheap to store and load: plain-int vocabulary, no list of pruned terms.
+    """Make a fitted union cheap to store and load, and the same bytes for the same fit.
 
     skops writes every numpy int64 in ``vocabulary_`` as its own array (40k files: ~5 s to load, measured), and
-    ``stop_words_`` holds every term cut by min_df/max_features, which prediction never reads.
+    ``stop_words_`` (older scikit-learn) holds every term cut by min_df/max_features, which prediction never reads.
+    ``_stop_words_id`` is ``id(self.stop_words)``, a memory address that differs on every run (so the pickle did):
+    it only caches a stop-word check, which scikit-learn repeats when the attribute is missing.
     """
     for _, part in features.transformer_list:
         tfidf = part.named_steps.get("tfidf") if isinstance(part, Pipeline) else None
         if tfidf is not None and hasattr(tfidf, "vocabulary_"):
             tfidf.vocabulary_ = {term: int(i) for term, i in tfidf.vocabulary_.items()}
-            if hasattr(tfidf, "stop_words_"):
-                del tfidf.stop_words_
+            if tfidf.vocabulary is not None:  # a given vocabulary (top_terms) is the fitted one: store it once
+                tfidf.vocabulary = tfidf.vocabulary_
+            for attribute in ("stop_words_", "_stop_words_id"):
+                if hasattr(tfidf, attribute):
+                    delattr(tfidf, attribute)
     return features
 
 

@@ -1,8 +1,14 @@
-"""The model card of a registered version: data, label provenance, metrics next to baselines, use and limits."""
+"""Markdown about a model: the card of a registered version (data, label provenance, metrics next to baselines,
+use and limits) and the CI job summary (metrics and the last promotion decision)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+from ytsentiment.contract import CLASSES
+from ytsentiment.io import read_json
+from ytsentiment.scoring import macro_f1_table
 
 LIMITS = """\
 - **Languages**: trained on English only. Other scripts pass through the normaliser unchanged but the model has
@@ -17,16 +23,16 @@ LIMITS = """\
 """
 
 
-def _row(name: str, scope: dict[str, dict], key: str = "macro_f1") -> str:
-    cells = [f"{scope[s][key]:.3f}" if s in scope else "–" for s in ("model", "textblob", "vader")]
-    return f"| {name} | {' | '.join(cells)} | {scope['model'].get('rows', '')} |"
+LABELLED_BY = {
+    "reddit": "machine: sign(TextBlob polarity)",
+    "feedback": "people: corrections sent from the extension (feedback export: capped per client, conflicts dropped)",
+}
 
 
 def render(name: str, version: str, run: dict[str, Any], metrics: dict[str, Any], sources: list[dict],
            git_commit: str) -> str:
-    scopes = [s for s in metrics["model"] if not s.startswith("source.")] + \
-             sorted(s for s in metrics["model"] if s.startswith("source."))
-    by_scope = {s: {system: metrics[system][s] for system in metrics if s in metrics[system]} for s in scopes}
+    """The card as Markdown: ``run`` is reports/run.json, ``metrics`` reports/metrics.json, ``sources`` what ingest
+    recorded per source (data/raw/sources.json)."""
     lines = [
         f"# Model card: {name} v{version}",
         "",
@@ -44,17 +50,32 @@ def render(name: str, version: str, run: dict[str, Any], metrics: dict[str, Any]
         "|---|---|---|---|---|",
     ]
     for s in sources:
-        labels = " / ".join(str(s["labels"].get(k, 0)) for k in ("-1", "0", "1"))
-        by = "machine: sign(TextBlob polarity)" if s["group"] == "reddit" else "people (see data README)"
+        if "skipped" in s:  # an optional source (the feedback export) that was not present
+            lines.append(f"| {s['name']} | {s['group']} | – | – | not used: {s['skipped']} |")
+            continue
+        labels = " / ".join(str(s["labels"].get(str(k), 0)) for k in CLASSES)
+        by = LABELLED_BY.get(s["group"], "people (see data README)")
         lines.append(f"| {s['name']} | {s['group']} | {s['rows']} | {labels} | {by} |")
     lines += [
         "",
         "## Test metrics (macro-F1; same rows for every system)",
-        "| scope | model | TextBlob sign | VADER (±0.05) | rows |",
-        "|---|---|---|---|---|",
-        *(_row(s, by_scope[s]) for s in scopes),
+        macro_f1_table(metrics),
         "",
         "## Known limits",
         LIMITS,
     ]
+    return "\n".join(lines)
+
+
+def summary(metrics_path: str | Path, report_path: str | Path) -> str:
+    """Markdown for ``$GITHUB_STEP_SUMMARY``: macro-F1 per group scope and the promotion decision, where present."""
+    from ytsentiment.gate import format_decision
+    from ytsentiment.scoring import headline_scopes
+
+    lines = ["## ytsentiment"]
+    if Path(metrics_path).is_file():
+        metrics = read_json(metrics_path)
+        lines += ["", macro_f1_table(metrics, headline_scopes(metrics["model"]), digits=4)]
+    if Path(report_path).is_file():
+        lines += ["", "```", format_decision(read_json(report_path)), "```"]
     return "\n".join(lines)

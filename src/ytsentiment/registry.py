@@ -3,6 +3,9 @@
 Aliases only (stages are deprecated): `candidate` is the newest registered version, `production` is what serves,
 `previous` is the production version it replaced. Every decision is written onto the version as tags, so the
 registry itself is the audit log; the CLI also writes it to a JSON report.
+
+``register_run`` is what ``ytsentiment register`` does with the evaluate stage's reports (run.json, metrics.json,
+sources.json): register the run's model with its data and metric tags, and write the model card.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from typing import Any
 
 from ytsentiment import YtSentimentError
 from ytsentiment.artifact import write_info
+from ytsentiment.contract import registry_model_info
+from ytsentiment.io import read_json
+from ytsentiment.scoring import headline_scopes
 from ytsentiment.tracking import use_tracking
 
 log = logging.getLogger(__name__)
@@ -59,6 +65,50 @@ def register(name: str, run: dict[str, Any], tags: dict[str, str], description: 
     c.update_model_version(name, version.version, description=description)
     c.set_registered_model_alias(name, CANDIDATE, version.version)
     log.info("registered %s version %s from run %s as @%s", name, version.version, run["run_id"], CANDIDATE)
+    return version
+
+
+def read_report(path: str | Path, what: str) -> Any:
+    """A JSON report a DVC stage writes; a clear error when the pipeline has not produced it yet."""
+    if not Path(path).is_file():
+        raise YtSentimentError(f"{what} not found at {path}: run `make repro` (dvc repro) first")
+    return read_json(path)
+
+
+def version_tags(run_tags: dict[str, str], metrics: dict[str, Any]) -> dict[str, str]:
+    """What a registered version carries: the run's git commit and data hashes, and the headline macro-F1s."""
+    tags = {k: v for k, v in run_tags.items() if k == "git_commit" or k.startswith("data.")}
+    tags.update({f"metric.{scope}.macro_f1": f"{metrics['model'][scope]['macro_f1']:.4f}"
+                 for scope in headline_scopes(metrics["model"])})
+    return tags
+
+
+def register_run(name: str, run_path: str | Path, metrics_path: str | Path, provenance_path: str | Path,
+                 card_path: str | Path):
+    """Register the evaluate stage's run as @candidate with its tags; write the model card beside the reports,
+    onto the run (artifact) and onto the version (description). Returns the new ModelVersion."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from ytsentiment import modelcard
+
+    run, metrics = read_report(run_path, "run record"), read_report(metrics_path, "metrics")
+    sources = read_report(provenance_path, "source provenance")
+    uri = use_tracking()
+    try:
+        run_tags = mlflow.get_run(run["run_id"]).data.tags
+    except MlflowException as exc:
+        raise YtSentimentError(f"register: cannot read run {run['run_id']} (from {run_path}) in the tracking store "
+                               f"{uri}: {exc.message}. Was it logged with another MLFLOW_TRACKING_URI?") from exc
+    tags = version_tags(run_tags, metrics)
+    version = register(name, run, tags, description="(model card follows)")
+    card = modelcard.render(name, version.version, run, metrics, sources, tags.get("git_commit", "unknown"))
+    card_path = Path(card_path)
+    card_path.parent.mkdir(parents=True, exist_ok=True)
+    card_path.write_text(card, encoding="utf-8")
+    c = client()
+    c.log_artifact(run["run_id"], str(card_path))
+    c.update_model_version(name, version.version, description=card)
     return version
 
 
@@ -129,15 +179,8 @@ def export(name: str, alias: str, out: str | Path) -> dict[str, Any]:
     shutil.rmtree(partial, ignore_errors=True)
     partial.parent.mkdir(parents=True, exist_ok=True)
     mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}@{alias}", dst_path=str(partial))
-    run = client().get_run(version.run_id) if version.run_id else None
-    info = {
-        "name": name, "version": str(version.version), "alias": alias, "run_id": version.run_id,
-        "metrics": dict(run.data.metrics) if run else {},
-        # When the run that trained and evaluated it started (registration may come much later).
-        "trained_at": datetime.fromtimestamp((run.info.start_time if run else version.creation_timestamp) / 1000,
-                                             UTC).isoformat(timespec="seconds"),
-        "git_commit": (version.tags or {}).get("git_commit", ""),
-    }
+    # trained_at: when the run that trained and evaluated it finished (registration may come much later).
+    info = registry_model_info(client(), version, uri=f"models:/{name}@{alias}", alias=alias)
     write_info(partial, info)
     if out.exists():
         shutil.rmtree(out)

@@ -135,3 +135,7 @@ def _mark_negation(tokens: list[str]) -> list[str]:
 def normalize_many(texts) -> list[str]:
     """Vectorised convenience: ``[normalize(t) for t in texts]``."""
     return [normalize(t) for t in texts]
+
+
+# Public names for the debris patterns other modules strip the same way (the API's word cloud).
+TAG_PATTERN, URL_PATTERN, HANDLE_PATTERN = _TAG, _URL, _HANDLE

@@ -1,4 +1,4 @@
-"""MLflow tracking setup shared by the evaluate stage, the registry and the CLI.
+"""MLflow tracking setup and the git commit, shared by the evaluate stage, the registry, the CLI and deploy.
 
 The tracking URI and artifact root come from the environment (``config.tracking_uri``/``artifact_root``): the
 embedded ``sqlite:///mlflow.db`` + ``mlartifacts/`` by default, a real server when ``MLFLOW_TRACKING_URI`` says so.
@@ -6,8 +6,8 @@ embedded ``sqlite:///mlflow.db`` + ``mlartifacts/`` by default, a real server wh
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 
 from ytsentiment import config
@@ -33,21 +33,30 @@ def use_experiment(name: str) -> str:
     return exp_id
 
 
-def git_commit() -> str:
-    """HEAD's sha, with ``-dirty`` when the work tree has uncommitted changes; ``unknown`` outside git."""
+def git_head(cwd: str | Path | None = None) -> str | None:
+    """The sha of HEAD in the git checkout at ``cwd`` (default: here); None outside git or without git."""
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, check=True).stdout.strip()
+        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True,
+                              timeout=30)
+    except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() or None
+
+
+def git_commit(ignore: Iterable[str] = ()) -> str:
+    """HEAD's sha, with ``-dirty`` when tracked files differ from it; ``unknown`` outside git.
+
+    Changes to the paths in ``ignore`` (relative to the working directory, e.g. dvc.lock and the metrics a pipeline
+    run rewrites itself) do not count.
+    """
+    sha = git_head()
+    if sha is None:
+        return "unknown"
+    excluded = [f":(exclude){path}" for path in ignore]
+    pathspec = ["--", ":/", *excluded] if excluded else []
+    try:
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", *pathspec],
+                               capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return sha + ("-dirty" if dirty else "")
-
-
-def md5_of(path: str | Path) -> str:
-    """The content hash DVC records for a file (md5), so MLflow tags line up with dvc.lock."""
-    digest = hashlib.md5()  # noqa: S324 - matches DVC's content addressing, not used for security
-    with Path(path).open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -1,24 +1,25 @@
-"""API test fixtures: a fake model (contract, errors), apps on the real small model, a real gunicorn."""
+"""API test fixtures: a fake model (contract, errors), apps on the real small model, a real gunicorn, databases.
+
+Every app of this tier uses a throw-away SQLite database (DATABASE_URL, set for the session, also inherited by the
+gunicorn servers) with the prediction log off (PREDICTION_LOG=off), so no test writes to ``var/``; the tests of
+the log and of /feedback turn it on and get their own empty database, on SQLite and on a real PostgreSQL server
+(``db_url``, as in tests/storage).
+"""
 
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
+import shutil
 import threading
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
-import requests
+from support.postgres import PostgresServer
+from support.servers import start_gunicorn
 
 from flask_app import create_app
 from flask_app.model_store import LoadedModel
 
-REPO = Path(__file__).resolve().parents[2]
 FAKE_INFO = {"name": "fake", "version": "7", "alias": "production", "uri": "fake://model", "run_id": "r1",
              "metrics": {"test.macro_f1": 0.5}, "trained_at": "2026-01-01T00:00:00+00:00"}
 
@@ -52,6 +53,88 @@ def fake_loader(model: FakeModel | None = None):
     return load
 
 
+@pytest.fixture(scope="session", autouse=True)
+def api_database_env(tmp_path_factory):
+    """DATABASE_URL -> a session SQLite file and PREDICTION_LOG=off for every app of the tier (restored after)."""
+    saved = {name: os.environ.get(name) for name in ("DATABASE_URL", "PREDICTION_LOG")}
+    os.environ["DATABASE_URL"] = f"sqlite:///{tmp_path_factory.mktemp('db') / 'api.db'}"
+    os.environ["PREDICTION_LOG"] = "off"
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    from ytsentiment.storage import upgrade
+
+    path = tmp_path_factory.mktemp("template") / "migrated.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_migrated(pg_server):
+    from ytsentiment.storage import upgrade
+
+    url = pg_server.create_database(name="api_migrated")
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def db_url(request, backend, tmp_path) -> str:
+    """An empty database at the newest schema: a copy of a migrated SQLite file, or the session's PostgreSQL
+    database truncated (as tests/storage/conftest.py does)."""
+    if backend == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    pg, url = request.getfixturevalue("pg_server"), request.getfixturevalue("pg_migrated")
+    name = url.rsplit("/", 1)[1]
+    pg.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' "
+               "AND pid <> pg_backend_pid()")
+    tables = [r[0] for r in pg.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                                       "AND tablename <> 'alembic_version'", database=name)]
+    pg.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE", database=name)
+    return url
+
+
+@pytest.fixture
+def make_db_app(fake_model):
+    """``make_db_app(url, **config)``: an app on the fake model logging to ``url``; closed after the test."""
+    from flask_app.storage import STORAGE_KEY
+
+    apps = []
+
+    def make(url: str, **config):
+        app = create_app({"model_loader": fake_loader(fake_model), "load_in_background": False,
+                          "database_url": url, "prediction_log": True, **config})
+        apps.append(app)
+        assert app.extensions[STORAGE_KEY].schema_ready.wait(60)
+        return app
+
+    yield make
+    for app in apps:
+        app.extensions[STORAGE_KEY].close(timeout=5)
+
+
 @pytest.fixture
 def fake_model() -> FakeModel:
     return FakeModel()
@@ -79,71 +162,32 @@ def real_client(real_app):
     return real_app.test_client()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, url: str, process: subprocess.Popen, log: Path, started: float) -> None:
-        self.url, self.process, self.log, self.started = url, process, log, started
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
-def start_gunicorn(model_uri: str, log: Path, workers: int = 2, extra_env: dict | None = None) -> Server:
-    port = free_port()
-    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": str(workers),
-           "MODEL_URI": model_uri, "MLFLOW_DISABLE_TELEMETRY": "true", **(extra_env or {})}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    started = time.monotonic()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "flask_app/gunicorn.conf.py", "flask_app:create_app()"],
-        cwd=REPO, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-    )
-    return Server(f"http://127.0.0.1:{port}", process, log, started)
-
-
-def wait_ready(server: Server, timeout: float = 90.0) -> float:
-    """Seconds from process start until /ready answered 200 (fails the test on timeout or early exit)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            pytest.fail(f"gunicorn exited with {server.process.returncode}:\n{server.log_text()[-3000:]}")
-        try:
-            if requests.get(f"{server.url}/ready", timeout=2).status_code == 200:
-                return time.monotonic() - server.started
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"gunicorn not ready after {timeout} s:\n{server.log_text()[-3000:]}")
-
-
-def stop(server: Server) -> int:
-    if server.process.poll() is None:
-        server.process.send_signal(signal.SIGTERM)
-        try:
-            server.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait()
-    return server.process.returncode
+@pytest.fixture(scope="module")
+def gunicorn_db_url(tmp_path_factory) -> str:
+    """The database of ``gunicorn_server`` (SQLite; its workers migrate it when they start)."""
+    return f"sqlite:///{tmp_path_factory.mktemp('gunicorn-db') / 'api.db'}"
 
 
 @pytest.fixture(scope="module")
-def gunicorn_server(trained_model_dir, tmp_path_factory):
-    server = start_gunicorn(str(trained_model_dir), tmp_path_factory.mktemp("gunicorn") / "server.log")
+def gunicorn_server(trained_model_dir, tmp_path_factory, gunicorn_db_url):
+    """A 2-worker gunicorn on the small real model, logging its predictions (as in production) to
+    ``gunicorn_db_url``; the monitoring gauges are read at every scrape (no cache)."""
+    server = start_gunicorn(str(trained_model_dir), tmp_path_factory.mktemp("gunicorn") / "server.log",
+                            extra_env={"DATABASE_URL": gunicorn_db_url, "PREDICTION_LOG": "on",
+                                       "PREDICTION_LOG_TEXT": "true", "MONITOR_CACHE_SECONDS": "0"})
     try:
-        wait_ready(server)
+        server.wait_ready()
         yield server
     finally:
-        stop(server)
+        server.stop()
 
 
 class Blocker:
-    """A loader that waits for a signal: lets a test observe the app while its model is still loading."""
+    """A loader that waits for a signal: lets a test observe the app while its model is still loading.
+
+    Use it through the ``blocker`` fixture (released after the test whatever happens), or release it in a
+    ``finally``: a blocked loader thread would otherwise wait 30 s for nothing.
+    """
 
     def __init__(self, fail: bool = False) -> None:
         self.release = threading.Event()
@@ -154,3 +198,13 @@ class Blocker:
         if self.fail:
             raise FileNotFoundError(f"no model at {uri}")
         return LoadedModel(FakeModel(), {**FAKE_INFO, "uri": uri})
+
+
+@pytest.fixture
+def blocker():
+    """A ``Blocker`` released at teardown, even when the test failed before releasing it."""
+    loader = Blocker()
+    try:
+        yield loader
+    finally:
+        loader.release.set()

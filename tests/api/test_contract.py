@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import re
+import threading
 
 import pytest
 from PIL import Image
@@ -34,15 +36,29 @@ def assert_error(response, status: int, *needles: str) -> dict:
 
 # ---- happy paths -------------------------------------------------------------------------------------------
 
+UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+
+
 def test_predict_returns_one_prediction_per_comment_in_order(client, fake_model):
-    response = client.post("/predict", json={"comments": ["so good", "bad one", "ok then"]})
+    spanish = "Esto es muy malo y no me gusta nada de nada"
+    response = client.post("/predict", json={"comments": ["so good", "bad one", "ok then", spanish]})
     assert response.status_code == 200
-    assert response.get_json() == [
-        {"comment": "so good", "sentiment": 1, "label": "positive", "confidence": 0.8},
-        {"comment": "bad one", "sentiment": -1, "label": "negative", "confidence": 0.9},
-        {"comment": "ok then", "sentiment": 0, "label": "neutral", "confidence": 0.6},
+    body = response.get_json()
+    ids = [p.pop("prediction_id") for p in body]
+    assert body == [
+        {"comment": "so good", "sentiment": 1, "label": "positive", "confidence": 0.8, "language": "und",
+         "language_supported": True},
+        {"comment": "bad one", "sentiment": -1, "label": "negative", "confidence": 0.9, "language": "und",
+         "language_supported": True},
+        {"comment": "ok then", "sentiment": 0, "label": "neutral", "confidence": 0.6, "language": "und",
+         "language_supported": True},
+        {"comment": spanish, "sentiment": 0, "label": "neutral", "confidence": 0.6, "language": "es",
+         "language_supported": False},
     ]
-    assert fake_model.calls == [["so good", "bad one", "ok then"]]  # raw text: the Pipeline normalises
+    assert all(UUID4.match(i) for i in ids) and len(set(ids)) == 4
+    assert fake_model.calls == [["so good", "bad one", "ok then", spanish]]  # raw text: the Pipeline normalises
+    again = client.post("/predict", json={"comments": ["so good"]}).get_json()
+    assert again[0]["prediction_id"] not in ids  # made per request, not derived from the text
 
 
 def test_predict_with_timestamps_echoes_timestamps(client):
@@ -64,8 +80,62 @@ def test_analyze_gives_predictions_and_summary(client):
     assert [p["sentiment"] for p in body["predictions"]] == [1, 1, -1, 0]
     assert body["predictions"][0]["timestamp"] == "2024-05-01"
     assert "timestamp" not in body["predictions"][1]
-    # mean sentiment (1 + 1 - 1 + 0) / 4 = 0.25 -> (0.25 + 1) * 5
-    assert body["summary"] == {"total": 4, "counts": {"-1": 1, "0": 1, "1": 2}, "average_sentiment": 6.25}
+    # mean sentiment (1 + 1 - 1 + 0) / 4 = 0.25 -> (0.25 + 1) * 5 = 6.25
+    # like weights 1 + ln(1 + likes) = 1 + ln 4, 1, 1, 1 (no likes = 0):
+    #   (1 + ln 4 + 1 - 1 + 0) / (4 + ln 4) = 2.38629 / 5.38629 = 0.44303 -> 7.2152 -> 7.22
+    # words 1 + 2 + 1 + 1 = 5 -> 5 / 4 = 1.25; one comment has an author
+    # shares over 4 scored comments, 95 % Wilson intervals (z = 1.959964, z^2 = 3.841459):
+    #   1/4: centre (0.25 + 0.480182) / 1.960365 = 0.372473, half 1.959964 * sqrt(0.046875 + 0.060023)
+    #        / 1.960365 = 1.959964 * 0.326952 / 1.960365 = 0.326885 -> 0.0456 .. 0.6994
+    #   2/4: 0.5 +- 1.959964 * sqrt(0.0625 + 0.060023) / 1.960365 = 0.349961 -> 0.1500 .. 0.8500
+    half = {"share": 0.25, "low": 0.0456, "high": 0.6994}
+    assert body["summary"] == {
+        "total": 4, "scored": 4, "other_languages": 0, "languages": {},
+        "counts": {"-1": 1, "0": 1, "1": 2},
+        "shares": {"-1": half, "0": half, "1": {"share": 0.5, "low": 0.15, "high": 0.85}},
+        "average_sentiment": 6.25, "like_weighted_sentiment": 7.22, "average_words": 1.25, "unique_commenters": 1,
+        "months": [{"month": "2024-05", "count": 1, "counts": {"-1": 0, "0": 0, "1": 1}, "sparse": True}]}
+
+
+def test_analyze_leaves_comments_in_other_languages_out_of_the_figures(client):
+    comments = [{"text": "good", "timestamp": "2024-05-01", "likes": 3, "author": "a"},
+                {"text": "bad", "timestamp": "2024-06-30T23:30:00-02:00", "author": "b"},  # 2024-07-01 in UTC
+                {"text": "Esto es muy bueno y me gusta mucho, good", "timestamp": "2024-05-02", "author": "c"},
+                {"text": "C'est vraiment une très bonne vidéo, merci beaucoup", "author": "d"},
+                {"text": "Das ist wirklich ein sehr gutes Video, danke schön", "author": "d"}]
+    body = client.post("/analyze", json={"comments": comments}).get_json()
+    assert [p["language_supported"] for p in body["predictions"]] == [True, True, False, False, False]
+    summary = body["summary"]
+    # only "good" (1 like) and "bad" are scored: mean 0 -> 5.0; weights 1 + ln 4 and 1 -> ln 4 / (2 + ln 4)
+    # = 1.386294 / 3.386294 = 0.409384 -> 7.05
+    assert (summary["total"], summary["scored"], summary["other_languages"]) == (5, 2, 3)
+    assert summary["languages"] == {"de": 1, "es": 1, "fr": 1}
+    assert summary["counts"] == {"-1": 1, "0": 0, "1": 1}
+    assert (summary["average_sentiment"], summary["like_weighted_sentiment"]) == (5.0, 7.05)
+    assert (summary["average_words"], summary["unique_commenters"]) == (1.0, 2)
+    assert summary["months"] == [
+        {"month": "2024-05", "count": 1, "counts": {"-1": 0, "0": 0, "1": 1}, "sparse": True},
+        {"month": "2024-07", "count": 1, "counts": {"-1": 1, "0": 0, "1": 0}, "sparse": True}]
+
+
+def test_analyze_with_no_comment_in_a_language_the_model_reads(client):
+    body = client.post("/analyze", json={"comments": [{"text": "Esto es muy bueno y me gusta mucho"}]}).get_json()
+    summary = body["summary"]
+    assert (summary["total"], summary["scored"], summary["other_languages"]) == (1, 0, 1)
+    assert summary["average_sentiment"] is None and summary["like_weighted_sentiment"] is None
+    assert summary["average_words"] is None and summary["months"] == []
+    assert summary["shares"]["1"] == {"share": None, "low": None, "high": None}
+
+
+def test_months_are_sparse_under_min_month_comments(fake_model):
+    app = create_app({"model_loader": fake_loader(fake_model), "load_in_background": False,
+                      "min_month_comments": 3})
+    comments = [{"text": "good", "timestamp": f"2024-01-0{d}"} for d in (1, 2, 3)] + [
+        {"text": "bad", "timestamp": "2024-02-01"}, {"text": "good", "timestamp": "2024-02-02"}, {"text": "x"}]
+    months = app.test_client().post("/analyze", json={"comments": comments}).get_json()["summary"]["months"]
+    assert months == [
+        {"month": "2024-01", "count": 3, "counts": {"-1": 0, "0": 0, "1": 3}, "sparse": False},
+        {"month": "2024-02", "count": 2, "counts": {"-1": 1, "0": 0, "1": 1}, "sparse": True}]
 
 
 @pytest.mark.parametrize(("path", "body"), [
@@ -102,8 +172,7 @@ def test_head_on_get_routes(client):
 
 # ---- readiness ---------------------------------------------------------------------------------------------
 
-def test_ready_is_503_until_loaded_and_predictions_wait_then_succeed():
-    blocker = Blocker()
+def test_ready_is_503_until_loaded_and_predictions_wait_then_succeed(blocker):
     app = create_app({"model_loader": blocker, "model_wait_seconds": 0.2})
     client = app.test_client()
     assert client.get("/health").status_code == 200
@@ -120,14 +189,30 @@ def test_ready_is_503_until_loaded_and_predictions_wait_then_succeed():
     assert client.post("/predict", json={"comments": ["good"]}).status_code == 200
 
 
-def test_a_prediction_waits_for_a_loading_model():
-    blocker = Blocker()
+def test_a_prediction_waits_for_a_loading_model(blocker):
     app = create_app({"model_loader": blocker, "model_wait_seconds": 10})
-    import threading
-
-    threading.Timer(0.3, blocker.release.set).start()
-    response = app.test_client().post("/predict", json={"comments": ["good"]})
+    release = threading.Timer(0.3, blocker.release.set)
+    release.start()
+    try:
+        response = app.test_client().post("/predict", json={"comments": ["good"]})
+    finally:
+        release.cancel()
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("failed", [False, True], ids=["loading", "failed"])
+@pytest.mark.parametrize("path", ["/predict", "/predict_with_timestamps", "/analyze"])
+def test_prediction_routes_answer_503_with_retry_after(blocker, path, failed):
+    if failed:  # the load has ended, in failure
+        blocker.fail = True
+        blocker.release.set()
+    client = create_app({"model_loader": blocker, "model_wait_seconds": 0,
+                         "load_in_background": not failed}).test_client()
+    body = {"comments": [{"text": "good", "timestamp": "2024-01-01"}]} if path != "/predict" else {
+        "comments": ["good"]}
+    response = client.post(path, json=body)
+    assert_error(response, 503, "failed to load" if failed else "loading")
+    assert response.headers["Retry-After"] == "5"
 
 
 def test_failed_load_keeps_worker_not_ready_with_the_reason():
@@ -306,6 +391,26 @@ def test_cors_allows_the_extension_preflight(client):
 def test_cors_refuses_other_origins(client):
     response = client.post("/predict", json={"comments": ["a"]}, headers={"Origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in response.headers
+
+
+@pytest.mark.parametrize("path", ["/predict", "/analyze", "/generate_chart", "/model"])
+def test_cors_preflight_from_a_foreign_origin_is_refused(client, path):
+    response = client.options(path, headers={
+        "Origin": "https://evil.example", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "Content-Type"})
+    assert "Access-Control-Allow-Origin" not in response.headers
+    assert "Access-Control-Allow-Methods" not in response.headers
+
+
+def test_cors_preflight_from_the_allowed_origin_names_what_it_may_send(client):
+    response = client.options("/analyze", headers={
+        "Origin": EXTENSION_ORIGIN, "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type"})
+    assert response.status_code == 200
+    assert response.headers["Access-Control-Allow-Origin"] == EXTENSION_ORIGIN
+    assert set(response.headers["Access-Control-Allow-Methods"].split(", ")) == {"GET", "POST", "OPTIONS"}
+    assert response.headers["Access-Control-Allow-Headers"].lower() == "content-type"
+    assert response.headers["Access-Control-Max-Age"] == "600"
 
 
 def test_cors_on_errors_too(client):

@@ -16,10 +16,9 @@ import psutil
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
+from support.servers import start_gunicorn
 
 from flask_app.settings import EXTENSION_ORIGIN
-
-from .conftest import start_gunicorn, stop, wait_ready
 
 pytestmark = pytest.mark.slow
 
@@ -81,16 +80,19 @@ def client_loop(base_url: str, seed: int, stop_at: float, sent: collections.Coun
 def test_concurrent_clients_get_no_5xx_and_metrics_add_up(gunicorn_server):
     base = gunicorn_server.url
     before, predictions_before, _ = request_totals(base)
-    sent: collections.Counter = collections.Counter()
-    comments: list[int] = []
-    failures: list[str] = []
+    # One Counter and list per thread (``counter[k] += 1`` is not atomic), summed once every thread has ended.
+    per_thread = [(collections.Counter(), [], []) for _ in range(CLIENTS)]
     stop_at = time.monotonic() + DURATION_S
-    threads = [threading.Thread(target=client_loop, args=(base, i, stop_at, sent, comments, failures))
+    threads = [threading.Thread(target=client_loop, args=(base, i, stop_at, *per_thread[i]))
                for i in range(CLIENTS)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
+    assert not [t.name for t in threads if t.is_alive()], "client threads still running after 60 s"
+    sent = sum((counter for counter, _, _ in per_thread), collections.Counter())
+    comments = [n for _, batch_sizes, _ in per_thread for n in batch_sizes]
+    failures = [f for _, _, thread_failures in per_thread for f in thread_failures]
     assert not failures, failures[:5]
     assert sum(sent.values()) > 50, sent  # the load really happened
     assert not [k for k in sent if k[2].startswith("5")], sent
@@ -110,6 +112,65 @@ def test_concurrent_clients_get_no_5xx_and_metrics_add_up(gunicorn_server):
     assert 'ytsentiment_model_info{alias="production",name="ytsentiment",version="1"} 1.0' in text
 
 
+def metric_total(base_url: str, name: str) -> float:
+    text = requests.get(f"{base_url}/metrics", timeout=10).text
+    return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples if s.name == name)
+
+
+def test_prediction_log_feedback_and_monitor_gauges_across_workers(gunicorn_server, gunicorn_db_url):
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import text
+
+    from ytsentiment.storage import make_engine, record_monitor_run
+
+    base = gunicorn_server.url
+    session = requests.Session()
+    ids = []
+    for i in range(20):  # sync workers, one request each at a time: both workers serve some of these
+        response = session.post(f"{base}/predict", timeout=30, json={
+            "comments": [f"comment {i}.{j}: great video" for j in range(10)], "video_id": "gunicorn-01"})
+        assert response.status_code == 200
+        ids += [p["prediction_id"] for p in response.json()]
+    engine = make_engine(gunicorn_db_url)
+    try:
+        query = text("SELECT id, video_id, model_version, text FROM predictions WHERE video_id = 'gunicorn-01'")
+        deadline = time.monotonic() + 60  # rows are written in batches, within PREDICTION_LOG_FLUSH_SECONDS (1 s)
+        while True:
+            with engine.connect() as conn:
+                by_id = {row[0]: row for row in conn.execute(query).all()}
+            if len(by_id) >= len(ids) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert set(by_id) == set(ids)
+        assert {row[1:3] for row in by_id.values()} == {("gunicorn-01", "1")}
+        assert by_id[ids[0]][3] == "comment 0.0: great video"
+        # the written rows are counted by whichever worker wrote them, summed over the workers; none dropped
+        assert metric_total(base, "ytsentiment_prediction_log_written_total") >= len(ids)
+        assert metric_total(base, "ytsentiment_prediction_log_dropped_total") == 0
+
+        first = session.post(f"{base}/feedback", json={"prediction_id": ids[0], "label": 1,
+                                                       "client_id": "gunicorn-test-1"}, timeout=30)
+        assert first.status_code == 201, first.text
+        repeats = [session.post(f"{base}/feedback", json={"prediction_id": ids[0], "label": 1,
+                                                          "client_id": "gunicorn-test-1"}, timeout=30)
+                   for _ in range(4)]  # whichever worker answers, the database makes them repeats
+        assert {(r.status_code, r.json()["status"]) for r in repeats} == {(200, "unchanged")}
+        assert metric_total(base, "ytsentiment_feedback_total") == 1
+
+        run_at = datetime(2026, 3, 2, 6, tzinfo=UTC)
+        record_monitor_run(engine, model_name="ytsentiment", model_version="1", window_start=run_at - timedelta(1),
+                           window_end=run_at, n_predictions=200, n_feedback=1, decision="ok", run_at=run_at,
+                           summary={"params": {"drift_share": 0.5, "live_f1_floor": 0.6}}, drift_score=0.2,
+                           drift_detected=False)
+    finally:
+        engine.dispose()
+    for _ in range(4):  # every worker reports the one database row, once per scrape: never summed over workers
+        scraped = requests.get(f"{base}/metrics", timeout=10).text
+        assert scraped.count('ytsentiment_monitor_drift_score{model_version="1"} 0.2') == 1
+        assert scraped.count("ytsentiment_monitor_drift_threshold 0.5") == 1
+
+
 def test_metrics_survive_a_killed_worker(gunicorn_server):
     base = gunicorn_server.url
     master = psutil.Process(gunicorn_server.process.pid)
@@ -125,7 +186,7 @@ def test_metrics_survive_a_killed_worker(gunicorn_server):
         if len(alive) == 2:
             break
         time.sleep(0.2)
-    wait_ready(gunicorn_server)
+    gunicorn_server.wait_ready()
     after, _, text = request_totals(base)
     # counters of the dead worker stay in the totals (files persist); only the /metrics scrape itself is new
     key = ("POST", "/predict", "200")
@@ -166,13 +227,16 @@ def test_bad_model_uri_keeps_workers_alive_but_not_ready(tmp_path):
         assert response.status_code == 503 and "MODEL_URI" in response.json()["detail"]
         assert "could not load model" in server.log_text()
     finally:
-        stop(server)
+        server.stop()
 
 
 def test_sigterm_shuts_down_cleanly_and_removes_the_metrics_dir(trained_model_dir, tmp_path):
     server = start_gunicorn(str(trained_model_dir), tmp_path / "server.log", workers=1)
-    wait_ready(server)
-    match = re.search(r"Prometheus multiprocess directory: (\S+)", server.log_text())
-    assert match and os.path.isdir(match.group(1))
-    assert stop(server) == 0
+    try:
+        server.wait_ready()
+        match = re.search(r"Prometheus multiprocess directory: (\S+)", server.log_text())
+        assert match and os.path.isdir(match.group(1))
+    finally:
+        code = server.stop()
+    assert code == 0
     assert not os.path.exists(match.group(1))

@@ -27,6 +27,7 @@ esac
 FAKE_AWS = r"""#!/bin/bash
 printf 'aws %s\n' "$*" >> "$FAKE_LOG"
 [[ "$1 $2" == "ecr get-login-password" ]] && echo "ecr-token-from-fake"
+[[ "$1 $2" == "ssm get-parameter" ]] && { [[ -n ${FAKE_SSM_VALUE:-} ]] && echo "$FAKE_SSM_VALUE" || exit 254; }
 [[ "$1" == "--version" ]] && echo "aws-cli/2.0.0"
 exit 0
 """

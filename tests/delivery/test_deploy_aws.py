@@ -14,8 +14,10 @@ import boto3
 import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from ytsentiment import deploy
 from ytsentiment.deploy import DeployError
+from ytsentiment.deploy.cli import main
+from ytsentiment.deploy.ecr import ensure_repository, image_exists
+from ytsentiment.deploy.release import release as run_release
 
 from .conftest import REGION, REPO
 
@@ -62,8 +64,8 @@ def push_image(ecr, tag=TAG):
 
 def test_ensure_repository_creates_an_immutable_scanned_repository_once(aws):
     _, ecr, _, _ = clients()
-    uri = deploy.ensure_repository(ecr, REPOSITORY)
-    again = deploy.ensure_repository(ecr, REPOSITORY)
+    uri = ensure_repository(ecr, REPOSITORY)
+    again = ensure_repository(ecr, REPOSITORY)
     assert uri == again and uri.endswith(f"/{REPOSITORY}")
     repos = ecr.describe_repositories()["repositories"]
     assert len(repos) == 1
@@ -73,10 +75,10 @@ def test_ensure_repository_creates_an_immutable_scanned_repository_once(aws):
 
 def test_image_exists(aws):
     _, ecr, _, _ = clients()
-    deploy.ensure_repository(ecr, REPOSITORY)
-    assert not deploy.image_exists(ecr, REPOSITORY, TAG)
+    ensure_repository(ecr, REPOSITORY)
+    assert not image_exists(ecr, REPOSITORY, TAG)
     push_image(ecr)
-    assert deploy.image_exists(ecr, REPOSITORY, TAG)
+    assert image_exists(ecr, REPOSITORY, TAG)
 
 
 def release(session, **kw):
@@ -91,14 +93,14 @@ def release(session, **kw):
         source_root=REPO,
     )
     args.update(kw)
-    return deploy.release(**args)
+    return run_release(**args)
 
 
 def test_release_refuses_an_image_that_was_never_pushed(fleet):
     _, ecr, _, codedeploy = clients()
     with pytest.raises(DeployError, match="does not exist"):
         release(fleet)
-    deploy.ensure_repository(ecr, REPOSITORY)
+    ensure_repository(ecr, REPOSITORY)
     with pytest.raises(DeployError, match="is not in ECR"):
         release(fleet)
     assert codedeploy.list_deployments(applicationName=APP, deploymentGroupName=GROUP)["deployments"] == []
@@ -106,7 +108,7 @@ def test_release_refuses_an_image_that_was_never_pushed(fleet):
 
 def test_release_uploads_the_bundle_creates_the_deployment_and_times_out_on_moto(fleet):
     _, ecr, s3, codedeploy = clients()
-    uri = deploy.ensure_repository(ecr, REPOSITORY)
+    uri = ensure_repository(ecr, REPOSITORY)
     push_image(ecr)
     now = [0.0]
 
@@ -140,7 +142,7 @@ def test_release_uploads_the_bundle_creates_the_deployment_and_times_out_on_moto
 
 def test_cli_release_reports_timeout_with_exit_code_3(fleet, tmp_path, monkeypatch, capsys):
     _, ecr, _, codedeploy = clients()
-    deploy.ensure_repository(ecr, REPOSITORY)
+    ensure_repository(ecr, REPOSITORY)
     push_image(ecr)
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
@@ -152,7 +154,7 @@ def test_cli_release_reports_timeout_with_exit_code_3(fleet, tmp_path, monkeypat
     }.items():
         monkeypatch.setenv(name, value)
 
-    code = deploy.main(["release", "--image-tag", TAG, "--timeout", "0.3", "--poll-interval", "0.1"])
+    code = main(["release", "--image-tag", TAG, "--timeout", "0.3", "--poll-interval", "0.1"])
 
     assert code == 3
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
@@ -164,7 +166,7 @@ def test_cli_release_reports_timeout_with_exit_code_3(fleet, tmp_path, monkeypat
 
 def test_cli_release_no_wait_and_missing_settings(fleet, capsys):
     _, ecr, _, _ = clients()
-    deploy.ensure_repository(ecr, REPOSITORY)
+    ensure_repository(ecr, REPOSITORY)
     push_image(ecr)
     base = [
         "release",
@@ -178,29 +180,29 @@ def test_cli_release_no_wait_and_missing_settings(fleet, capsys):
         APP,
     ]
     with pytest.raises(SystemExit) as exc:
-        deploy.main(base)  # no group anywhere
+        main(base)  # no group anywhere
     assert exc.value.code == 2
     assert "--group (env CODEDEPLOY_GROUP)" in capsys.readouterr().err
 
-    assert deploy.main([*base, "--group", GROUP, "--no-wait"]) == 0
+    assert main([*base, "--group", GROUP, "--no-wait"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["status"] == "Created"
 
 
 def test_cli_refuses_latest_and_reports_aws_errors(aws, caplog):
-    assert deploy.main(["image-exists", "--repository", REPOSITORY, "--image-tag", "latest"]) == 2
+    assert main(["image-exists", "--repository", REPOSITORY, "--image-tag", "latest"]) == 2
     assert "refusing to deploy ':latest'" in caplog.text
     caplog.clear()
     # The repository does not exist: a clear one-line AWS error, exit 1, no traceback.
-    assert deploy.main(["image-exists", "--repository", REPOSITORY, "--image-tag", TAG]) == 1
+    assert main(["image-exists", "--repository", REPOSITORY, "--image-tag", TAG]) == 1
     assert "AWS call failed" in caplog.text and "RepositoryNotFoundException" in caplog.text
 
 
 def test_cli_ensure_repo_and_image_exists(aws, capsys):
-    assert deploy.main(["ensure-repo", "--repository", REPOSITORY]) == 0
+    assert main(["ensure-repo", "--repository", REPOSITORY]) == 0
     uri = capsys.readouterr().out.strip()
     assert uri.endswith(f"/{REPOSITORY}")
-    assert deploy.main(["image-exists", "--repository", REPOSITORY, "--image-tag", TAG]) == 0
+    assert main(["image-exists", "--repository", REPOSITORY, "--image-tag", TAG]) == 0
     assert capsys.readouterr().out.strip() == "false"
     push_image(clients()[1])
-    assert deploy.main(["image-exists", "--repository", REPOSITORY, "--image-tag", TAG]) == 0
+    assert main(["image-exists", "--repository", REPOSITORY, "--image-tag", TAG]) == 0
     assert capsys.readouterr().out.strip() == "true"

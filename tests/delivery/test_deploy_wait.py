@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from ytsentiment.deploy import DeployError, DeploymentOutcome, wait_for_deployment
+from ytsentiment.deploy import DeployError
+from ytsentiment.deploy.codedeploy import DeploymentOutcome, wait_for_deployment
 
 
 class FakeClock:

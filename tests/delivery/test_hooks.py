@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from ytsentiment import deploy
+from ytsentiment.deploy.bundle import build_bundle
 
 from .conftest import REPO
 from .fakes import FAKE_RECORDER, install_fakes, write_exe
@@ -36,7 +36,7 @@ IMAGE = f"{REGISTRY}/ytsentiment:{SHA}-m3"
 def revision(tmp_path) -> Path:
     """The bundle `ytsentiment deploy release` uploads, unpacked with its file modes like the agent does."""
     root = tmp_path / "deployment-archive"
-    with zipfile.ZipFile(io.BytesIO(deploy.build_bundle(IMAGE, "eu-west-1", REPO))) as bundle:
+    with zipfile.ZipFile(io.BytesIO(build_bundle(IMAGE, "eu-west-1", REPO))) as bundle:
         for info in bundle.infolist():
             target = root / info.filename
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -103,6 +103,31 @@ def test_start_logs_in_pulls_and_runs_exactly_the_bundled_image(revision, fakes)
     ):
         assert part in run
     assert not any("docker rm" in c for c in seen)  # no leftover container to remove
+
+
+def test_start_hands_the_database_url_from_ssm_to_the_container_in_a_private_file(revision, fakes, tmp_path):
+    _, log, env = fakes
+    Path(env["APP_ENV_FILE"]).write_text("CORS_ORIGINS=chrome-extension://abc\nDATABASE_URL_PARAMETER=/yts/db\n")
+    secret = tmp_path / "secret.env"
+    url = "postgresql+psycopg://app:s3cret@db.internal:5432/yts"  # pragma: allowlist secret
+    done = run_hook(revision, "start_container.sh", env, SECRET_ENV_FILE=str(secret), FAKE_SSM_VALUE=url)
+    assert done.returncode == 0, done.stderr
+    seen = calls(log)
+    assert ("aws ssm get-parameter --region eu-west-1 --name /yts/db --with-decryption "
+            "--query Parameter.Value --output text") in seen
+    run = next(c for c in seen if c.startswith("docker run "))
+    assert f"--env-file {secret}" in run and "s3cret" not in run  # never on the command line
+    assert secret.read_text() == f"DATABASE_URL={url}\n"
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert "s3cret" not in done.stderr
+
+
+def test_start_fails_when_the_database_parameter_cannot_be_read(revision, fakes, tmp_path):
+    _, log, env = fakes
+    Path(env["APP_ENV_FILE"]).write_text("DATABASE_URL_PARAMETER=/yts/missing\n")
+    done = run_hook(revision, "start_container.sh", env, SECRET_ENV_FILE=str(tmp_path / "secret.env"))
+    assert done.returncode == 1 and "cannot read SSM parameter /yts/missing" in done.stderr
+    assert not any(c.startswith("docker run ") for c in calls(log))
 
 
 def test_start_removes_a_leftover_container_first(revision, fakes):

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from support.servers import stop_group, wait_until_ok
+from support.servers import free_port, stop_group, wait_until_ok
 
 from . import dockerfile
 from .conftest import REPO
@@ -97,12 +96,6 @@ def serve_venv(image_root) -> Path:
     cfg = (venv / "pyvenv.cfg").read_text()
     assert "include-system-site-packages = false" in cfg
     return venv
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -27,14 +27,14 @@ def runs(workflow: dict) -> list[str]:
     return [step["run"] for step in steps(workflow) if "run" in step]
 
 
-@pytest.mark.parametrize("name", ["ci.yml", "cd.yml"])
+@pytest.mark.parametrize("name", ["ci.yml", "cd.yml", "monitor.yml"])
 def test_actions_are_pinned_to_commit_shas(name):
     for step in steps(load(name)):
         if "uses" in step:
             assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
 
 
-@pytest.mark.parametrize("name", ["ci.yml", "cd.yml"])
+@pytest.mark.parametrize("name", ["ci.yml", "cd.yml", "monitor.yml"])
 def test_no_static_aws_keys(name):
     text = (WORKFLOWS / name).read_text()
     assert "AWS_ACCESS_KEY_ID" not in text and "AWS_SECRET_ACCESS_KEY" not in text
@@ -79,6 +79,7 @@ def test_cd_order_is_pull_repro_gate_export_build_push_deploy_summary():
     assert targets == [
         "install",
         "dvc-pull",
+        "feedback-source",
         "repro",
         "dvc-push",
         "register",
@@ -96,3 +97,27 @@ def test_cd_order_is_pull_repro_gate_export_build_push_deploy_summary():
     for step in steps(load("cd.yml")):
         if re.match(r"make (image|push-image|deploy)\b", step.get("run", "")):
             assert 'IMAGE_TAG="$IMAGE_TAG"' in step["run"], step["run"]  # never a default or :latest
+
+
+def test_cd_adds_the_feedback_source_only_when_dispatched_with_feedback():
+    cd = load("cd.yml")
+    assert cd["on"]["workflow_dispatch"]["inputs"]["feedback"]["type"] == "boolean"
+    step = next(s for s in steps(cd) if s.get("run") == "make feedback-source")
+    assert step["if"] == "${{ inputs.feedback }}"
+    assert cd["env"]["DATABASE_URL"] == "${{ secrets.DATABASE_URL }}"
+
+
+def test_monitor_runs_daily_and_dispatches_cd_with_feedback_on_retrain():
+    monitor = load("monitor.yml")
+    assert monitor["on"]["schedule"][0]["cron"] and "workflow_dispatch" in monitor["on"]
+    assert monitor["permissions"] == {"contents": "read", "id-token": "write", "actions": "write"}
+    assert monitor["env"]["DATABASE_URL"] == "${{ secrets.DATABASE_URL }}"
+    configure = next(s for s in steps(monitor) if "configure-aws-credentials" in s.get("uses", ""))
+    assert configure["with"]["role-to-assume"] == "${{ vars.AWS_ROLE_ARN }}"
+    check = next(s for s in steps(monitor) if s.get("id") == "monitor")
+    assert check["run"].startswith('make monitor MONITOR_ARGS="--github-output $GITHUB_OUTPUT"')
+    assert "$GITHUB_STEP_SUMMARY" in check["run"]
+    dispatch = steps(monitor)[-1]
+    assert dispatch["if"] == "${{ steps.monitor.outputs.decision == 'retrain' }}"
+    assert dispatch["run"] == "gh workflow run cd.yml --ref main -f feedback=true"
+    assert dispatch["env"]["GH_TOKEN"] == "${{ github.token }}"

@@ -1,35 +1,27 @@
-"""Fixtures of the extension tests: the real sentiment API under gunicorn, headless Chromium with the unpacked
-extension, and a fake YouTube Data API served from the JSON fixtures through Playwright routing."""
+"""Fixtures of the extension tests: the real sentiment API under gunicorn (its database a temp SQLite file,
+`api_database`), headless Chromium with the unpacked extension, and a fake YouTube Data API served from the JSON
+fixtures through Playwright routing."""
 
 from __future__ import annotations
 
 import html
 import json
 import os
-import socket
-import subprocess
-import sys
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from support.servers import stop_group, wait_until_ok
+from support.servers import free_port, start_gunicorn
 
 REPO = Path(__file__).resolve().parents[2]
 EXT_DIR = REPO / "chrome-extension"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-ARTIFACTS = REPO / "artifacts" / "extension"
 EXTENSION_ID = "hjpcimaolalbjpklelngebhdenmmbfmd"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 READY_TIMEOUT_S = 120
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -38,33 +30,52 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{free_port()}"
 
 
+@dataclass
+class ApiDatabase:
+    """The API's database in these tests: a SQLite file in a temp dir, read back with sqlite3."""
+
+    path: Path
+
+    @property
+    def url(self) -> str:
+        return f"sqlite:///{self.path}"
+
+    def rows(self, sql: str, params: tuple = ()) -> list[dict]:
+        with sqlite3.connect(self.path, timeout=10) as conn:
+            conn.row_factory = sqlite3.Row
+            return [dict(r) for r in conn.execute(sql, params).fetchall()]
+
+
 @pytest.fixture(scope="session")
-def sentiment_api(trained_model_dir, tmp_path_factory):
-    """Base URL of the real Flask app under gunicorn on a free loopback port, serving a real trained model."""
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
-    env = {
-        **os.environ,
-        "MODEL_URI": str(trained_model_dir),
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-    }
-    base = f"http://127.0.0.1:{port}"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "flask_app/gunicorn.conf.py", "flask_app:create_app()"],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+def api_database(tmp_path_factory) -> ApiDatabase:
+    """A fresh SQLite database migrated to the current schema (the prediction log and the /feedback labels)."""
+    from ytsentiment.storage.migrate import upgrade
+
+    db = ApiDatabase(tmp_path_factory.mktemp("api-db") / "ytsentiment.db")
+    upgrade(db.url)
+    return db
+
+
+@pytest.fixture(scope="session")
+def sentiment_api(trained_model_dir, tmp_path_factory, api_database):
+    """Base URL of the real Flask app under gunicorn on a loopback port of its own, serving a real trained model and
+    storing predictions and feedback in `api_database`."""
+    env = {"DATABASE_URL": api_database.url, "PREDICTION_LOG_TEXT": "true", "PREDICTION_LOG_FLUSH_SECONDS": "0.2"}
+    server = start_gunicorn(str(trained_model_dir), tmp_path_factory.mktemp("gunicorn") / "gunicorn.log",
+                            extra_env=env)
     try:
-        wait_until_ok(f"{base}/ready", proc, log_path, READY_TIMEOUT_S)
-        yield base
+        server.wait_ready(READY_TIMEOUT_S)
+        yield server.url
     finally:
-        stop_group(proc)
+        server.stop()
+
+
+@pytest.fixture
+def artifacts(tmp_path) -> Path:
+    """Where a test writes its screenshots and timings: its own pytest temp dir, never the repository."""
+    path = tmp_path / "artifacts"
+    path.mkdir()
+    return path
 
 
 def _load(name: str) -> dict:

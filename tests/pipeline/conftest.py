@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -46,6 +50,33 @@ def small_params(data_dir: Path, shared_data: Path) -> dict:
     return raw
 
 
+def dvc_repo_at(root: Path, params_raw: dict) -> tuple[Path, dict[str, str]]:
+    """A git + DVC repository at ``root`` with the repo's dvc.yaml, a copy of src/ (dvc.yaml's code deps must exist;
+    the code that runs is the installed package) and the sample params; returns (root, env for dvc commands)."""
+    shutil.copy(REPO / "dvc.yaml", root / "dvc.yaml")
+    shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    write_params(root / "params.yaml", params_raw)
+    # as the repo's .gitignore: what a run writes that is not the same on every run is not committed
+    (root / ".gitignore").write_text("mlflow.db\nmlartifacts/\n/reports/run.json\n/reports/timings/\n",
+                                     encoding="utf-8")
+    venv_bin = str(Path(sys.executable).parent)
+    env = {**os.environ, **mlflow_env(root), "PATH": venv_bin + os.pathsep + os.environ.get("PATH", ""),
+           "DVC_NO_ANALYTICS": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "GIT_CONFIG_NOSYSTEM": "1",
+           "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.invalid",
+           "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.invalid"}
+    env.pop("DVC_EXP_NAME", None)
+    run_ok(["git", "init", "-q"], root, env)
+    run_ok(["dvc", "init", "-q"], root, env)
+    return root, env
+
+
+def run_ok(cmd: list[str], cwd: Path, env: dict) -> str:
+    """Run a command; fail the test with its output unless it exits 0; return stdout + stderr."""
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"{cmd} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout + proc.stderr
+
+
 def write_params(path: Path, raw: dict) -> Path:
     path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     return path
@@ -81,7 +112,8 @@ STAGE_PATHS = {
     "features": "models/features.joblib", "train_npz": "data/processed/train.npz",
     "test_npz": "data/processed/test.npz", "classifier": "models/classifier.joblib",
     "facts": "reports/train.json", "metrics": "reports/metrics.json", "plots": "reports/plots",
-    "run": "reports/run.json",
+    "run": "reports/run.json", "train_timings": "reports/timings/train.json",
+    "evaluate_timings": "reports/timings/evaluate.json",
 }
 
 
@@ -95,11 +127,11 @@ def stage_argv(root: Path, params: Path) -> dict[str, list[str]]:
         "featurize": [*common, "--train", p["train"], "--test", p["test"], "--features", p["features"],
                       "--train-out", p["train_npz"], "--test-out", p["test_npz"]],
         "train": [*common, "--features", p["train_npz"], "--frame", p["train"], "--model", p["classifier"],
-                  "--facts", p["facts"]],
+                  "--facts", p["facts"], "--timings", p["train_timings"]],
         "evaluate": [*common, "--features", p["features"], "--classifier", p["classifier"],
                      "--test", p["test"], "--provenance", p["provenance"], "--train-facts", p["facts"],
-                     "--metrics", p["metrics"],
-                     "--plots", p["plots"], "--run", p["run"]],
+                     "--train-timings", p["train_timings"], "--metrics", p["metrics"],
+                     "--plots", p["plots"], "--run", p["run"], "--timings", p["evaluate_timings"]],
     }
 
 

@@ -58,8 +58,10 @@ def test_features_and_classifier(pipeline_run):
     assert X_train.shape[0] == n_train and X_test.shape[0] == n_test
     assert X_train.shape[1] == X_test.shape[1] <= 3000 + 4  # max_features TF-IDF columns + 4 VADER columns
     facts = json.loads(paths["facts"].read_text())
+    assert set(facts) == {"best_iteration", "valid_multi_logloss", "rows", "features"}  # no timings: DVC metrics
     assert facts["rows"] == n_train and facts["features"] == X_train.shape[1]
     assert 1 <= facts["best_iteration"] <= 60 and facts["valid_multi_logloss"] < np.log(3)
+    assert json.loads(paths["train_timings"].read_text())["fit_seconds"] >= 0
 
 
 def test_metrics(pipeline_run):
@@ -75,7 +77,8 @@ def test_metrics(pipeline_run):
             assert 0 <= scores["macro_f1"] <= 1 and 0 <= scores["accuracy"] <= 1
     # a model trained on ~1,000 rows already beats chance (1/3) clearly; real figures come from the full data
     assert metrics["model"]["overall"]["macro_f1"] > 0.45
-    assert metrics["model"]["overall"]["predict_rows_per_s"] > 0
+    assert "predict_rows_per_s" not in metrics["model"]["overall"]  # timings live apart from the DVC metrics
+    assert json.loads(pipeline_run["paths"]["evaluate_timings"].read_text())["predict_rows_per_s"] > 0
     assert "neutral.support" not in metrics["model"]["source.youtube_thelwall"]  # two-class source
     plots = sorted(p.name for p in pipeline_run["paths"]["plots"].iterdir())
     assert plots == sorted(f"confusion_{s.replace('.', '_')}.png" for s in expected_scopes)
@@ -108,6 +111,9 @@ def test_mlflow_run_and_model(pipeline_run, monkeypatch):
     overall = metrics["model"]["overall"]["macro_f1"]
     assert run.data.metrics["model.overall.macro_f1"] == pytest.approx(overall)
     assert "train.best_iteration" in run.data.metrics
+    timings = json.loads(pipeline_run["paths"]["evaluate_timings"].read_text())
+    assert run.data.metrics["model.overall.predict_rows_per_s"] == pytest.approx(timings["predict_rows_per_s"])
+    assert "train.fit_seconds" in run.data.metrics
     artifacts = {a.path for a in MlflowClient(tracking_uri=uri).list_artifacts(run.info.run_id, "plots")}
     assert "plots/confusion_overall.png" in artifacts
 
@@ -181,5 +187,5 @@ def test_train_fit_handles_a_singleton_stratum(small_params):
     rng = np.random.default_rng(0)
     frame = _frame({("a", -1): 40, ("a", 0): 40, ("a", 1): 40, ("b", 0): 1})
     X = sp.csr_matrix(rng.random((len(frame), 6)) + frame["label"].to_numpy()[:, None])
-    clf, facts = fit(X, frame, small_params.train, seed=0)
+    clf, facts, _ = fit(X, frame, small_params.train, seed=0)
     assert facts["rows"] == len(frame) and list(clf.classes_) == [-1, 0, 1]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-import socket
+import shutil
 import subprocess
 import uuid
 from dataclasses import dataclass, field
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from support.servers import stop_group, wait_until_ok
+from support.servers import free_port, stop_group, wait_until_ok
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -204,24 +204,49 @@ class Registry:
 
 
 @pytest.fixture
-def registry(tmp_path, monkeypatch, split) -> Registry:
-    """A fresh embedded registry: sqlite in tmp_path, artifacts in a file-URI folder beside it."""
+def mlflow_uris(monkeypatch) -> None:
+    """Undo, after the test, what ``use_tracking()`` sets process-wide: mlflow's tracking and registry URIs and the
+    environment variables mlflow exports for them (so no later test talks to this test's deleted store)."""
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    monkeypatch.setattr(tracking_utils, "_tracking_uri", tracking_utils._tracking_uri)
+    monkeypatch.setattr(registry_utils, "_registry_uri", registry_utils._registry_uri)
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_ARTIFACT_ROOT"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def empty_mlflow_db(tmp_path_factory) -> Path:
+    """An MLflow sqlite database whose schema is created once: its migrations take seconds, a copy takes none."""
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    folder = tmp_path_factory.mktemp("mlflow-template")
+    store = SqlAlchemyStore(f"sqlite:///{folder}/mlflow.db", (folder / "art").as_uri())
+    store.engine.dispose()
+    return folder / "mlflow.db"
+
+
+@pytest.fixture
+def mlflow_store(tmp_path, monkeypatch, mlflow_uris, empty_mlflow_db) -> Path:
+    """A fresh embedded MLflow store for one test: sqlite in tmp_path, artifacts in a file-URI folder beside it."""
+    shutil.copyfile(empty_mlflow_db, tmp_path / "mlflow.db")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
     monkeypatch.setenv("MLFLOW_ARTIFACT_ROOT", (tmp_path / "art").as_uri())
-    return Registry(tmp_path, "ytsentiment-test", split[1], sources_json(split[0]))
+    return tmp_path
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@pytest.fixture
+def registry(mlflow_store, split) -> Registry:
+    """A fresh embedded registry (``mlflow_store``) with the held-out rows and their sources."""
+    return Registry(mlflow_store, "ytsentiment-test", split[1], sources_json(split[0]))
 
 
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory) -> str:
     """A real `mlflow server` on loopback (sqlite backend, proxied artifacts); stopped at the end of the session."""
     tmp = tmp_path_factory.mktemp("mlflow-server")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DISABLE_TELEMETRY": "true"}
     env.pop("MLFLOW_TRACKING_URI", None)
     log = (tmp / "server.log").open("w")
@@ -232,7 +257,8 @@ def mlflow_server(tmp_path_factory) -> str:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_ok(f"{url}/health", proc, tmp / "server.log", timeout=60, interval=0.5)
+        # Generous: its schema migrations and workers take ~10 s on a quiet box, much longer on a loaded 2-core one.
+        wait_until_ok(f"{url}/health", proc, tmp / "server.log", timeout=180, interval=0.5)
         yield url
     finally:
         stop_group(proc, timeout=15)
@@ -240,7 +266,7 @@ def mlflow_server(tmp_path_factory) -> str:
 
 
 @pytest.fixture
-def server_registry(mlflow_server, tmp_path, monkeypatch, split) -> Registry:
+def server_registry(mlflow_server, tmp_path, monkeypatch, mlflow_uris, split) -> Registry:
     """The session's mlflow server, under a model name of this test's own (the server outlives the test)."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
     monkeypatch.delenv("MLFLOW_ARTIFACT_ROOT", raising=False)

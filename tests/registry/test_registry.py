@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -240,7 +241,11 @@ def test_export_production(registry, good_model, tmp_path, capsys):
     assert info["run_id"] == registry.version("1").run_id
     overall = good_model.metrics["model"]["overall"]["macro_f1"]
     assert info["metrics"]["model.overall.macro_f1"] == pytest.approx(overall)
-    assert info["trained_at"].endswith("+00:00")
+    # trained_at: when the run that trained and evaluated the model finished, UTC to the second.
+    ended = mlflow.MlflowClient().get_run(info["run_id"]).info.end_time
+    assert info["trained_at"] == datetime.fromtimestamp(ended // 1000, UTC).isoformat()
+    assert info["uri"] == "models:/ytsentiment-test@production"
+    assert info["git_commit"] == registry.tags("1")["git_commit"]
 
     # Exporting again replaces the previous export; a folder that is not an export is never wiped.
     assert registry.cli("export", "--out", str(out)) == 0

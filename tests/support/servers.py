@@ -1,4 +1,11 @@
-"""Start-and-stop plumbing for the real servers the tests run (gunicorn, mlflow server) on loopback.
+"""Start-and-stop plumbing for the real servers the tests (and ``scripts/bench_api.py``) run on loopback.
+
+- ``free_port()``: THE one helper for a port nothing listens on (e.g. a URL that must be refused). Do not use
+  it to pick a port a server binds later: another process can take it meanwhile.
+- ``start_gunicorn(...)``: the API under gunicorn (``flask_app/gunicorn.conf.py``) bound to port 0; the port
+  the kernel chose is read from gunicorn's own log line ``Listening at: http://127.0.0.1:NNNN``, so two
+  servers can never race for one port.
+- ``wait_until_ok`` / ``stop_group``: poll a URL until 200; stop a server's whole process group.
 
 Each server runs in its own session (``start_new_session=True``), so stopping it signals its process group: the
 master and its workers, and nothing else.
@@ -6,14 +13,28 @@ master and its workers, and nothing else.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 import signal
+import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 import requests
+
+REPO = Path(__file__).resolve().parents[2]
+_LISTENING = re.compile(r"Listening at: (http://\S+)")
+
+
+def free_port() -> int:
+    """A loopback port free at this instant (for "nothing listens here"; servers bind port 0 instead)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def wait_until_ok(url: str, proc: subprocess.Popen, log: Path, timeout: float, interval: float = 0.3) -> float:
@@ -26,7 +47,7 @@ def wait_until_ok(url: str, proc: subprocess.Popen, log: Path, timeout: float, i
         try:
             if requests.get(url, timeout=2).status_code == 200:
                 return time.monotonic() - start
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or too busy loading to answer
             pass
         if time.monotonic() - start > timeout:
             pytest.fail(f"{url} not 200 after {timeout} s:\n{log.read_text()[-3000:]}")
@@ -43,3 +64,60 @@ def stop_group(proc: subprocess.Popen, timeout: float = 20) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
+
+
+@dataclasses.dataclass
+class GunicornServer:
+    """A running gunicorn: its base URL, master process, log file and start time (``time.monotonic()``)."""
+
+    url: str
+    process: subprocess.Popen
+    log: Path
+    started: float
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 90.0) -> float:
+        """Seconds from process start until ``/ready`` answered 200 (fails on timeout or early exit)."""
+        wait_until_ok(f"{self.url}/ready", self.process, self.log, timeout, interval=0.1)
+        return time.monotonic() - self.started
+
+    def stop(self, timeout: float = 30) -> int:
+        """SIGTERM the master (gunicorn's graceful shutdown); SIGKILL the group after ``timeout``. Exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        return self.process.returncode
+
+
+def start_gunicorn(model_uri: str, log: Path, workers: int = 2, extra_env: dict | None = None,
+                   listen_timeout: float = 60.0) -> GunicornServer:
+    """Start the API under gunicorn on 127.0.0.1, port 0, and return once it listens (not yet ready).
+
+    Raises RuntimeError with the log's tail when gunicorn exits or does not listen within ``listen_timeout``.
+    """
+    env = {**os.environ, "HOST": "127.0.0.1", "PORT": "0", "WEB_CONCURRENCY": str(workers),
+           "MODEL_URI": model_uri, "MLFLOW_DISABLE_TELEMETRY": "true", **(extra_env or {})}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # gunicorn.conf.py makes a fresh one per server
+    started = time.monotonic()
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "flask_app/gunicorn.conf.py", "flask_app:create_app()"],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    server = GunicornServer("", process, log, started)
+    while not server.url:
+        if match := _LISTENING.search(server.log_text()):
+            server.url = match.group(1)
+        elif process.poll() is not None or time.monotonic() - started > listen_timeout:
+            server.stop()
+            raise RuntimeError(f"gunicorn did not start listening (exit code {process.returncode}):\n"
+                               f"{server.log_text()[-3000:]}")
+        else:
+            time.sleep(0.05)
+    return server

@@ -4,15 +4,18 @@ stage's real main() leaves no output behind."""
 from __future__ import annotations
 
 import hashlib
+import http.server
 import logging
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
+from support.servers import free_port
 
 from ytsentiment import YtSentimentError
 from ytsentiment.config import parse_params
@@ -120,8 +123,7 @@ def test_unknown_label_value(tmp_path, caplog, bad):
 
 def test_no_readable_location(tmp_path, caplog):
     missing = tmp_path / "nowhere" / "data.csv"
-    # port 9 (discard) is closed on loopback: the connection is refused at once, no network needed
-    url = "http://127.0.0.1:9/x.csv"
+    url = f"http://127.0.0.1:{free_port()}/x.csv"  # nothing listens: refused at once, no network needed
     params = _params_file(tmp_path, _source(missing, sha256="0" * 64, locations=[str(missing), url]))
     message = _expect_failure(tmp_path, caplog, params, "source 'tiny': no location could be read",
                               f"{missing}: no such file", url, "Fix:")
@@ -183,3 +185,147 @@ def test_read_source_direct(tmp_path):
     assert df["text"].tolist() == ["123", "0.5", "NA"]
     with pytest.raises(YtSentimentError, match="sha256 mismatch"):
         ingest.verify_checksum(params.ingest.sources[0], _csv(tmp_path / "x.csv", GOOD_ROWS), "x.csv")
+
+
+# ---- download from a URL: a real HTTP server on loopback ------------------------------------------------------
+
+@pytest.fixture
+def http_files(tmp_path, monkeypatch):
+    """Serve ``tmp_path/www`` over HTTP on 127.0.0.1 (port 0, http.server in a thread, stopped afterwards).
+
+    Yields (folder, base URL, paths requested so far)."""
+    folder = tmp_path / "www"
+    folder.mkdir()
+    requested: list[str] = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(folder), **kwargs)
+
+        def log_request(self, code="-", size="-"):  # once per request, whatever its status
+            requested.append(self.path)
+
+        def log_message(self, format, *args):  # noqa: A002 - the base class's signature; keep stderr quiet
+            pass
+
+    for name in ("no_proxy", "NO_PROXY"):  # a proxy in the environment must not see loopback requests
+        monkeypatch.setenv(name, "127.0.0.1,localhost")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, name="test-http-files", daemon=True)
+    thread.start()
+    try:
+        yield folder, f"http://127.0.0.1:{server.server_address[1]}", requested
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def test_download_from_url_with_checksum(tmp_path, http_files):
+    folder, base, requested = http_files
+    served = _csv(folder / "good.csv", GOOD_ROWS)
+    url = f"{base}/good.csv?raw=true"  # the query is not part of the downloaded file's name
+    assert _run(tmp_path, _params_file(tmp_path, _source(url, sha256=_sha(served)))) == 0
+    assert requested == ["/good.csv?raw=true"]
+    combined = pd.read_csv(tmp_path / "out" / "combined.csv", keep_default_na=False)
+    assert combined[["text", "label"]].values.tolist() == [list(row) for row in GOOD_ROWS]
+    provenance = pd.read_json(tmp_path / "out" / "sources.json")
+    assert provenance.loc[0, "location"] == url and provenance.loc[0, "sha256"] == _sha(served)
+
+
+def test_missing_local_path_falls_back_to_the_url(tmp_path, http_files):
+    folder, base, requested = http_files
+    served = _csv(folder / "mirror.csv", GOOD_ROWS[:3])
+    missing = tmp_path / "mirror" / "not-here.csv"
+    params = _params_file(tmp_path, _source(missing, sha256=_sha(served),
+                                            locations=[str(missing), f"{base}/mirror.csv"]))
+    assert _run(tmp_path, params) == 0
+    assert requested == ["/mirror.csv"]
+    assert pd.read_json(tmp_path / "out" / "sources.json").loc[0, "location"] == f"{base}/mirror.csv"
+    assert len(pd.read_csv(tmp_path / "out" / "combined.csv")) == 3
+
+
+def test_downloaded_file_with_a_bad_checksum_stops_the_stage(tmp_path, caplog, http_files):
+    folder, base, _ = http_files
+    served = _csv(folder / "changed.csv", GOOD_ROWS)
+    url = f"{base}/changed.csv"
+    params = _params_file(tmp_path, _source(tmp_path / "absent.csv", sha256="ab" * 32,
+                                            locations=[str(tmp_path / "absent.csv"), url]))
+    _expect_failure(tmp_path, caplog, params, f"source 'tiny': sha256 mismatch for {url}",
+                    f"expected {'ab' * 32}", f"actual   {_sha(served)}", "update ingest.sources[tiny].sha256")
+
+
+def test_url_not_found_tries_the_next_location_then_says_what_failed(tmp_path, caplog, http_files):
+    folder, base, requested = http_files
+    local = _csv(tmp_path / "local.csv", GOOD_ROWS)
+    params = _params_file(tmp_path, _source(local, locations=[f"{base}/gone.csv", str(local)]))
+    assert _run(tmp_path, params) == 0
+    assert pd.read_json(tmp_path / "out" / "sources.json").loc[0, "location"] == str(local)
+    assert requested == ["/gone.csv"]
+
+    (tmp_path / "out" / "combined.csv").unlink()
+    (tmp_path / "out" / "sources.json").unlink()
+    params = _params_file(tmp_path, _source(local, locations=[f"{base}/gone.csv"]))
+    _expect_failure(tmp_path, caplog, params, "source 'tiny': no location could be read",
+                    f"{base}/gone.csv: HTTP Error 404")
+
+
+# ---- the feedback export as an optional, sidecar-verified source --------------------------------------------------
+def _export(folder: Path, day: str, rows) -> Path:
+    """What `ytsentiment feedback export` writes: feedback-<day>.csv and a sidecar recording its sha256."""
+    folder.mkdir(exist_ok=True)
+    path = _csv(folder / f"feedback-{day}.csv", rows)
+    (folder / f"feedback-{day}.json").write_text(f'{{"sha256": "{_sha(path)}", "rows": {len(rows)}}}')
+    return path
+
+
+def _feedback_source(folder: Path) -> dict:
+    return _source(folder / "feedback-*.csv", sha256="sidecar", name="youtube_feedback", group="feedback",
+                   optional=True)
+
+
+def test_an_absent_optional_source_is_skipped_and_recorded(tmp_path):
+    good = _csv(tmp_path / "good.csv", GOOD_ROWS)
+    params = _params_file(tmp_path, _source(good), _feedback_source(tmp_path / "feedback"))
+    assert _run(tmp_path, params) == 0
+    combined = pd.read_csv(tmp_path / "out" / "combined.csv", keep_default_na=False)
+    assert set(combined["source"]) == {"tiny"} and len(combined) == len(GOOD_ROWS)
+    provenance = pd.read_json(tmp_path / "out" / "sources.json").to_dict("records")
+    assert provenance[1]["name"] == "youtube_feedback" and provenance[1]["skipped"] == "optional, not present"
+
+
+def test_the_newest_feedback_export_is_read_and_verified_against_its_sidecar(tmp_path):
+    good = _csv(tmp_path / "good.csv", GOOD_ROWS)
+    folder = tmp_path / "feedback"
+    _export(folder, "2026-11-30", [("old export", 1)])
+    newest = _export(folder, "2026-12-01", [("this slaps", 1), ("mid at best", -1)])
+    params = _params_file(tmp_path, _source(good), _feedback_source(folder))
+    assert _run(tmp_path, params) == 0
+    combined = pd.read_csv(tmp_path / "out" / "combined.csv", keep_default_na=False)
+    feedback = combined[combined["source"] == "youtube_feedback"]
+    assert feedback["text"].tolist() == ["this slaps", "mid at best"]
+    assert set(feedback["group"]) == {"feedback"}
+    provenance = pd.read_json(tmp_path / "out" / "sources.json").to_dict("records")
+    assert provenance[1]["location"] == str(newest) and provenance[1]["sha256"] == _sha(newest)
+
+
+def test_a_feedback_export_edited_after_export_stops_the_stage(tmp_path, caplog):
+    folder = tmp_path / "feedback"
+    path = _export(folder, "2026-12-01", [("great", 1)])
+    path.write_text("text,label\ngreat,-1\n")  # changed after its sidecar recorded the sha256
+    params = _params_file(tmp_path, _feedback_source(folder))
+    _expect_failure(tmp_path, caplog, params, "source 'youtube_feedback': sha256 mismatch", "export it again")
+
+
+def test_a_feedback_export_without_its_sidecar_stops_the_stage(tmp_path, caplog):
+    folder = tmp_path / "feedback"
+    _export(folder, "2026-12-01", [("great", 1)])
+    (folder / "feedback-2026-12-01.json").unlink()
+    params = _params_file(tmp_path, _feedback_source(folder))
+    _expect_failure(tmp_path, caplog, params, "has no readable sidecar feedback-2026-12-01.json",
+                    "make feedback-source")
+
+
+def test_a_required_source_is_still_an_error_when_absent(tmp_path, caplog):
+    params = _params_file(tmp_path, _source(tmp_path / "absent.csv", sha256="0" * 64))
+    _expect_failure(tmp_path, caplog, params, "source 'tiny': no location could be read")

@@ -106,7 +106,46 @@ def test_never_raises_and_no_uppercase_ascii(text):
     assert isinstance(out, str)
     assert not re.search(r"[A-Z]", out)
     assert out == out.strip() and "  " not in out
-    assert normalize(out) == normalize(out)  # output is itself valid input
+    # the output is words (letters or digits of any script), some marked as negated: no punctuation, symbols or "_"
+    assert all(re.fullmatch(r"(?:neg_)?[^\W_]+", token) for token in out.split()), out
+    assert isinstance(normalize(out), str)  # and is itself valid input
+
+
+# Plain lowercase words that no rule touches: not a negation, not a contraction ("don", "isn", "cant" ...), no letter
+# three times in a row. Written out here, not imported, so the oracle does not share the code under test.
+_NEGATIONS = {"not", "no", "never", "nor", "nothing", "nobody", "none", "neither", "nowhere", "without"}
+_STEMS = ["do", "does", "did", "is", "are", "was", "were", "have", "has", "had", "could", "would", "should", "must",
+          "need", "might"]
+_CONTRACTED = {"cant", "cannot", "wont", "aint"} | {f"{s}nt" for s in _STEMS} | {f"{s}n" for s in _STEMS}
+_PLAIN = st.from_regex(r"[a-z0-9]{1,9}", fullmatch=True).filter(
+    lambda w: w not in _NEGATIONS | _CONTRACTED and not re.search(r"(.)\1\1", w))
+
+
+def _negated(words: list[str]) -> str:
+    """The rule as the module docstring states it: the 3 words after a negation word get ``neg_``."""
+    out, scope = [], 0
+    for word in words:
+        if word in _NEGATIONS:
+            out.append(word)
+            scope = 3
+        elif scope:
+            out.append("neg_" + word)
+            scope -= 1
+        else:
+            out.append(word)
+    return " ".join(out)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_PLAIN, max_size=12), st.sampled_from([" ", "  ", "\t", " \n "]))
+def test_plain_words_come_back_unchanged(words, separator):
+    assert normalize(separator.join(words)) == " ".join(words)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(_PLAIN, st.sampled_from(sorted(_NEGATIONS))), max_size=12))
+def test_negation_marks_the_three_following_words(words):
+    assert normalize(" ".join(words)) == _negated(words)
 
 
 @settings(max_examples=300, deadline=None)

@@ -3,10 +3,12 @@
 The fitted feature union and classifier are joined into the served artifact (raw text in, -1/0/1 out) and scored on
 the raw test text, exactly as serving will see it. TextBlob-sign and VADER baselines are scored on the same rows.
 
-Outputs: ``reports/metrics.json`` (DVC metrics), confusion-matrix PNGs per scope (DVC plots), and
-``reports/run.json`` (run id, model URI) for the registry. The MLflow run carries every param flattened
-(``train.learning_rate``), every metric, the plots, the git commit and data hashes as tags, and the model with its
-signature, input example and pinned pip requirements.
+Outputs: ``reports/metrics.json`` (DVC metrics) and confusion-matrix PNGs per scope (DVC plots), the same bytes for
+the same inputs; ``reports/run.json`` (run id, model URI) for the registry and ``--timings`` (prediction throughput)
+change on every run, so DVC does not track them. The MLflow run carries every param flattened
+(``train.learning_rate``), every metric and timing, the plots, the git commit and data hashes as tags, and the model
+with its signature, input example and pinned pip requirements. The commit is ``-dirty`` only when tracked files other
+than the pipeline's own outputs (dvc.lock, metrics ...) differ from it.
 """
 
 from __future__ import annotations
@@ -20,20 +22,29 @@ from pathlib import Path
 import joblib
 import pandas as pd
 
-from ytsentiment import LABELS
 from ytsentiment.artifact import log_model
 from ytsentiment.config import flatten, load_params, tracking_uri
-from ytsentiment.evaluate import OVERALL, confusion, scopes, score_by_scope, textblob_baseline, vader_baseline
-from ytsentiment.io import read_json, write_json
+from ytsentiment.contract import LABELS
+from ytsentiment.io import file_digest, read_json, write_json
 from ytsentiment.logs import run_main
 from ytsentiment.model import compose
-from ytsentiment.tracking import git_commit, md5_of, use_experiment
+from ytsentiment.scoring import (
+    OVERALL,
+    confusion,
+    macro_f1_table,
+    scopes,
+    score_by_scope,
+    textblob_baseline,
+    vader_baseline,
+)
+from ytsentiment.stages.graph import pipeline_outputs
+from ytsentiment.tracking import git_commit, use_experiment
 
 log = logging.getLogger(__name__)
 
 
-def evaluate(pipeline, test: pd.DataFrame, vader_threshold: float) -> tuple[dict, dict]:
-    """Return (metrics, predictions by system) on the test frame."""
+def evaluate(pipeline, test: pd.DataFrame, vader_threshold: float) -> tuple[dict, dict, dict]:
+    """Return (metrics, predictions by system, timings) on the test frame; only the timings depend on the machine."""
     texts = test["text"].tolist()
     started = time.perf_counter()
     predictions = {"model": pipeline.predict(test[["text"]])}
@@ -41,8 +52,8 @@ def evaluate(pipeline, test: pd.DataFrame, vader_threshold: float) -> tuple[dict
     predictions["textblob"] = textblob_baseline(texts)
     predictions["vader"] = vader_baseline(texts, vader_threshold)
     metrics = {name: score_by_scope(test, pred) for name, pred in predictions.items()}
-    metrics["model"][OVERALL]["predict_rows_per_s"] = round(len(test) / predict_seconds, 1)
-    return metrics, predictions
+    timings = {"predict_rows_per_s": round(len(test) / predict_seconds, 1)}
+    return metrics, predictions, timings
 
 
 def plot_confusions(test: pd.DataFrame, predictions: dict, out_dir: Path) -> list[Path]:
@@ -69,8 +80,12 @@ def plot_confusions(test: pd.DataFrame, predictions: dict, out_dir: Path) -> lis
     return paths
 
 
-def log_run(pipeline, params, metrics: dict, facts: dict, provenance: list, plots: list[Path], inputs: dict) -> dict:
-    """One MLflow run per evaluation; returns what reports/run.json records."""
+def log_run(pipeline, params, metrics: dict, facts: dict, provenance: list, plots: list[Path], inputs: dict,
+            timings: dict | None = None) -> dict:
+    """One MLflow run per evaluation; returns what reports/run.json records.
+
+    ``timings`` (flat MLflow metric names) are logged as metrics too; they are kept out of the DVC metrics files.
+    """
     import mlflow
 
     experiment_id = use_experiment(params.evaluate.experiment)
@@ -85,15 +100,17 @@ def log_run(pipeline, params, metrics: dict, facts: dict, provenance: list, plot
         numeric = {k: v for k, v in flatten(metrics).items() if isinstance(v, int | float)}
         mlflow.log_metrics({k.replace("source.", "src_"): v for k, v in numeric.items()})
         mlflow.log_metrics({f"train.{k}": v for k, v in facts.items()})
+        mlflow.log_metrics(dict(timings or {}))
         mlflow.set_tags({
-            "git_commit": git_commit(),
+            "git_commit": git_commit(ignore=pipeline_outputs(Path("dvc.yaml"))),
             "dvc_exp_name": os.environ.get("DVC_EXP_NAME", ""),
-            **{f"data.{s['name']}.sha256": s["sha256"] for s in provenance},
-            **{f"data.{name}.md5": md5_of(path) for name, path in inputs.items()},
+            **{f"data.{s['name']}.sha256": s["sha256"] for s in provenance if "sha256" in s},  # not skipped
+            **{f"data.{name}.md5": file_digest(path, "md5") for name, path in inputs.items()},
         })
         for path in plots:
             mlflow.log_artifact(str(path), artifact_path="plots")
-        mlflow.log_dict({"metrics": metrics, "train": facts, "sources": provenance}, "reports/evaluation.json")
+        mlflow.log_dict({"metrics": metrics, "train": facts, "timings": timings or {}, "sources": provenance},
+                        "reports/evaluation.json")
         info = log_model(pipeline, metadata={"human_macro_f1": metrics["model"].get("human", {}).get("macro_f1")})
         return {"run_id": run.info.run_id, "experiment_id": experiment_id, "model_uri": info.model_uri,
                 "run_model_uri": f"runs:/{run.info.run_id}/model", "tracking_uri": tracking_uri()}
@@ -107,23 +124,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--test", required=True)
     ap.add_argument("--provenance", required=True)
     ap.add_argument("--train-facts", required=True)
+    ap.add_argument("--train-timings", help="the train stage's timings, logged to MLflow when the file exists")
     ap.add_argument("--metrics", required=True)
     ap.add_argument("--plots", required=True)
     ap.add_argument("--run", required=True)
+    ap.add_argument("--timings", help="prediction throughput (JSON, not tracked by DVC)")
     args = ap.parse_args(argv)
     params = load_params(args.params)
     pipeline = compose(joblib.load(args.features), joblib.load(args.classifier))
     test = pd.read_parquet(args.test)
-    metrics, predictions = evaluate(pipeline, test, params.evaluate.vader_threshold)
+    metrics, predictions, timings = evaluate(pipeline, test, params.evaluate.vader_threshold)
     write_json(args.metrics, metrics)
+    if args.timings:
+        write_json(args.timings, timings)
     plots = plot_confusions(test, predictions, Path(args.plots))
     inputs = {"test": args.test, "features": args.features, "classifier": args.classifier}
-    run = log_run(pipeline, params, metrics, read_json(args.train_facts), read_json(args.provenance), plots, inputs)
+    # a train stage restored from DVC's cache wrote no timings: then there is no fit time to log
+    train_timings = read_json(args.train_timings) if args.train_timings and Path(args.train_timings).is_file() else {}
+    logged_timings = {**{f"train.{k}": v for k, v in train_timings.items()},
+                      **{f"model.{OVERALL}.{k}": v for k, v in timings.items()}}
+    run = log_run(pipeline, params, metrics, read_json(args.train_facts), read_json(args.provenance), plots, inputs,
+                  logged_timings)
     write_json(args.run, run)
-    for scope in (OVERALL, "reddit", "human"):
-        if scope in metrics["model"]:
-            log.info("%-8s macro-F1 model %.3f | textblob %.3f | vader %.3f", scope,
-                     *(metrics[s][scope]["macro_f1"] for s in ("model", "textblob", "vader")))
+    log.info("macro-F1 on the test rows:\n%s", macro_f1_table(metrics, (OVERALL, "reddit", "human")))
     log.info("MLflow run %s (%s)", run["run_id"], run["tracking_uri"])
     return 0
 

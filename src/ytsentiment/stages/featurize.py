@@ -2,6 +2,8 @@
 
 The union is fitted on the training rows only and saved with joblib; the evaluate stage joins it with the classifier
 into the one served Pipeline. Params: ``featurize.*`` (n-grams, vocabulary size, document frequencies, lexicon).
+The vocabulary is chosen from the training rows' normalised text (``clean_text``) by ``model.top_terms``, which
+breaks ties the same way on every machine; the outputs are the same bytes for the same inputs.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import scipy.sparse as sp
 from ytsentiment.config import load_params
 from ytsentiment.io import atomic_write
 from ytsentiment.logs import run_main
-from ytsentiment.model import build_features, slim
+from ytsentiment.model import build_features, slim, top_terms
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     params = load_params(args.params)
     train = pd.read_parquet(args.train)
     test = pd.read_parquet(args.test)
-    features = build_features(params.featurize)
+    features = build_features(params.featurize, top_terms(train["clean_text"], params.featurize))
     X_train = features.fit_transform(train[["text"]]).tocsr()
     X_test = features.transform(test[["text"]]).tocsr()
     slim(features)

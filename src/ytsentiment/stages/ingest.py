@@ -5,13 +5,18 @@ verified, its columns and label values are checked, its labels are mapped to -1/
 Any failure stops the stage with a message naming the source and the fix; nothing is written unless every source
 passed, so DVC never caches a partial corpus.
 
+The feedback people gave through the API (``make feedback-source`` exports it into ``feedback/``) is a source like
+the others with two differences: it is ``optional`` (skipped, and recorded as skipped, while no export exists), and
+its location may be a glob (``feedback/feedback-*.csv``: the newest export, by its dated name, holds all feedback
+so far) whose sha256 is the one the export recorded in the file's JSON sidecar (``sha256: sidecar``).
+
 Outputs: the combined CSV and a JSON provenance record (location used, sha256, rows per label) per source.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
+import glob
 import logging
 import tempfile
 import urllib.error
@@ -22,21 +27,13 @@ import pandas as pd
 
 from ytsentiment import YtSentimentError
 from ytsentiment.config import Source, load_params
-from ytsentiment.io import atomic_write, write_json
+from ytsentiment.io import atomic_write, file_digest, read_json, write_json
 from ytsentiment.logs import run_main
 
 log = logging.getLogger(__name__)
 
 COLUMNS = ["text", "label", "source", "group", "weight"]
 DOWNLOAD_TIMEOUT_S = 60
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _is_url(location: str) -> bool:
@@ -51,11 +48,23 @@ def _download(url: str, into: Path) -> Path:
     return target
 
 
-def fetch(source: Source, workdir: Path) -> tuple[Path, str]:
-    """Return (local file, location used) for the first location that can be read."""
+def _newest_match(pattern: str) -> str | None:
+    """The last file matching a glob, by name (dated exports sort by date); the pattern itself when it has none."""
+    if not any(ch in pattern for ch in "*?["):
+        return pattern
+    matches = sorted(p for p in glob.glob(pattern) if Path(p).is_file())
+    return matches[-1] if matches else None
+
+
+def fetch(source: Source, workdir: Path) -> tuple[Path, str] | None:
+    """Return (local file, location used) for the first location that can be read; None for an absent optional
+    source."""
     tried = []
-    for location in source.locations:
-        if _is_url(location):
+    for pattern in source.locations:
+        location = pattern if _is_url(pattern) else _newest_match(pattern)
+        if location is None:
+            tried.append(f"{pattern}: no matching file")
+        elif _is_url(location):
             try:
                 return _download(location, workdir), location
             except (urllib.error.URLError, OSError, ValueError) as exc:
@@ -64,6 +73,8 @@ def fetch(source: Source, workdir: Path) -> tuple[Path, str]:
             return Path(location), location
         else:
             tried.append(f"{location}: no such file")
+    if source.optional:
+        return None
     raise YtSentimentError(
         f"source '{source.name}': no location could be read:\n  " + "\n  ".join(tried)
         + "\nFix: put the file at one of these paths (see ../shared/data/README.md), restore network access, "
@@ -71,13 +82,29 @@ def fetch(source: Source, workdir: Path) -> tuple[Path, str]:
     )
 
 
-def verify_checksum(source: Source, path: Path, location: str) -> str:
-    actual = sha256_of(path)
-    if actual != source.sha256.lower():
+def expected_sha256(source: Source, path: Path, location: str) -> str:
+    """The sha256 a source must have: from params.yaml, or (``sha256: sidecar``) from the file's JSON sidecar."""
+    if not source.sha256_in_sidecar:
+        return source.sha256.lower()
+    sidecar = path.with_suffix(".json")
+    try:
+        recorded = read_json(sidecar)["sha256"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise YtSentimentError(
-            f"source '{source.name}': sha256 mismatch for {location}\n  expected {source.sha256}\n  actual   {actual}\n"
+            f"source '{source.name}': {location} has no readable sidecar {sidecar.name} with its sha256 ({exc}).\n"
+            "Fix: export it again with `make feedback-source` (it writes both files), or remove the CSV."
+        ) from exc
+    return str(recorded).lower()
+
+
+def verify_checksum(source: Source, path: Path, location: str) -> str:
+    actual = file_digest(path, "sha256")
+    if actual != expected_sha256(source, path, location):
+        raise YtSentimentError(
+            f"source '{source.name}': sha256 mismatch for {location}\n"
+            f"  expected {expected_sha256(source, path, location)}\n  actual   {actual}\n"
             "Fix: the file changed; restore the original, or if the new file is intended, review it and update "
-            f"ingest.sources[{source.name}].sha256 in params.yaml."
+            f"ingest.sources[{source.name}].sha256 in params.yaml (or, for an exported source, export it again)."
         )
     return actual
 
@@ -129,7 +156,14 @@ def ingest(sources, seed: int) -> tuple[pd.DataFrame, list[dict]]:
     frames, provenance = [], []
     with tempfile.TemporaryDirectory(prefix="ytsentiment-ingest-") as tmp:
         for source in sources:
-            path, location = fetch(source, Path(tmp))
+            found = fetch(source, Path(tmp))
+            if found is None:
+                provenance.append({"name": source.name, "group": source.group, "skipped": "optional, not present",
+                                   "locations": list(source.locations)})
+                log.info("source %-20s skipped: optional and not present (%s)", source.name,
+                         ", ".join(source.locations))
+                continue
+            path, location = found
             digest = verify_checksum(source, path, location)
             df = read_source(source, path, seed)
             frames.append(df)

@@ -1,19 +1,23 @@
 """Scoring: the model and the two lexicon baselines people would otherwise use, on the same rows, per test source.
 
-Shared by the evaluate stage and the promotion gate (which re-scores production and candidate on the same rows).
+Shared by the evaluate stage and the promotion gate (which re-scores production and candidate on the same rows);
+``macro_f1_table`` is the one rendering of the model-vs-baselines figures (model card, CI summary, logs, bench).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
-from ytsentiment import LABELS
+from ytsentiment.contract import LABELS
 
 OVERALL = "overall"
+SOURCE_PREFIX = "source."  # per-source scopes: ``source.<name>``; the others are groups (overall, reddit, human)
+SYSTEMS = ("model", "textblob", "vader")
 
 
 def textblob_baseline(texts: Iterable[str]) -> np.ndarray:
@@ -59,7 +63,7 @@ def scopes(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     for group in sorted(frame["group"].unique()):
         masks[group] = (frame["group"] == group).to_numpy()
     for source in sorted(frame["source"].unique()):
-        masks[f"source.{source}"] = (frame["source"] == source).to_numpy()
+        masks[f"{SOURCE_PREFIX}{source}"] = (frame["source"] == source).to_numpy()
     return masks
 
 
@@ -71,3 +75,26 @@ def score_by_scope(frame: pd.DataFrame, y_pred) -> dict[str, dict[str, float]]:
 
 def confusion(frame: pd.DataFrame, y_pred, mask) -> np.ndarray:
     return confusion_matrix(frame["label"].to_numpy()[mask], np.asarray(y_pred)[mask], labels=list(LABELS))
+
+
+def headline_scopes(scopes: Iterable[str]) -> list[str]:
+    """The group scopes (overall, reddit, human, ...) in their order, without the per-source ones."""
+    return [s for s in scopes if not s.startswith(SOURCE_PREFIX)]
+
+
+def macro_f1_table(metrics: Mapping[str, Mapping[str, Mapping[str, Any]]], scopes: Iterable[str] | None = None,
+                   digits: int = 3) -> str:
+    """Markdown table of macro-F1 per scope: the model, TextBlob and VADER on the same rows, and the row count.
+
+    ``metrics`` is shaped like reports/metrics.json (system -> scope -> scores). ``scopes`` defaults to the group
+    scopes then the sources, sorted; scopes the model was not scored on are left out, a missing system shows "–".
+    """
+    model = metrics["model"]
+    if scopes is None:
+        scopes = headline_scopes(model) + sorted(s for s in model if s.startswith(SOURCE_PREFIX))
+    lines = ["| scope | model | TextBlob sign | VADER (±0.05) | rows |", "|---|---|---|---|---|"]
+    for scope in (s for s in scopes if s in model):
+        cells = [f"{metrics[system][scope]['macro_f1']:.{digits}f}" if scope in metrics.get(system, {}) else "–"
+                 for system in SYSTEMS]
+        lines.append(f"| {scope} | {' | '.join(cells)} | {model[scope].get('rows', '')} |")
+    return "\n".join(lines)

@@ -1,0 +1,210 @@
+"""Feedback endpoint: ``POST /feedback`` stores a person's label for a comment (request model, route, docs, limits).
+
+Body: ``{"prediction_id", "label", "client_id"}`` for a prediction the API made (its ``prediction_id`` from
+/predict, /predict_with_timestamps or /analyze), or ``{"text", "label", "client_id"}`` for a comment that was not
+logged: exactly one of ``prediction_id`` and ``text``. ``label`` is -1, 0 or 1; ``client_id`` an anonymous id
+the client keeps (the extension: a random UUID in its storage), 8-64 characters of ``[A-Za-z0-9_-]``.
+
+One label per (comment, client), stored by ``ytsentiment.storage.record_feedback``: 201 ``created`` the first
+time, then 200 ``updated`` (another label replaces it) or ``unchanged``. An unknown prediction id is 404; when
+the database cannot be reached the answer is 503 with Retry-After: feedback is never queued, so the person knows
+the label was not saved.
+
+Rate limit (Flask-Limiter, ``rate_limits``): FEEDBACK_RATE_LIMIT per client (default ``30 per minute;500 per
+day``, moving window), keyed on the body's ``client_id`` when it is well-formed, else on the remote address;
+every request to /feedback counts, valid or not. Counters live in RATELIMIT_STORAGE_URI: ``memory://`` (default)
+keeps them per worker process, so with N workers a client may get up to N times the limit; a shared store
+(``redis://HOST:6379``, needs the ``redis`` package) makes the limit exact across workers and instances. Behind a
+load balancer the remote address is the balancer's unless the app is wrapped in ``ProxyFix``, which is why the
+client id is the key. Over the limit: 429 ``{"error", "detail"}`` with Retry-After. When the limit store itself
+fails, requests are let through (and the failure logged) rather than refused.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any, Literal
+
+from flask import Flask, current_app, jsonify, request
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from flask_app import openapi
+from flask_app.endpoints import ApiBlueprint, parse_body
+from flask_app.schemas import Limits, Sentiment
+from flask_app.state import EXTENSION_KEY, ApiError, current_state
+from flask_app.storage import current_storage
+from ytsentiment.contract import CLASSES, LABELS
+
+log = logging.getLogger(__name__)
+
+CLIENT_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
+PREDICTION_ID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+DATABASE_RETRY_AFTER_SECONDS = 30
+LIMITER_KEY = "ytsentiment.limiter"
+
+
+class FeedbackAck(BaseModel):
+    feedback_id: int = Field(description="Id of the stored label (the same on a repeat).")
+    status: Literal["created", "updated", "unchanged"] = Field(description=(
+        "created (201): first label of this client for this comment; updated (200): the label replaced the "
+        "client's earlier one; unchanged (200): the same label again."))
+    prediction_id: str | None = Field(description="The prediction the label is about (null for a text).")
+    label: Literal[CLASSES] = Field(description="The label stored: -1, 0 or 1.")
+
+
+bp = ApiBlueprint("feedback", __name__, response_models=[FeedbackAck])
+
+
+def _exactly_one_schema(schema: dict[str, Any]) -> None:
+    # Absent, not null: the two optional fields have no "default": null, and the schema says one of them is required.
+    for name in ("prediction_id", "text"):
+        schema["properties"][name].pop("default", None)
+    schema["oneOf"] = [{"required": ["prediction_id"], "not": {"required": ["text"]}},
+                       {"required": ["text"], "not": {"required": ["prediction_id"]}}]
+
+
+@bp.request_models
+def request_models(limits: Limits) -> list[type[BaseModel]]:
+    class FeedbackRequest(BaseModel):
+        model_config = ConfigDict(strict=True, extra="ignore", json_schema_extra=_exactly_one_schema)
+
+        prediction_id: Annotated[str, Field(
+            pattern=PREDICTION_ID_PATTERN, max_length=36,
+            description="The `prediction_id` of a prediction the API made (send it, or `text`).")] = None
+        text: Annotated[str, Field(
+            min_length=1, max_length=limits.max_comment_chars, pattern=r"\S",
+            description="The comment, when it was not predicted by this API (send it, or `prediction_id`).")] = None
+        label: Sentiment
+        client_id: Annotated[str, Field(
+            pattern=CLIENT_ID_PATTERN, description="An anonymous id the client keeps (8-64 characters of "
+                                                   "A-Z a-z 0-9 _ -), e.g. a random UUID.")]
+
+        @model_validator(mode="after")
+        def _exactly_one(self):
+            if (self.prediction_id is None) == (self.text is None):
+                raise ValueError("send exactly one of prediction_id (from /predict, /predict_with_timestamps or "
+                                 "/analyze) or text (a comment that was not predicted)")
+            return self
+
+    return [FeedbackRequest]
+
+
+FEEDBACK_OPERATION = {
+    "summary": "Store a person's label for a comment (idempotent per comment and client).",
+    "description": (
+        "Exactly one of `prediction_id` and `text`. 201 on the first label of a client for a comment, 200 on a "
+        "repeat (`updated` or `unchanged`). Not queued: 503 means the label was not saved. Rate-limited per "
+        "client (FEEDBACK_RATE_LIMIT): 429 with Retry-After."),
+    "requestBody": {"required": True, "content": openapi.json_body("FeedbackRequest")},
+    "responses": {
+        "201": openapi.ok("Label stored.", "FeedbackAck"),
+        "200": openapi.ok("Repeat: the label was updated, or was already stored.", "FeedbackAck"),
+        **openapi.CLIENT_ERRORS,
+        "404": openapi.error("No logged prediction has this `prediction_id`; send the comment's `text` instead."),
+        "429": openapi.error("Too many labels from this client; retry after Retry-After seconds."),
+        "503": openapi.error("The database cannot be reached: the label was not saved; retry after Retry-After "
+                             "seconds."),
+    },
+}
+
+
+@bp.api_route("/feedback", "POST", FEEDBACK_OPERATION)
+def feedback():
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ytsentiment.storage import InvalidFeedback, StorageError, UnknownPrediction
+
+    body = parse_body("FeedbackRequest")
+    store = current_storage()
+    if store is None:
+        raise ApiError(503, "feedback unavailable", "this server has no database for feedback; the label was not "
+                       "saved", {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
+    state = current_state()
+    model = state.holder.model
+    try:
+        result = store.record_feedback(label=body.label, client_id=body.client_id, prediction_id=body.prediction_id,
+                                       text=body.text, model_info=model.info if model is not None else None)
+    except UnknownPrediction:
+        raise ApiError(404, "unknown prediction", (
+            f"prediction_id {body.prediction_id} is not in the prediction log (not written yet: retry in a few "
+            "seconds; or dropped while the database was down, or purged); send the comment's text instead"
+        )) from None
+    except InvalidFeedback as exc:
+        raise ApiError(400, "invalid request", str(exc)) from None
+    except (SQLAlchemyError, StorageError) as exc:
+        log.warning("feedback not saved: database %s: %s", store.where,
+                    " ".join(str(getattr(exc, "orig", None) or exc).split())[:300])
+        raise ApiError(503, "feedback store unavailable", (
+            f"the database cannot be reached, so the label was not saved; retry after "
+            f"{DATABASE_RETRY_AFTER_SECONDS} seconds"), {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)}) from None
+    if result.status != "unchanged":
+        state.metrics.count_feedback(LABELS[result.label])
+    response = jsonify(feedback_id=result.id, status=result.status, prediction_id=result.prediction_id,
+                       label=result.label)
+    response.status_code = 201 if result.created else 200
+    return response
+
+
+# ---- rate limit --------------------------------------------------------------------------------------------------
+
+@bp.errorhandler(429)
+def too_many(exc):
+    """429 in the usual shape, with Retry-After: the seconds until the breached limit lets this client in again."""
+    import math
+    import time
+
+    limiter = current_app.extensions.get(LIMITER_KEY)
+    limit = limiter.current_limit if limiter is not None else None
+    wait = max(1, math.ceil(limit.reset_at - time.time())) if limit is not None else 60
+    response = jsonify(error="too many requests",
+                       detail=f"{exc.description}; retry after {wait} seconds (Retry-After)")
+    response.status_code = 429
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
+def _remote_key() -> str:
+    return f"addr:{request.remote_addr or 'unknown'}"
+
+
+def client_key() -> str:
+    """The body's ``client_id`` when it is well-formed, else the remote address (never raises)."""
+    import re
+
+    try:
+        length = request.content_length
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        if request.is_json and length is not None and (limit is None or length <= limit):
+            body = request.get_json(silent=True)
+            client = body.get("client_id") if isinstance(body, dict) else None
+            if isinstance(client, str) and re.fullmatch(CLIENT_ID_PATTERN, client):
+                return f"client:{client}"
+    except Exception:  # noqa: BLE001 - an unreadable body is the view's to report; key on the address
+        pass
+    return _remote_key()
+
+
+class RateLimits:
+    """The extension object: ``init_app(app)`` gives the app its own ``Limiter`` with the /feedback limit.
+
+    One ``Limiter`` per app, not one per module: a Limiter keeps its storage and limits on itself, so a shared one
+    would mix the counters and settings of every app in the process (tests build many).
+    """
+
+    def init_app(self, app: Flask) -> None:
+        from flask_limiter import Limiter
+
+        settings = app.extensions[EXTENSION_KEY].settings
+        # headers_enabled off: Flask-Limiter would put its window's Retry-After on every /feedback answer, even
+        # on a 201 or over a 503's own; the 429 handler below sets it.
+        limiter = Limiter(key_func=_remote_key, storage_uri=settings.ratelimit_storage_uri,
+                          strategy="moving-window", headers_enabled=False, swallow_errors=True,
+                          key_prefix="ytsentiment")
+        limiter.init_app(app)
+        limits = settings.feedback_rate_limit.replace(";", " and ")
+        limiter.limit(settings.feedback_rate_limit, key_func=client_key,
+                      error_message=f"the feedback limit per client is {limits}")(bp)
+        app.extensions[LIMITER_KEY] = limiter
+
+
+rate_limits = RateLimits()

@@ -1,0 +1,78 @@
+"""The toolkit of a blueprint module: ``ApiBlueprint`` keeps each route's OpenAPI entry and request models with it.
+
+A blueprint module (``flask_app/blueprints/*.py``) declares, in one place, everything about its endpoints::
+
+    bp = ApiBlueprint("feedback", __name__, response_models=[FeedbackAck])
+
+    @bp.request_models
+    def request_models(limits: Limits) -> list[type[BaseModel]]:
+        class FeedbackRequest(BaseModel): ...        # limits baked into its JSON Schema
+        return [FeedbackRequest]
+
+    @bp.api_route("/feedback", "POST", openapi.post("Record a label.", "FeedbackRequest", ..., needs_model=False))
+    def feedback():
+        body = parse_body("FeedbackRequest")
+        ...
+
+``create_app`` registers every blueprint of ``flask_app.blueprints.BLUEPRINTS``, builds each one's request
+models once per app (``ApiState.request_models``) and collects their operations and response models into
+``/openapi.json``. Adding an endpoint therefore touches its blueprint module only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from flask import Blueprint, Response, request
+from pydantic import BaseModel, ValidationError
+
+from flask_app.schemas import Limits, validation_problem
+from flask_app.state import ApiError, current_state
+
+ModelBuilder = Callable[[Limits], Iterable[type[BaseModel]]]
+
+
+class ApiBlueprint(Blueprint):
+    """A Flask blueprint that also carries its OpenAPI operations, response models and request-model builder."""
+
+    def __init__(self, name: str, import_name: str, *, response_models: Sequence[type[BaseModel]] = ()) -> None:
+        super().__init__(name, import_name)
+        self.response_models = tuple(response_models)
+        self.operations: dict[str, dict[str, dict]] = {}
+        self._model_builder: ModelBuilder | None = None
+
+    def request_models(self, builder: ModelBuilder) -> ModelBuilder:
+        """Decorator: ``builder(limits)`` returns this blueprint's request models, built for one app's limits."""
+        self._model_builder = builder
+        return builder
+
+    def build_request_models(self, limits: Limits) -> dict[str, type[BaseModel]]:
+        models = self._model_builder(limits) if self._model_builder else ()
+        return {model.__name__: model for model in models}
+
+    def api_route(self, rule: str, method: str, operation: dict) -> Callable:
+        """Decorator: route ``method rule`` to the view and document it with ``operation`` (``flask_app.openapi``)."""
+        def register(view: Callable) -> Callable:
+            self.operations.setdefault(rule, {})[method.lower()] = operation
+            return self.route(rule, methods=[method])(view)
+
+        return register
+
+
+def parse_body(model_name: str) -> Any:
+    """The JSON body validated by the app's request model ``model_name``; raises ``ApiError`` 400/413/415."""
+    state = current_state()
+    if not request.is_json:
+        raise ApiError(415, "unsupported media type",
+                       f"send the body as JSON with the header Content-Type: application/json "
+                       f"(got {request.mimetype or 'no content type'!r})")
+    try:
+        return state.request_models[model_name].model_validate_json(request.get_data(cache=False))
+    except ValidationError as exc:
+        status, detail = validation_problem(exc, state.limits)
+        raise ApiError(status, "invalid request" if status == 400 else "request too large", detail) from None
+
+
+def png(data: bytes) -> Response:
+    return Response(data, mimetype="image/png", headers={"Cache-Control": "no-store"})

@@ -1,0 +1,326 @@
+"""The API's database (``storage`` extension): the prediction log, feedback labels, the monitoring gauges' source.
+
+``storage.init_app(app)`` (bound by ``flask_app.extensions``) gives each app a ``StorageState`` in
+``app.extensions["ytsentiment.storage"]``; views reach it through ``current_storage()``. What it does, per app
+(one per gunicorn worker: the app is built after the fork, ``preload_app`` stays off):
+
+- **Engine** from DATABASE_URL (``ytsentiment.storage``: the embedded SQLite file ``var/ytsentiment.db`` by
+  default, PostgreSQL in production), or the ``database_url`` / ``database_engine`` of ``create_app(config)``.
+  Requests wait on it at most DATABASE_TIMEOUT_SECONDS (connect timeout, SQLite busy timeout).
+- **Schema**: with DATABASE_AUTO_MIGRATE (default) each app runs ``storage.upgrade()`` once, in a background
+  thread, when it starts. Upgrading is safe when several workers do it at once (one transaction behind a lock;
+  the second finds nothing to do), and a background thread keeps a slow or absent database from delaying
+  ``/ready``. When it fails (database down) it is retried every minute until it succeeds. Deployments that
+  migrate in a release step (``ytsentiment db-upgrade``) set DATABASE_AUTO_MIGRATE=false.
+- **Prediction log** (unless PREDICTION_LOG=off): ``record(...)`` hands the request's predictions to a row
+  builder thread and returns at once; the builder computes each row's descriptors (``storage.prediction_row``)
+  and passes them to ``storage.PredictionLog``, which writes them in batches. Both are created lazily in the
+  process that serves (never inherited through a fork) and start once the schema step is over. The request never
+  waits for either: when the database is slow or down, or a queue is full, rows are dropped and counted
+  (``ytsentiment_prediction_log_dropped_total``; written rows in ``..._written_total``), and the writer logs one
+  warning per outage. The raw text is kept only when PREDICTION_LOG_TEXT is on (``storage.settings``).
+- **Feedback** and the **latest monitoring run** (cached MONITOR_CACHE_SECONDS for ``/metrics``).
+
+``close(timeout)`` writes what is queued and stops the threads (gunicorn's ``worker_exit`` hook calls it).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask, current_app
+
+from ytsentiment.config import model_name as default_model_name
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from flask_app.metrics import Metrics
+    from flask_app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+STORAGE_KEY = "ytsentiment.storage"
+MIGRATE_RETRY_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Served:
+    """One request's predictions, as the row builder needs them."""
+
+    created_at: datetime
+    model_name: str
+    model_version: str
+    video_id: str | None
+    texts: Sequence[str]
+    sentiments: Sequence[int]
+    proba: Any  # rows of class probabilities in class order (-1, 0, 1)
+    ids: Sequence[str]
+    languages: Sequence[str]
+
+
+class RowBuilder:
+    """Turns ``Served`` requests into ``predictions`` rows in its own thread and submits them to the log.
+
+    Bounded by rows (``max_rows``): a request that does not fit is dropped and counted, never waited for.
+    """
+
+    def __init__(self, prediction_log, *, log_text: bool, max_rows: int, on_dropped) -> None:
+        self.log = prediction_log
+        self.log_text = log_text
+        self.max_rows = max_rows
+        self.on_dropped = on_dropped
+        self._queue: queue.SimpleQueue[Served | None] = queue.SimpleQueue()
+        self._cond = threading.Condition()
+        self._pending = 0
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name="prediction-rows", daemon=True)
+        self._thread.start()
+
+    def put(self, served: Served) -> bool:
+        n = len(served.texts)
+        with self._cond:
+            if self._closed or self._pending + n > self.max_rows:
+                full = True
+            else:
+                full = False
+                self._pending += n
+        if full:
+            self.on_dropped(n)
+            return False
+        self._queue.put(served)
+        return True
+
+    def _loop(self) -> None:
+        from ytsentiment.storage.rows import prediction_row
+
+        while (served := self._queue.get()) is not None:
+            try:
+                rows = [prediction_row(text=text, sentiment=int(s), proba=p, model_name=served.model_name,
+                                       model_version=served.model_version, created_at=served.created_at,
+                                       log_text=self.log_text, prediction_id=pid, video_id=served.video_id,
+                                       language=language)
+                        for text, s, p, pid, language in zip(served.texts, served.sentiments, served.proba,
+                                                              served.ids, served.languages, strict=True)]
+                self.log.submit(rows)
+            except Exception:  # noqa: BLE001 - a bad row must not stop logging for the worker's lifetime
+                log.exception("prediction log: could not build rows for %d predictions; dropped", len(served.texts))
+                self.on_dropped(len(served.texts))
+            finally:
+                with self._cond:
+                    self._pending -= len(served.texts)
+                    self._cond.notify_all()
+
+    def flush(self, timeout: float | None) -> bool:
+        """Wait until every request put here has been handed to the log; False if ``timeout`` passed first."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._pending == 0, timeout)
+
+    def close(self, timeout: float) -> None:
+        with self._cond:
+            self._closed = True
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+
+class StorageState:
+    """One app's database: engine, schema step, prediction log, feedback, cached monitoring run."""
+
+    def __init__(self, settings: Settings, metrics: Metrics) -> None:
+        from ytsentiment.storage import StorageSettings, make_engine, safe_url
+
+        self.settings = settings
+        self.metrics = metrics
+        self.storage_settings = StorageSettings.from_env()
+        self.log_text = self._log_text(settings)
+        self.logging_enabled = settings.prediction_log
+        if settings.database_engine is not None:
+            self.engine: Engine = settings.database_engine
+            self._owns_engine = False
+        else:
+            self.engine = make_engine(settings.database_url or self.storage_settings.database_url,
+                                      timeout=settings.database_timeout_seconds)
+            self._owns_engine = True
+        self.where = safe_url(self.engine.url)
+        self.schema_ready = threading.Event()  # set when the schema step is over (migrated, failed, or skipped)
+        self.migrated = False
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._pid: int | None = None
+        self._log = None
+        self._builder: RowBuilder | None = None
+        self._monitor_lock = threading.Lock()
+        self._monitor_cache: tuple[float, str, dict | None] | None = None
+
+    def _log_text(self, settings: Settings) -> bool:
+        if settings.prediction_log_text is not None:
+            return bool(settings.prediction_log_text)
+        if (settings.database_url or settings.database_engine is not None) \
+                and not os.environ.get("PREDICTION_LOG_TEXT", "").strip():
+            return False  # storage's rule: the text is kept by default on the embedded store only
+        return self.storage_settings.log_text
+
+    # -- schema --------------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Run the schema step in the background (or mark it done when DATABASE_AUTO_MIGRATE is off)."""
+        if not self.settings.database_auto_migrate:
+            self._schema_done()
+            return
+        threading.Thread(target=self._migrate, name="db-migrate", daemon=True).start()
+
+    def _migrate(self) -> None:
+        from ytsentiment.storage import upgrade
+
+        url = self.engine.url.render_as_string(hide_password=False)
+        failures = 0
+        while not self._closing.is_set():
+            try:
+                revision = upgrade(url)
+            except Exception as exc:  # noqa: BLE001 - a database that is down must not stop the worker
+                failures += 1
+                if failures == 1:
+                    log.warning("database %s: cannot migrate the schema (%s); predictions are still served, the "
+                                "prediction log drops rows and /feedback answers 503 until it works. Retrying "
+                                "every %.0f s", self.where, exc, MIGRATE_RETRY_SECONDS)
+                    self._schema_done()
+                self._closing.wait(MIGRATE_RETRY_SECONDS)
+                continue
+            self.migrated = True
+            log.info("database %s at schema %s%s", self.where, revision,
+                     f" after {failures} failed attempts" if failures else "")
+            self._schema_done()
+            return
+
+    def _schema_done(self) -> None:
+        with self._lock:
+            self.schema_ready.set()
+            if self._log is not None and self._pid == os.getpid():
+                self._log.start()
+
+    # -- prediction log ------------------------------------------------------------------------------------------
+    def _builder_here(self) -> RowBuilder:
+        """This process's row builder and log, created on first use (never inherited from a parent process)."""
+        if self._builder is not None and self._pid == os.getpid():
+            return self._builder
+        from ytsentiment.storage import PredictionLog
+
+        with self._lock:
+            if self._builder is None or self._pid != os.getpid():
+                prediction_log = PredictionLog(self.engine, queue_size=self.storage_settings.queue_size,
+                                               on_written=self.metrics.log_written.inc,
+                                               on_dropped=self.metrics.log_dropped.inc, start=False)
+                self._builder = RowBuilder(prediction_log, log_text=self.log_text,
+                                           max_rows=self.storage_settings.queue_size,
+                                           on_dropped=self.metrics.log_dropped.inc)
+                self._log, self._pid = prediction_log, os.getpid()
+                if self.schema_ready.is_set():
+                    prediction_log.start()
+            return self._builder
+
+    def record(self, *, model_info: dict, video_id: str | None, predictions: Sequence[dict], proba) -> None:
+        """Queue one request's predictions for the log; returns at once (see the module docstring)."""
+        if not self.logging_enabled or not predictions or self._closing.is_set():
+            return
+        self._builder_here().put(Served(
+            created_at=datetime.now(UTC),
+            model_name=str(model_info.get("name") or default_model_name()),
+            model_version=str(model_info.get("version") or "unknown"),
+            video_id=video_id,
+            texts=[p["comment"] for p in predictions],
+            sentiments=[p["sentiment"] for p in predictions],
+            proba=proba.tolist(),
+            ids=[p["prediction_id"] for p in predictions],
+            languages=[p["language"] for p in predictions],
+        ))
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every recorded prediction is written or dropped (tests, shutdown)."""
+        deadline = time.monotonic() + timeout
+        if self._builder is None or self._pid != os.getpid():
+            return True
+        if not self._builder.flush(timeout):
+            return False
+        return self._log.flush(max(0.0, deadline - time.monotonic()))
+
+    def stats(self) -> dict[str, int | bool]:
+        return self._log.stats() if self._log is not None else {"written": 0, "dropped": 0, "queued": 0,
+                                                                 "healthy": True}
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Write what can be written within ``timeout`` seconds, then stop the threads and the engine."""
+        self._closing.set()
+        if self._builder is not None and self._pid == os.getpid():
+            deadline = time.monotonic() + timeout
+            self._builder.close(timeout)
+            stats = self._log.close(max(0.1, deadline - time.monotonic()))
+            log.info("prediction log closed: %s", stats)
+        if self._owns_engine:
+            self.engine.dispose()
+
+    # -- feedback and monitoring ---------------------------------------------------------------------------------
+    def record_feedback(self, *, label: int, client_id: str, prediction_id: str | None, text: str | None,
+                        model_info: dict | None):
+        """``storage.record_feedback``; raises UnknownPrediction, InvalidFeedback or SQLAlchemyError."""
+        from ytsentiment.storage import record_feedback
+
+        info = model_info or {}
+        return record_feedback(self.engine, label=label, client_id=client_id, prediction_id=prediction_id,
+                               text=text, model_name=info.get("name") or default_model_name(),
+                               model_version=None if info.get("version") is None else str(info["version"]))
+
+    def latest_monitor_run(self, model_name: str) -> dict | None:
+        """The newest ``monitor_runs`` row of ``model_name`` (``storage.monitor_runs`` shape), cached for
+        MONITOR_CACHE_SECONDS; None when there is none or the database cannot be read (failures are cached too,
+        so a database that is down costs a scrape at most one timeout per period)."""
+        now = time.monotonic()
+        with self._monitor_lock:
+            cached = self._monitor_cache
+            if cached is not None and cached[1] == model_name and now - cached[0] < self.settings.monitor_cache_seconds:
+                return cached[2]
+            from ytsentiment.storage import monitor_runs
+
+            try:
+                rows = monitor_runs(self.engine, model_name=model_name, limit=1)
+                run = rows[0] if rows else None
+            except Exception as exc:  # noqa: BLE001 - no database, no schema yet, a bad summary: no gauges
+                log.debug("monitoring gauges: cannot read monitor_runs from %s: %s", self.where, exc)
+                run = None
+            self._monitor_cache = (now, model_name, run)
+            return run
+
+
+class Storage:
+    """The extension object: ``init_app(app)`` builds and starts the app's ``StorageState``."""
+
+    def init_app(self, app: Flask) -> None:
+        from flask_app.metrics import MonitorCollector
+        from flask_app.state import EXTENSION_KEY
+
+        api = app.extensions[EXTENSION_KEY]
+        state = StorageState(api.settings, api.metrics)
+        app.extensions[STORAGE_KEY] = state
+
+        def read_monitor() -> dict | None:
+            info = api.holder.model.info if api.holder.model is not None else {}
+            return state.latest_monitor_run(str(info.get("name") or default_model_name()))
+
+        api.metrics.use_monitor(MonitorCollector(read_monitor))
+        state.start()
+        log.info("database %s; prediction log %s (text %s)", state.where,
+                 "on" if state.logging_enabled else "off (PREDICTION_LOG)", "kept" if state.log_text else "not kept")
+
+
+def current_storage() -> StorageState | None:
+    """The storage of the app handling the current request (None when no storage is bound)."""
+    return current_app.extensions.get(STORAGE_KEY)
+
+
+storage = Storage()

@@ -1,0 +1,1 @@
+"""The channel-scale batch path: collect comments from the YouTube Data API (``collect``), score them, report."""

@@ -1,0 +1,85 @@
+"""``ytsentiment monitor``: drift and live quality of the production model, and the retrain decision.
+
+Writes ``<out>/report.html`` and ``<out>/summary.json`` (``decision`` and ``reasons`` for the GitHub job summary),
+one MLflow run and one ``monitor_runs`` row; the log's last line states the decision.
+
+Exit codes: 0 ok, not enough data, or retrain without ``--fail-on-retrain``; 3 retrain with ``--fail-on-retrain``
+(a scheduled workflow branches on it); 2 bad input or configuration (the message says what to fix); 1 unexpected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+EXIT_RETRAIN = 3
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ytsentiment import config
+
+    p.add_argument("--name", default=config.model_name(), help="registered model name (env MODEL_NAME)")
+    p.add_argument("--model-version", help="version to monitor (default: the registry's @production, else the "
+                                           "newest version in the prediction log)")
+    p.add_argument("--params", default="params.yaml", help="params file with the `monitor:` section")
+    p.add_argument("--out", default="reports/monitor", help="folder for report.html and summary.json")
+    p.add_argument("--database-url", help="SQLAlchemy URL (default: env DATABASE_URL, else the embedded SQLite)")
+    p.add_argument("--test-split", help="training test split parquet for the informative view "
+                                        "(default: monitor.test_split; 'none' skips it)")
+    p.add_argument("--model-uri", help="model that scores the test split (default: models:/<name>/<version>); "
+                                       "without a loadable model only text and descriptors are compared")
+    p.add_argument("--no-mlflow", action="store_true", help="do not log an MLflow run")
+    p.add_argument("--github-output", metavar="FILE",
+                   help="append `decision=<decision>` to FILE (a workflow step's $GITHUB_OUTPUT)")
+    p.add_argument("--fail-on-retrain", action="store_true",
+                   help=f"exit {EXIT_RETRAIN} when the decision is retrain (for scheduled workflows)")
+
+
+def _test_reference(args, params, version_hint: str | None):
+    from ytsentiment.monitoring.job import load_model, test_split_reference
+
+    path = args.test_split or params.test_split
+    if not path or path.lower() == "none":
+        return None
+    if not Path(path).is_file():
+        log.warning("training test split %s not found (run `make repro`): the informative view is skipped", path)
+        return None
+    uri = args.model_uri or (f"models:/{args.name}/{version_hint}" if version_hint else None)
+    model = None
+    if uri:
+        try:
+            model = load_model(uri)
+        except Exception as exc:  # noqa: BLE001 - the informative view degrades, the decision does not depend on it
+            log.warning("cannot load %s (%s): the test split is compared on text and descriptors only", uri, exc)
+    return test_split_reference(path, params, model)
+
+
+def run(args) -> int:
+    from ytsentiment.monitoring import store
+    from ytsentiment.monitoring.job import production_version, run_monitor
+    from ytsentiment.monitoring.settings import load_monitor_params
+    from ytsentiment.storage.db import make_engine
+
+    params = load_monitor_params(args.params)
+    engine = make_engine(args.database_url)
+    try:
+        version = (args.model_version or (None if args.no_mlflow else production_version(args.name))
+                   or store.latest_version(engine, args.name))
+        summary = run_monitor(engine, params, args.name, args.out, model_version=version,
+                              test_reference=_test_reference(args, params, version), track=not args.no_mlflow)
+    finally:
+        engine.dispose()
+    print(f"{summary['decision'].upper()}: {summary['model_name']} v{summary['model_version']} "
+          f"(report: {Path(args.out) / 'report.html'})")
+    for reason in summary["reasons"]:
+        print(f"  - {reason}")
+    if args.github_output:
+        with open(args.github_output, "a", encoding="utf-8") as fh:
+            fh.write(f"decision={summary['decision']}\n")
+    if summary["decision"] == "retrain" and args.fail_on_retrain:
+        return EXIT_RETRAIN
+    return 0
+

@@ -1,0 +1,208 @@
+"""``run_monitor``: one monitoring run of the production version, from the database to a decision.
+
+1. Which version: ``--model-version``, else the registry's ``<name>@production``, else the newest version in the
+   prediction log.
+2. Its reference: the baseline pinned in ``monitor_baselines`` (its first ``baseline_size`` served predictions,
+   pinned by the first run that finds that many). The training data are tweets and Reddit comments, so YouTube
+   traffic differs from them from day one: against the training split a drift alarm would always ring. The distance
+   to the training test split (``monitor.test_split``, the clean stage's parquet, scored by the same model version)
+   is reported beside it, for information only.
+3. The window (after the baseline's end), the feedback of that version, ``core.drift`` / ``live_quality`` /
+   ``decide``.
+4. Outputs: ``report.html`` + ``summary.json`` in ``out_dir``, one MLflow run in ``monitor.experiment`` tagged with
+   the model version (metrics ``drift_score``, ``live_macro_f1`` … so they line up over time in the UI), one
+   ``monitor_runs`` row.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ytsentiment import YtSentimentError
+from ytsentiment.monitoring import core, store
+from ytsentiment.monitoring.descriptors import describe
+from ytsentiment.monitoring.settings import MonitorParams
+
+log = logging.getLogger(__name__)
+
+
+def production_version(model_name: str) -> str | None:
+    """The version behind ``model_name@production`` in the registry, or None (no alias, or no registry)."""
+    from ytsentiment import registry
+
+    try:
+        version = registry.alias_version(model_name, registry.PRODUCTION)
+    except Exception as exc:  # noqa: BLE001 - an unreachable registry must not stop the monitor: it says so
+        log.warning("cannot ask the registry for %s@production (%s); using the prediction log", model_name, exc)
+        return None
+    return None if version is None else str(version.version)
+
+
+def score_reference(texts, model=None):
+    """A reference frame for raw texts: descriptors, plus the model's class and confidence when a model is given."""
+    import numpy as np
+    import pandas as pd
+
+    from ytsentiment.contract import TEXT_COLUMN
+
+    texts = pd.Series(texts).fillna("").astype(str).reset_index(drop=True)
+    frame = pd.concat([pd.DataFrame({"text": texts}), describe(texts)], axis=1)
+    if model is not None:
+        proba = np.asarray(model.predict_proba(pd.DataFrame({TEXT_COLUMN: texts})))
+        classes = np.asarray(model.classes_)
+        frame["sentiment"] = classes[proba.argmax(axis=1)].astype(int)
+        frame["confidence"] = proba.max(axis=1)
+    return frame
+
+
+def test_split_reference(path: str | Path, params: MonitorParams, model=None):
+    """``params.test_sample`` seeded rows of the training test split, described (and scored by ``model``)."""
+    import pandas as pd
+
+    test = pd.read_parquet(path, columns=["text"])
+    if len(test) > params.test_sample:
+        test = test.sample(n=params.test_sample, random_state=params.seed)
+    return score_reference(test["text"], model)
+
+
+def load_model(uri: str):
+    import mlflow
+
+    from ytsentiment.tracking import use_tracking
+
+    use_tracking()
+    return mlflow.sklearn.load_model(uri)
+
+
+def _window_bounds(window, now: datetime) -> tuple[datetime, datetime]:
+    if len(window) == 0:
+        return now, now
+    return store._py(window["created_at"].min()), store._py(window["created_at"].max())
+
+
+def run_monitor(engine, params: MonitorParams, model_name: str, out_dir: str | Path, *,
+                model_version: str | None = None, test_reference=None, now: datetime | None = None,
+                track: bool = True) -> dict[str, Any]:
+    """One monitoring run (see the module docstring); returns the summary that ``summary.json`` holds.
+
+    ``test_reference``: a frame from ``test_split_reference`` (or None to skip the informative view).
+    """
+    now = now or datetime.now(UTC)
+    version = model_version or production_version(model_name) or store.latest_version(engine, model_name)
+    if version is None:
+        raise YtSentimentError(f"monitor: no version of {model_name!r} to monitor: the registry has no "
+                               f"{model_name}@production and the prediction log has no predictions of it (is "
+                               "DATABASE_URL right? pass --model-version)")
+    pinned = store.baseline(engine, model_name, version)
+    status = "pinned earlier"
+    if pinned is None:
+        pinned, first = store.pin_baseline(engine, model_name, version, params.baseline_size, now=now)
+        status = "pinned now" if pinned else f"not pinned yet ({len(first)} of {params.baseline_size} predictions)"
+        baseline_frame = first
+    else:
+        baseline_frame = store.load_baseline_frame(engine, model_name, version, pinned)
+    window = store.load_window(engine, model_name, version, params, after=pinned["window_end"] if pinned else None,
+                               now=now) if pinned else baseline_frame.iloc[0:0]
+    window = core.select_window(window, params, now) if len(window) else window
+
+    if pinned:
+        baseline_view, baseline_snapshot = core.drift(window, baseline_frame, params, "baseline")
+    else:
+        baseline_view, baseline_snapshot = {
+            "reference": "baseline", "n_window": 0, "n_reference": len(baseline_frame), "enough_data": False,
+            "drift_detected": None, "drift_score": None,
+            "note": f"not enough data: the baseline of v{version} is pinned once it has served "
+                    f"{params.baseline_size} predictions ({len(baseline_frame)} so far)"}, None
+    test_view, test_snapshot = (core.drift(window, test_reference, params, "test split")
+                                if test_reference is not None else (None, None))
+    quality = core.live_quality(store.load_feedback(engine, model_name, version), params)
+    decision, reasons = core.decide(baseline_view, quality, params)
+    start, end = _window_bounds(window, now)
+    summary: dict[str, Any] = {
+        "model_name": model_name, "model_version": str(version), "run_at": core.iso(now),
+        "decision": decision, "reasons": reasons,
+        "window": {"by": params.window_by, "size_or_hours": params.window_size if params.window_by == "count"
+                   else params.window_hours, "start": core.iso(start), "end": core.iso(end),
+                   "n_predictions": len(window)},
+        "baseline": {"status": status, **({k: core.iso(v) if isinstance(v, datetime) else v
+                                           for k, v in pinned.items()} if pinned else {})},
+        "drift": baseline_view, "test_split": test_view, "live_quality": quality,
+        "params": dataclasses.asdict(params),
+    }
+    summary["metrics"] = metrics_of(summary)
+    snapshots = {"window vs baseline": baseline_snapshot, "window vs training test split": test_snapshot}
+    if track:
+        summary["mlflow_run_id"] = _start_tracking(summary, params)
+    try:
+        paths = _record(engine, summary, snapshots, out_dir, start, end)
+        if track:
+            _finish_tracking(summary, paths)
+    except BaseException:
+        if track:
+            import mlflow
+
+            mlflow.end_run(status="FAILED")
+        raise
+    log.info("monitor %s v%s: %s (%s)", model_name, version, decision, "; ".join(reasons))
+    return summary
+
+
+def _record(engine, summary: dict[str, Any], snapshots: dict[str, Any], out_dir, start, end) -> dict[str, Path]:
+    """The ``monitor_runs`` row, then the report and the summary (which carries the row's id)."""
+    from ytsentiment.monitoring import report
+
+    base, quality = summary["drift"], summary["live_quality"]
+    summary["monitor_run_id"] = store.write_run(engine, {
+        "run_at": store._py(summary["run_at"]), "model_name": summary["model_name"],
+        "model_version": summary["model_version"], "window_start": start, "window_end": end,
+        "n_predictions": summary["window"]["n_predictions"], "n_feedback": quality["n_feedback"],
+        "drift_score": base.get("drift_score"), "drift_detected": base.get("drift_detected"),
+        "class_mix_distance": base.get("class_mix_distance"),
+        "live_macro_f1": quality.get("macro_f1"), "live_accuracy": quality.get("accuracy"),
+        "decision": summary["decision"], "reasons": summary["reasons"], "summary": summary,
+    })
+    return report.write_outputs(out_dir, summary, snapshots)
+
+
+def metrics_of(summary: dict[str, Any]) -> dict[str, float]:
+    """The figures logged as MLflow metrics (only those that were measured)."""
+    d, t, q = summary["drift"], summary.get("test_split") or {}, summary["live_quality"]
+    out = {
+        "n_predictions": summary["window"]["n_predictions"], "n_feedback": q["n_feedback"],
+        "drift_score": d.get("drift_score"), "drift_detected": d.get("drift_detected"),
+        "text_drift_auc": d.get("text_drift_auc"), "class_mix_distance": d.get("class_mix_distance"),
+        "live_macro_f1": q.get("macro_f1") if q.get("enough_data") else None,
+        "live_accuracy": q.get("accuracy") if q.get("enough_data") else None,
+        "retrain": summary["decision"] == "retrain",
+        "test_split.drift_score": t.get("drift_score"), "test_split.text_drift_auc": t.get("text_drift_auc"),
+        "test_split.class_mix_distance": t.get("class_mix_distance"),
+    }
+    for name, v in (d.get("signals") or {}).items():
+        out[f"signal.{name}"] = v["score"]
+    return {k: float(v) for k, v in out.items() if v is not None}
+
+
+def _start_tracking(summary: dict[str, Any], params: MonitorParams) -> str:
+    import mlflow
+
+    from ytsentiment.tracking import use_experiment
+
+    use_experiment(params.experiment)
+    run = mlflow.start_run(run_name=f"monitor {summary['model_name']} v{summary['model_version']}", tags={
+        "model_name": summary["model_name"], "model_version": summary["model_version"],
+        "decision": summary["decision"], "window_by": summary["window"]["by"]})
+    return run.info.run_id
+
+
+def _finish_tracking(summary: dict[str, Any], paths: dict[str, Path]) -> None:
+    import mlflow
+
+    mlflow.log_params({f"monitor.{k}": v for k, v in summary["params"].items()})
+    mlflow.log_metrics(summary["metrics"])
+    for path in paths.values():
+        mlflow.log_artifact(str(path))
+    mlflow.end_run()

@@ -1,0 +1,108 @@
+"""The monitor's outputs on disk: one self-contained HTML report and the JSON summary.
+
+The HTML page starts with what a reader needs first (decision, reasons, window, live quality, each drift signal
+against the baseline and against the training test split) and then embeds Evidently's own interactive views of the
+same comparisons (distributions, the domain classifier's most telling words and examples), each in an ``iframe``
+with ``srcdoc`` so the file has no outside dependency. Every value from the data is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+from ytsentiment.io import atomic_write, write_json
+
+CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1d232a;max-width:1200px}
+h1{font-size:22px;margin:0 0 8px}h2{font-size:17px;margin:26px 0 8px;border-bottom:1px solid #dde}
+.badge{display:inline-block;padding:2px 10px;border-radius:12px;color:#fff;font-weight:600}
+.ok{background:#2e7d32}.retrain{background:#c62828}.not_enough_data{background:#6d6d6d}
+table{border-collapse:collapse;margin:6px 0}td,th{border:1px solid #ccd;padding:3px 9px;text-align:left}
+th{background:#f3f4f8}.drift{color:#c62828;font-weight:600}.muted{color:#666}
+iframe{width:100%;height:900px;border:1px solid #ccd}
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def _num(value: Any, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else _e(value)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _drift_section(title: str, view: dict[str, Any] | None) -> str:
+    if view is None:
+        return f"<h2>{_e(title)}</h2><p class=muted>not computed (no reference available)</p>"
+    out = [f"<h2>{_e(title)}</h2>",
+           f"<p>{view['n_window']} predictions in the window, {view['n_reference']} in the reference.</p>"]
+    if not view.get("enough_data"):
+        return "".join(out) + f"<p class=muted>{_e(view.get('note'))}</p>"
+    verdict = "drift detected" if view["drift_detected"] else "no drift"
+    out.append(f"<p><b class={'drift' if view['drift_detected'] else ''}>{verdict}</b>: drift score "
+               f"{view['drift_score']:.2f} (share of drifted signals)</p>")
+    rows = [[_e(name), _e(v["method"]), _num(v["score"]), _e(v["threshold"]),
+             "<span class=drift>drift</span>" if v["drift"] else "–"] for name, v in view["signals"].items()]
+    out.append(_table(["signal", "method", "score", "threshold", "drift"], rows))
+    if view.get("class_mix"):
+        sides = list(view["class_mix"])
+        classes = list(view["class_mix"][sides[0]])
+        out.append(_table(["predicted class", *sides],
+                          [[_e(c), *[f"{view['class_mix'][s][c]:.1%}" for s in sides]] for c in classes]))
+    return "".join(out)
+
+
+def render_html(summary: dict[str, Any], snapshots: dict[str, Any]) -> str:
+    """The report page for a summary (``job.run_monitor``'s) and the Evidently snapshots by title."""
+    decision = summary["decision"]
+    w, q = summary["window"], summary["live_quality"]
+    parts = [
+        "<!doctype html><html lang=en><head><meta charset=utf-8>",
+        f"<title>ytsentiment monitor: {_e(summary['model_name'])} v{_e(summary['model_version'])}</title>",
+        f"<style>{CSS}</style></head><body>",
+        f"<h1>{_e(summary['model_name'])} v{_e(summary['model_version'])} "
+        f"<span class='badge {_e(decision)}'>{_e(decision.replace('_', ' '))}</span></h1>",
+        f"<p class=muted>run at {_e(summary['run_at'])}</p>",
+        "<ul>" + "".join(f"<li>{_e(r)}</li>" for r in summary["reasons"]) + "</ul>",
+        "<h2>Window</h2>",
+        _table(["window", "start", "end", "predictions"],
+               [[_e(f"{w['by']} ({w['size_or_hours']})"), _e(w["start"]), _e(w["end"]), _e(w["n_predictions"])]]),
+    ]
+    b = summary.get("baseline") or {}
+    parts.append(_table(["baseline", "start", "end", "predictions", "pinned at"],
+                        [[_e(b.get("status")), _e(b.get("window_start")), _e(b.get("window_end")),
+                          _e(b.get("n_predictions")), _e(b.get("pinned_at"))]]))
+    parts += [
+        "<h2>Live quality (feedback on this version)</h2>",
+        _table(["feedback rows", "macro-F1", "accuracy", "floor", "judged"],
+               [[_e(q["n_feedback"]), _num(q.get("macro_f1")), _num(q.get("accuracy")),
+                 _e(summary["params"]["live_f1_floor"]), "yes" if q.get("enough_data") else
+                 f"no (need {q['min_feedback']})"]]),
+        _drift_section("Drift vs the version's baseline (decides)", summary["drift"]),
+        _drift_section("Distance to the training test split (informative)", summary.get("test_split")),
+    ]
+    for title, snapshot in snapshots.items():
+        if snapshot is not None:
+            doc = snapshot.get_html_str(as_iframe=False)
+            parts.append(f"<h2>Evidently: {_e(title)}</h2><iframe title='{_e(title)}' srcdoc=\"{html.escape(doc)}\">"
+                         "</iframe>")
+    parts.append("</body></html>")
+    return "".join(parts)
+
+
+def write_outputs(out_dir: str | Path, summary: dict[str, Any], snapshots: dict[str, Any]) -> dict[str, Path]:
+    """Write ``report.html`` and ``summary.json`` into ``out_dir``; returns their paths."""
+    out = Path(out_dir)
+    paths = {"report": out / "report.html", "summary": out / "summary.json"}
+    with atomic_write(paths["report"]) as tmp:
+        tmp.write_text(render_html(summary, snapshots), encoding="utf-8")
+    write_json(paths["summary"], summary)
+    return paths

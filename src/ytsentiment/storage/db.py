@@ -1,0 +1,84 @@
+"""Engines and sessions: one ``make_engine(url)`` for every user of the database (API, monitor, batch, CLI).
+
+- SQLite (the embedded default): foreign keys switched on per connection (SQLite leaves them off, and the feedback
+  table's ON DELETE SET NULL needs them), a busy timeout instead of failing at once on a lock. ``upgrade()``
+  switches the file to WAL so the API's writer and a reading job do not block each other.
+- PostgreSQL: a connect timeout (a server that is down must not hang a caller for minutes) and pre-ping (pooled
+  connections that died with a restart are replaced, not handed out).
+
+Passwords never reach the logs: ``safe_url(url)`` is what messages print.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from ytsentiment.storage.errors import StorageError
+from ytsentiment.storage.settings import database_url
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL, Engine
+    from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
+
+
+def parse_url(url: str | None = None) -> URL:
+    """DATABASE_URL (or ``url``) as a SQLAlchemy URL; a clear error when it is not one."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    raw = url or database_url()
+    try:
+        return make_url(raw)
+    except ArgumentError as exc:
+        raise StorageError(f"DATABASE_URL is not a SQLAlchemy URL ({exc}): expected e.g. "
+                           "sqlite:///var/ytsentiment.db or postgresql+psycopg://USER:PASSWORD@HOST:5432/DB") from None
+
+
+def safe_url(url: str | URL | None = None) -> str:
+    """The URL with its password masked, for messages and logs."""
+    parsed = parse_url(url) if url is None or isinstance(url, str) else url
+    return parsed.render_as_string(hide_password=True)
+
+
+def make_engine(url: str | None = None, *, timeout: float = 5.0, **kwargs) -> Engine:
+    """An Engine for ``url`` (default DATABASE_URL). ``timeout``: seconds SQLite waits on a lock, and PostgreSQL
+    on connecting. Extra keyword arguments go to ``sqlalchemy.create_engine``."""
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.exc import NoSuchModuleError
+
+    parsed = parse_url(url)
+    connect_args = dict(kwargs.pop("connect_args", {}))
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        connect_args.setdefault("timeout", timeout)
+    elif backend == "postgresql":
+        connect_args.setdefault("connect_timeout", max(1, round(timeout)))
+        kwargs.setdefault("pool_pre_ping", True)
+    try:
+        engine = create_engine(parsed, connect_args=connect_args, **kwargs)
+    except (NoSuchModuleError, ImportError) as exc:
+        raise StorageError(f"DATABASE_URL {safe_url(parsed)}: no driver for it ({exc}); use sqlite:/// or "
+                           "postgresql+psycopg:// (psycopg 3 is installed)") from None
+    if backend == "sqlite":
+        event.listen(engine, "connect", _sqlite_on_connect)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A session that commits when the block succeeds and rolls back when it raises."""
+    from sqlalchemy.orm import Session
+
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        yield session

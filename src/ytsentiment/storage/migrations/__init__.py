@@ -1,0 +1,1 @@
+"""Alembic migrations of the storage schema, shipped inside the package (run by ``ytsentiment db-upgrade``)."""

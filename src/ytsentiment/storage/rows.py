@@ -1,0 +1,83 @@
+"""What a logged prediction row holds besides the model's answer: cheap text descriptors, the text's hash, its id.
+
+``describe(text)`` is pure and fast (it runs for every served comment); the monitoring job watches these
+descriptors for drift without needing the raw text, which is only kept when PREDICTION_LOG_TEXT is on:
+
+    n_chars           len(text): Unicode code points, as sent
+    n_words           whitespace-separated tokens (``len(text.split())``)
+    emoji_share       code points that belong to an emoji (``emoji.emoji_list``) / n_chars; 0 for ""
+    non_letter_share  visible characters (not whitespace) that are not letters (digits, punctuation, symbols,
+                      emoji) / visible characters; 0 when there is none
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from ytsentiment.contract import CLASSES
+
+
+def sha256_text(text: str) -> str:
+    """Hex sha256 of the text exactly as sent (UTF-8)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def new_prediction_id() -> str:
+    """A fresh prediction id (UUID4 string), made when the request is served."""
+    return str(uuid.uuid4())
+
+
+def describe(text: str) -> dict[str, float | int]:
+    """Cheap descriptors of one comment (see the module docstring for their definitions)."""
+    import emoji
+
+    n_chars = len(text)
+    in_emoji = sum(m["match_end"] - m["match_start"] for m in emoji.emoji_list(text)) if n_chars else 0
+    visible = [c for c in text if not c.isspace()]
+    non_letters = sum(1 for c in visible if not c.isalpha())
+    return {
+        "n_chars": n_chars,
+        "n_words": len(text.split()),
+        "emoji_share": in_emoji / n_chars if n_chars else 0.0,
+        "non_letter_share": non_letters / len(visible) if visible else 0.0,
+    }
+
+
+def prediction_row(*, text: str, sentiment: int, proba: Sequence[float], model_name: str, model_version: str,
+                   created_at: datetime, log_text: bool, prediction_id: str | None = None,
+                   video_id: str | None = None, language: str | None = None) -> dict:
+    """One ``predictions`` row for ``PredictionLog.submit``. ``proba`` is in class order (-1, 0, 1), as the
+    model's ``predict_proba`` returns it; ``confidence`` is the probability of the predicted class."""
+    if sentiment not in CLASSES:
+        raise ValueError(f"sentiment {sentiment!r} is not one of {CLASSES}")
+    if len(proba) != len(CLASSES):
+        raise ValueError(f"proba has {len(proba)} values, expected {len(CLASSES)} in class order {CLASSES}")
+    probs = dict(zip(CLASSES, (float(p) for p in proba), strict=True))
+    return {
+        "id": prediction_id or new_prediction_id(),
+        "created_at": created_at,
+        "model_name": model_name,
+        "model_version": str(model_version),
+        "video_id": video_id,
+        "text": text if log_text else None,
+        "text_sha256": sha256_text(text),
+        "sentiment": int(sentiment),
+        "confidence": probs[int(sentiment)],
+        "proba_negative": probs[-1],
+        "proba_neutral": probs[0],
+        "proba_positive": probs[1],
+        **describe(text),
+        "language": language,
+    }
+
+
+def check_row(row: Mapping) -> None:
+    """Raise ValueError when ``row`` has a key that is not a ``predictions`` column (a programming error)."""
+    from ytsentiment.storage.models import PREDICTION_COLUMNS
+
+    unknown = set(row) - set(PREDICTION_COLUMNS)
+    if unknown:
+        raise ValueError(f"prediction row has unknown keys {sorted(unknown)}; columns: {PREDICTION_COLUMNS}")

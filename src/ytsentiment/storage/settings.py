@@ -1,0 +1,87 @@
+"""Storage settings from the environment (documented in ``.env.example``); read when asked, never at import.
+
+    DATABASE_URL                    SQLAlchemy URL; default: the embedded SQLite file var/ytsentiment.db
+                                    (relative to the working directory, like mlflow.db); production:
+                                    postgresql+psycopg://USER:PASSWORD@HOST:5432/DB
+    PREDICTION_LOG_TEXT             keep the raw comment text of each prediction (true/false); default: true on the
+                                    embedded store, false when DATABASE_URL is set (then say so explicitly)
+    PREDICTION_LOG_RETENTION_DAYS   default window of `ytsentiment purge` (days, default 30)
+    PREDICTION_LOG_QUEUE_SIZE       rows waiting in memory before new ones are dropped (default 10000)
+    PREDICTION_LOG_BATCH_SIZE       rows per INSERT batch (default 200)
+    PREDICTION_LOG_FLUSH_SECONDS    longest wait before a partial batch is written (default 1.0)
+    FEEDBACK_EXPORT_MAX_PER_CLIENT  most feedback rows one client contributes to an export (default 200)
+    FEEDBACK_EXPORT_MIN_AGREEMENT   share of clients that must agree on a text's label (default 1.0: any conflict
+                                    drops the text)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ytsentiment import YtSentimentError
+
+DEFAULT_DATABASE_URL = "sqlite:///var/ytsentiment.db"
+TRUE = frozenset({"1", "true", "yes", "on"})
+FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def parse_bool(name: str, value: str) -> bool:
+    v = value.strip().lower()
+    if v in TRUE:
+        return True
+    if v in FALSE:
+        return False
+    raise YtSentimentError(f"{name}={value!r} is not a boolean: use true or false")
+
+
+def _number(env: Mapping[str, str], name: str, default, kind, minimum, maximum=None):
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = None
+    if value is None or value < minimum or (maximum is not None and value > maximum):
+        bounds = f">= {minimum}" + (f" and <= {maximum}" if maximum is not None else "")
+        raise YtSentimentError(f"{name}={raw!r}: expected {'an integer' if kind is int else 'a number'} {bounds}")
+    return value
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    database_url: str = DEFAULT_DATABASE_URL
+    embedded: bool = True  # DATABASE_URL unset: the SQLite file under var/
+    log_text: bool = True
+    retention_days: int = 30
+    queue_size: int = 10_000
+    batch_size: int = 200
+    flush_seconds: float = 1.0
+    export_max_per_client: int = 200
+    export_min_agreement: float = 1.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> StorageSettings:
+        env = os.environ if env is None else env
+        url = env.get("DATABASE_URL", "").strip()
+        embedded = not url
+        text = env.get("PREDICTION_LOG_TEXT", "").strip()
+        return cls(
+            database_url=url or DEFAULT_DATABASE_URL,
+            embedded=embedded,
+            log_text=parse_bool("PREDICTION_LOG_TEXT", text) if text else embedded,
+            retention_days=_number(env, "PREDICTION_LOG_RETENTION_DAYS", cls.retention_days, int, 1),
+            queue_size=_number(env, "PREDICTION_LOG_QUEUE_SIZE", cls.queue_size, int, 1),
+            batch_size=_number(env, "PREDICTION_LOG_BATCH_SIZE", cls.batch_size, int, 1),
+            flush_seconds=_number(env, "PREDICTION_LOG_FLUSH_SECONDS", cls.flush_seconds, float, 0.01, 3600),
+            export_max_per_client=_number(env, "FEEDBACK_EXPORT_MAX_PER_CLIENT", cls.export_max_per_client, int, 1),
+            export_min_agreement=_number(env, "FEEDBACK_EXPORT_MIN_AGREEMENT", cls.export_min_agreement, float,
+                                         0.5, 1.0),
+        )
+
+
+def database_url() -> str:
+    """DATABASE_URL, or the embedded SQLite file."""
+    return StorageSettings.from_env().database_url

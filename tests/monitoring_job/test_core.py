@@ -1,0 +1,145 @@
+"""The monitor's pure functions on constructed windows of real comments, and hand-computed oracles."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ytsentiment import YtSentimentError
+from ytsentiment.monitoring import core
+from ytsentiment.monitoring.descriptors import describe, describe_one
+from ytsentiment.monitoring.settings import MonitorParams, monitor_params
+
+P = MonitorParams(min_predictions=200, min_feedback=30, max_drift_rows=1000)
+
+
+@pytest.fixture(scope="module")
+def baseline(youtube, score):
+    return score(youtube["text"][:800])
+
+
+def test_same_traffic_does_not_drift(youtube, score, baseline):
+    window = score(youtube["text"][800:1600])
+    view, snapshot = core.drift(window, baseline, P)
+    assert view["enough_data"] and snapshot is not None
+    assert view["drift_detected"] is False, view
+    assert 0.4 < view["text_drift_auc"] < P.text_drift_threshold
+    assert view["signals"]["sentiment"]["drift"] is False
+    assert view["drift_score"] < P.drift_share
+    decision, reasons = core.decide(view, {"enough_data": False, "n_feedback": 0}, P)
+    assert decision == "ok" and "no drift" in reasons[0]
+
+
+@pytest.mark.parametrize("kind", ["airline", "foreign", "spam"])
+def test_shifted_traffic_drifts(kind, request, score, baseline):
+    texts = request.getfixturevalue(kind)
+    texts = texts["text"] if isinstance(texts, pd.DataFrame) else texts
+    view, _ = core.drift(score(texts), baseline, P)
+    assert view["drift_detected"] is True, view
+    assert view["signals"]["text"]["drift"] is True and view["text_drift_auc"] > 0.8
+    decision, reasons = core.decide(view, {"enough_data": False, "n_feedback": 0}, P)
+    assert decision == "retrain" and reasons[0].startswith("drift vs the baseline")
+    off, _ = core.decide(view, {"enough_data": False, "n_feedback": 0}, MonitorParams(retrain_on_drift=False))
+    assert off == "ok"
+
+
+def test_without_logged_text_the_other_signals_still_judge(airline, youtube, score, baseline):
+    """PREDICTION_LOG_TEXT off: no text, only hashes and descriptors; drift is still found, text is not measured."""
+    shifted, same = score(airline["text"]).assign(text=None), score(youtube["text"][800:1600]).assign(text=None)
+    view, _ = core.drift(shifted, baseline.assign(text=None), P)
+    assert "text" not in view["signals"] and view["text_drift_auc"] is None and view["drift_detected"] is True
+    view, _ = core.drift(same, baseline.assign(text=None), P)
+    assert view["drift_detected"] is False
+    assert "text not logged" in core.decide(view, {"enough_data": False, "n_feedback": 0}, P)[1][0]
+
+
+def test_too_little_data_is_never_a_drift_alarm(airline, score, baseline):
+    view, snapshot = core.drift(score(airline["text"][:150]), baseline, P)  # strongly shifted, but only 150 rows
+    assert snapshot is None and view["enough_data"] is False
+    assert view["drift_detected"] is None and view["drift_score"] is None
+    assert "not enough data: 150 predictions in the window" in view["note"]
+    decision, reasons = core.decide(view, {"enough_data": False, "n_feedback": 3}, P)
+    assert decision == "not_enough_data"
+    assert reasons == [view["note"],
+                       "not enough feedback: 3 labelled rows (need at least 30) - live quality not judged"]
+
+
+def test_live_quality_hand_computed():
+    labelled = pd.DataFrame({"label": [1, 1, -1, -1, 0, 0, "positive", None],
+                             "sentiment": [1, -1, -1, -1, 0, 1, 1, 0]})
+    q = core.live_quality(labelled, MonitorParams(min_feedback=7))
+    # by hand on the 7 usable rows: -1: P 2/3 R 1 F1 .8; 0: P 1 R 1/2 F1 2/3; 1: P 2/3 R 2/3 F1 2/3; acc 5/7
+    assert q["n_feedback"] == 7 and q["n_unusable"] == 1 and q["enough_data"] is True
+    assert q["macro_f1"] == pytest.approx((0.8 + 2 / 3 + 2 / 3) / 3, abs=1e-6)
+    assert q["accuracy"] == pytest.approx(5 / 7, abs=1e-6)
+    assert q["label_mix"] == {"negative": 2, "neutral": 2, "positive": 3}
+
+
+def test_disagreeing_feedback_drops_live_f1_and_decides_retrain(youtube, score, baseline):
+    window = score(youtube["text"][800:1600])
+    view, _ = core.drift(window, baseline, P)
+    agree = pd.DataFrame({"label": window["sentiment"][:100], "sentiment": window["sentiment"][:100]})
+    flipped = pd.DataFrame({"label": -window["sentiment"][:100].replace(0, 1), "sentiment": window["sentiment"][:100]})
+    good, bad = core.live_quality(agree, P), core.live_quality(flipped, P)
+    assert good["macro_f1"] == 1.0 and bad["macro_f1"] < 0.2 and bad["accuracy"] < 0.2
+    assert core.decide(view, good, P)[0] == "ok"
+    decision, reasons = core.decide(view, bad, P)
+    assert decision == "retrain"
+    assert reasons[0].startswith(f"live macro-F1 {bad['macro_f1']:.3f} on 100 feedback rows is below the floor 0.6")
+
+
+def test_feedback_below_minimum_is_not_judged():
+    q = core.live_quality(pd.DataFrame({"label": [1, -1], "sentiment": [-1, 1]}), P)
+    assert q["enough_data"] is False and q["macro_f1"] == 0.0
+    view = {"reference": "baseline", "enough_data": False, "note": "not enough data"}
+    assert core.decide(view, q, P)[0] == "not_enough_data"
+
+
+def _frame(minutes: list[int]) -> pd.DataFrame:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    return pd.DataFrame({"created_at": [t0 + timedelta(minutes=m) for m in minutes], "text": [str(m) for m in minutes]})
+
+
+def test_select_window_by_count_and_by_time():
+    frame = _frame([50, 10, 40, 20, 30])  # out of order on purpose
+    by_count = core.select_window(frame, MonitorParams(window_size=2))
+    assert by_count["text"].tolist() == ["40", "50"]
+    now = datetime(2026, 1, 1, 0, 45, tzinfo=UTC)
+    by_time = core.select_window(frame, MonitorParams(window_by="time", window_hours=0.5), now=now)
+    assert by_time["text"].tolist() == ["20", "30", "40"]  # (00:15, 00:45]; 00:50 is after now
+    assert core.first_served(frame, 2)["text"].tolist() == ["10", "20"]
+
+
+def test_descriptors_hand_computed():
+    assert describe_one("Hi 😂!!") == {"n_chars": 6, "n_words": 2, "emoji_share": pytest.approx(1 / 6),
+                                       "non_letter_share": pytest.approx(3 / 5)}
+    # a skin-tone emoji is two code points, both counted as emoji (the API logs the same: storage.rows.describe)
+    assert describe_one("👍🏽 ok") == {"n_chars": 5, "n_words": 2, "emoji_share": 0.4, "non_letter_share": 0.5}
+    assert describe_one(None) == {"n_chars": 0, "n_words": 0, "emoji_share": 0.0, "non_letter_share": 0.0}
+    assert describe(["a b", "12"])["non_letter_share"].tolist() == [0.0, 1.0]
+
+
+def test_class_mix():
+    assert core.class_mix([1, 1, 0, -1]) == {"negative": 0.25, "neutral": 0.25, "positive": 0.5}
+
+
+@pytest.mark.parametrize("values, fragment", [
+    ({"window_by": "week"}, "monitor.window_by"),
+    ({"windows": 3}, "unknown keys ['windows']"),
+    ({"live_f1_floor": 1.5}, "monitor.live_f1_floor"),
+    ({"text_drift_threshold": 0.3}, "ROC AUC"),
+    ({"min_predictions": 0}, "monitor.min_predictions"),
+])
+def test_bad_params_say_what_to_fix(values, fragment):
+    with pytest.raises(YtSentimentError, match=fragment.replace("[", r"\[").replace("]", r"\]")):
+        monitor_params(values)
+
+
+def test_repo_params_have_a_valid_monitor_section():
+    from ytsentiment.monitoring.settings import load_monitor_params
+
+    p = load_monitor_params(Path(__file__).resolve().parents[2] / "params.yaml")
+    assert p.min_predictions <= p.baseline_size and p.window_by in ("count", "time")

@@ -1,0 +1,177 @@
+"""``ytsentiment monitor`` end to end: a migrated SQLite prediction log, the CLI, MLflow, the report in Chromium."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from monitoring_job.logdb import T0, insert_feedback, insert_predictions
+from ytsentiment.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+SMALL = {"baseline_size": 400, "window_size": 400, "min_predictions": 200, "min_feedback": 30, "max_drift_rows": 1000,
+         "test_sample": 600}
+
+
+@pytest.fixture
+def params_file(tmp_path) -> Path:
+    raw = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+    raw["monitor"].update(SMALL)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def test_split(shared_data, tmp_path_factory) -> Path:
+    """A stand-in for data/interim/test.parquet: tweets and Reddit comments, as the training data are."""
+    frames = [pd.read_csv(shared_data / "human" / name).dropna(subset=["text"]).sample(n=400, random_state=3)
+              for name in ("semeval2013_2016_subtaskA.csv", "goemotions_reddit_sentiment3.csv")]
+    path = tmp_path_factory.mktemp("split") / "test.parquet"
+    pd.concat(frames, ignore_index=True)[["text", "label"]].to_parquet(path, index=False)
+    return path
+
+
+def _monitor(db_url, params_file, out, *extra) -> int:
+    return main(["monitor", "--params", str(params_file), "--database-url", db_url, "--out", str(out),
+                 "--model-version", "3", *extra])
+
+
+def _rows(engine, table: str) -> list[dict]:
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(text(f"SELECT * FROM {table} ORDER BY 1"))]
+
+
+def test_same_traffic_pins_the_baseline_and_says_ok(youtube, score, engine, db_url, params_file, test_split,
+                                                    trained_model_dir, isolated_mlflow, tmp_path):
+    import mlflow
+
+    insert_predictions(engine, score(youtube["text"][:400]))
+    window = score(youtube["text"][400:800], start=T0 + timedelta(days=1))
+    ids = insert_predictions(engine, window)
+    insert_feedback(engine, ids[:60], window["sentiment"][:60].tolist(), window["text"][:60].tolist())
+    out = tmp_path / "out"
+
+    code = _monitor(db_url, params_file, out, "--test-split", str(test_split), "--model-uri", str(trained_model_dir),
+                    "--fail-on-retrain")
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert code == 0 and summary["decision"] == "ok", summary["reasons"]
+    assert summary["baseline"]["status"] == "pinned now"
+    assert summary["live_quality"]["n_feedback"] == 60 and summary["live_quality"]["macro_f1"] == 1.0
+    # The informative view: the training-like split is further from YouTube traffic than the baseline is:
+    # against it a drift alarm would ring from day one.
+    assert summary["test_split"]["text_drift_auc"] > 0.6 > summary["drift"]["text_drift_auc"]
+    assert summary["test_split"]["signals"]["sentiment"]["score"] >= 0  # scored by the model given by --model-uri
+    (baseline,) = _rows(engine, "monitor_baselines")
+    assert baseline["n_predictions"] == 400 and baseline["model_version"] == "3"
+    (run,) = _rows(engine, "monitor_runs")
+    assert (run["decision"], run["n_predictions"], run["n_feedback"], run["live_macro_f1"]) == ("ok", 400, 60, 1.0)
+    assert not run["drift_detected"] and run["drift_score"] == summary["drift"]["drift_score"]
+    assert json.loads(run["reasons"]) == summary["reasons"]
+    assert json.loads(run["summary"])["model_version"] == "3"
+
+    mlflow.set_tracking_uri(isolated_mlflow)
+    (logged,) = mlflow.search_runs(experiment_names=["ytsentiment-monitor"], output_format="list")
+    assert logged.info.run_id == summary["mlflow_run_id"]
+    assert logged.data.tags["model_version"] == "3" and logged.data.tags["decision"] == "ok"
+    assert logged.data.metrics["live_macro_f1"] == 1.0
+    assert logged.data.metrics["drift_score"] == pytest.approx(summary["drift"]["drift_score"])
+    assert "test_split.text_drift_auc" in logged.data.metrics
+
+
+def test_shifted_traffic_and_disagreeing_feedback_decide_retrain(youtube, airline, score, engine, db_url,
+                                                                 params_file, isolated_mlflow, tmp_path):
+    insert_predictions(engine, score(youtube["text"][:400]))
+    window = score(airline["text"][:500], start=T0 + timedelta(days=2))
+    ids = insert_predictions(engine, window)
+    flipped = [1 if s <= 0 else -1 for s in window["sentiment"][:80]]
+    insert_feedback(engine, ids[:80], flipped, window["text"][:80].tolist())
+
+    assert _monitor(db_url, params_file, tmp_path / "a", "--test-split", "none") == 0  # decision only reported
+    outputs = tmp_path / "github_output"
+    outputs.write_text("earlier=1\n")
+    assert _monitor(db_url, params_file, tmp_path / "b", "--test-split", "none", "--fail-on-retrain",
+                    "--github-output", str(outputs)) == 3
+    assert outputs.read_text() == "earlier=1\ndecision=retrain\n"  # appended: what monitor.yml branches on
+
+    summary = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert summary["decision"] == "retrain" and summary["baseline"]["status"] == "pinned earlier"
+    assert summary["window"]["n_predictions"] == 400  # the last window_size of the 500 served after the baseline
+    assert summary["live_quality"]["macro_f1"] == 0.0 and summary["live_quality"]["n_feedback"] == 80
+    assert any(r.startswith("drift vs the baseline") for r in summary["reasons"])
+    assert any(r.startswith("live macro-F1 0.000 on 80 feedback rows is below the floor") for r in summary["reasons"])
+    assert [r["decision"] for r in _rows(engine, "monitor_runs")] == ["retrain", "retrain"]
+    assert len(_rows(engine, "monitor_baselines")) == 1
+    _screenshot(tmp_path / "b" / "report.html", tmp_path)
+
+
+def test_too_little_data_says_so_and_never_alarms(airline, score, engine, db_url, params_file, tmp_path):
+    insert_predictions(engine, score(airline["text"][:150]))
+
+    code = _monitor(db_url, params_file, tmp_path / "out", "--no-mlflow", "--fail-on-retrain", "--test-split", "none",
+                    "--github-output", str(tmp_path / "github_output"))
+    assert (tmp_path / "github_output").read_text() == "decision=not_enough_data\n"
+
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert code == 0 and summary["decision"] == "not_enough_data"
+    assert summary["baseline"]["status"] == "not pinned yet (150 of 400 predictions)"
+    assert "not enough data: the baseline of v3 is pinned once it has served 400 predictions" in summary["reasons"][0]
+    (run,) = _rows(engine, "monitor_runs")
+    assert run["decision"] == "not_enough_data" and run["drift_score"] is None and run["drift_detected"] is None
+    assert _rows(engine, "monitor_baselines") == []
+
+
+def test_unknown_model_is_a_clear_error(engine, db_url, params_file, tmp_path, caplog):
+    code = main(["monitor", "--params", str(params_file), "--database-url", db_url, "--out", str(tmp_path),
+                 "--no-mlflow", "--name", "nobody"])
+    assert code == 2 and "no version of 'nobody' to monitor" in caplog.text
+
+
+def _screenshot(report: Path, tmp_path: Path) -> None:
+    """Open the report in headless Chromium: the decision shows, Evidently's view renders; keep a screenshot."""
+    from playwright.sync_api import sync_playwright
+
+    shot = tmp_path / "monitor-report.png"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(report.as_uri())
+            assert "retrain" in page.locator("h1 .badge").inner_text()
+            assert page.locator("li", has_text="live macro-F1 0.000").count() == 1
+            evidently = page.frame_locator("iframe").first  # rendered by Evidently's own script in the srcdoc
+            evidently.get_by_text("Drift in column 'text'").wait_for(timeout=60_000)
+            page.screenshot(path=str(shot), full_page=False)
+        finally:
+            browser.close()
+    assert shot.stat().st_size > 10_000
+    keep = REPO / "artifacts" / "monitoring_job"
+    keep.mkdir(parents=True, exist_ok=True)
+    (keep / "monitor-report.png").write_bytes(shot.read_bytes())
+
+
+def test_time_window_reads_only_the_last_hours(youtube, score, engine, tmp_path):
+    from ytsentiment.monitoring.job import run_monitor
+    from ytsentiment.monitoring.settings import monitor_params
+
+    insert_predictions(engine, score(youtube["text"][:400]))                                  # baseline, day 0
+    insert_predictions(engine, score(youtube["text"][400:700], start=T0 + timedelta(days=1)))  # older traffic
+    now = T0 + timedelta(days=2)
+    recent = score(youtube["text"][700:950], start=now - timedelta(minutes=50), step_s=10)     # 250 rows, 50..8 min ago
+    insert_predictions(engine, recent)
+    params = monitor_params({**SMALL, "window_by": "time", "window_hours": 1, "test_split": None})
+
+    summary = run_monitor(engine, params, "ytsentiment", tmp_path, model_version="3", now=now, track=False)
+
+    assert summary["window"]["n_predictions"] == 250
+    assert summary["window"]["start"] == "2026-03-02T23:10:00+00:00"   # now - 50 min
+    assert summary["window"]["end"] == "2026-03-02T23:51:30+00:00"     # + 249 x 10 s
+    assert summary["decision"] == "ok" and summary["drift"]["drift_detected"] is False

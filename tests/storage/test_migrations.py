@@ -1,0 +1,128 @@
+"""Migrations on both back ends: the schema revision 0001 creates, idempotence, concurrency, models == migration."""
+
+from __future__ import annotations
+
+import multiprocessing
+
+import pytest
+from sqlalchemy import inspect, text
+
+from ytsentiment import YtSentimentError
+from ytsentiment.storage import current_revision, downgrade, head_revision, make_engine, upgrade
+
+TABLES = {
+    "predictions": {"id", "created_at", "model_name", "model_version", "video_id", "text", "text_sha256",
+                    "sentiment", "confidence", "proba_negative", "proba_neutral", "proba_positive", "n_chars",
+                    "n_words", "emoji_share", "non_letter_share", "language"},
+    "feedback": {"id", "created_at", "updated_at", "subject", "prediction_id", "text", "text_sha256", "label",
+                 "client_id", "model_name", "model_version"},
+    "monitor_runs": {"id", "run_at", "model_name", "model_version", "window_start", "window_end", "n_predictions",
+                     "n_feedback", "drift_score", "drift_detected", "class_mix_distance", "live_macro_f1",
+                     "live_accuracy", "decision", "reasons", "summary"},
+    "monitor_baselines": {"model_name", "model_version", "window_start", "window_end", "n_predictions", "pinned_at"},
+}
+NULLABLE = {
+    "predictions": {"video_id", "text", "language"},
+    "feedback": {"updated_at", "prediction_id", "text", "model_name", "model_version"},
+    "monitor_runs": {"drift_score", "drift_detected", "class_mix_distance", "live_macro_f1", "live_accuracy"},
+    "monitor_baselines": set(),
+}
+
+
+def test_first_revision_is_0001():
+    from alembic.script import ScriptDirectory
+
+    from ytsentiment.storage.migrate import alembic_config
+
+    first = ScriptDirectory.from_config(alembic_config()).get_revision("0001")
+    assert first.down_revision is None
+
+
+def test_upgrade_creates_the_schema(empty_url):
+    assert current_revision(empty_url) is None
+    assert upgrade(empty_url) == head_revision()
+    engine = make_engine(empty_url)
+    try:
+        insp = inspect(engine)
+        assert set(TABLES) <= set(insp.get_table_names())
+        for table, columns in TABLES.items():
+            cols = {c["name"]: c for c in insp.get_columns(table)}
+            assert set(cols) == columns, table
+            assert {name for name, c in cols.items() if c["nullable"]} == NULLABLE[table], table
+        indexed = {(t, tuple(ix["column_names"])) for t in TABLES for ix in insp.get_indexes(t)}
+        assert {("predictions", ("created_at",)), ("feedback", ("prediction_id",)),
+                ("monitor_runs", ("run_at",))} <= indexed
+        (fk,) = insp.get_foreign_keys("feedback")
+        assert (fk["referred_table"], fk["constrained_columns"], fk["options"].get("ondelete")) == \
+            ("predictions", ["prediction_id"], "SET NULL")
+        assert insp.get_pk_constraint("monitor_baselines")["constrained_columns"] == ["model_name", "model_version"]
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_twice_is_a_no_op_and_keeps_data(db_url, engine, make_row, insert_rows):
+    insert_rows(engine, [make_row(1)])
+    assert upgrade(db_url) == head_revision()
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM predictions")) == 1
+        assert conn.scalar(text("SELECT count(*) FROM alembic_version")) == 1
+
+
+def test_downgrade_and_upgrade_again(empty_url):
+    db_url = empty_url
+    upgrade(db_url)
+    downgrade(db_url, "base")
+    assert current_revision(db_url) is None
+    engine = make_engine(db_url)
+    try:
+        assert not set(TABLES) & set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+    assert upgrade(db_url) == head_revision()
+
+
+def test_models_match_the_migrations(db_url, engine):
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from ytsentiment.storage import Base
+
+    mine = set(Base.metadata.tables) | {None}  # later revisions' tables belong to other features' models
+
+    def include_name(name, type_, parent_names):
+        return type_ != "table" or name in mine
+
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name})
+        diff = compare_metadata(context, Base.metadata)
+    assert diff == []
+
+
+def _upgrade_after(barrier, url, results):
+    barrier.wait(30)
+    try:
+        results.put(upgrade(url))
+    except Exception as exc:  # noqa: BLE001 - reported to the parent
+        results.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_concurrent_upgrades_serialise(empty_url):
+    ctx = multiprocessing.get_context("fork")
+    barrier, results = ctx.Barrier(3), ctx.Queue()
+    procs = [ctx.Process(target=_upgrade_after, args=(barrier, empty_url, results)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    try:
+        outcomes = sorted(results.get(timeout=120) for _ in procs)
+    finally:
+        for p in procs:
+            p.join(30)
+    assert outcomes == [head_revision()] * 3
+    assert current_revision(empty_url) == head_revision()
+
+
+def test_unreachable_database_is_a_clear_error(backend, tmp_path):
+    url = {"sqlite": f"sqlite:///{tmp_path}/not-a-dir/x.db", "postgresql": "postgresql+psycopg://u@127.0.0.1:1/x"}
+    (tmp_path / "not-a-dir").write_text("a file, so no directory can be made here")
+    with pytest.raises(YtSentimentError, match="cannot migrate|cannot read|Not a directory|File exists"):
+        upgrade(url[backend])

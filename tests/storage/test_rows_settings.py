@@ -1,0 +1,109 @@
+"""Pure parts: text descriptors (hand-computed), prediction rows, settings from the environment, URLs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from ytsentiment import YtSentimentError
+from ytsentiment.storage import StorageSettings, describe, prediction_row, sha256_text
+from ytsentiment.storage.db import parse_url, safe_url
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("", {"n_chars": 0, "n_words": 0, "emoji_share": 0.0, "non_letter_share": 0.0}),
+    ("   ", {"n_chars": 3, "n_words": 0, "emoji_share": 0.0, "non_letter_share": 0.0}),
+    ("Hello world", {"n_chars": 11, "n_words": 2, "emoji_share": 0.0, "non_letter_share": 0.0}),
+    # 5 + 1 + 5 + "!!" + 1 + two emoji = 16 code points; visible 14, of which 4 are not letters
+    ("Great video!! 😍😍", {"n_chars": 16, "n_words": 3, "emoji_share": 2 / 16, "non_letter_share": 4 / 14}),
+    # thumbs up + skin tone: one emoji of two code points; nothing visible is a letter
+    ("10/10 👍🏽", {"n_chars": 8, "n_words": 2, "emoji_share": 2 / 8, "non_letter_share": 1.0}),
+    # accented letters are letters; runs of spaces are one separator
+    ("Ça va   bien", {"n_chars": 12, "n_words": 3, "emoji_share": 0.0, "non_letter_share": 0.0}),
+    # a ZWJ family: man, ZWJ, woman, ZWJ, girl = 5 code points, all one emoji
+    ("\U0001F468\u200d\U0001F469\u200d\U0001F467", {"n_chars": 5, "n_words": 1, "emoji_share": 1.0,
+                                                     "non_letter_share": 1.0}),
+])
+def test_describe_hand_computed(text, expected):
+    got = describe(text)
+    assert got.keys() == expected.keys()
+    for key, value in expected.items():
+        assert got[key] == pytest.approx(value), key
+
+
+def test_prediction_row():
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    row = prediction_row(text="abc", sentiment=-1, proba=[0.6, 0.3, 0.1], model_name="m", model_version=7,
+                         created_at=when, log_text=False, prediction_id="p-1")
+    assert row["text"] is None  # not logged
+    assert row["text_sha256"] == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"  # FIPS 180-2
+    assert (row["confidence"], row["proba_negative"], row["proba_neutral"], row["proba_positive"]) == \
+        (0.6, 0.6, 0.3, 0.1)
+    assert (row["id"], row["model_version"], row["sentiment"], row["n_chars"]) == ("p-1", "7", -1, 3)
+    logged = prediction_row(text="abc", sentiment=0, proba=[0.2, 0.5, 0.3], model_name="m", model_version="1",
+                            created_at=when, log_text=True)
+    assert logged["text"] == "abc" and logged["confidence"] == 0.5 and len(logged["id"]) == 36
+    with pytest.raises(ValueError, match="sentiment"):
+        prediction_row(text="a", sentiment=2, proba=[0, 0, 1], model_name="m", model_version="1", created_at=when,
+                       log_text=True)
+    with pytest.raises(ValueError, match="proba"):
+        prediction_row(text="a", sentiment=1, proba=[0, 1], model_name="m", model_version="1", created_at=when,
+                       log_text=True)
+
+
+def test_sha256_is_of_the_text_as_sent():
+    assert sha256_text("é") != sha256_text("e\u0301")  # no normalisation: the hash is of what the client sent
+
+
+@pytest.mark.parametrize(("env", "url", "embedded", "log_text"), [
+    ({}, "sqlite:///var/ytsentiment.db", True, True),
+    ({"DATABASE_URL": ""}, "sqlite:///var/ytsentiment.db", True, True),
+    ({"PREDICTION_LOG_TEXT": "false"}, "sqlite:///var/ytsentiment.db", True, False),
+    ({"DATABASE_URL": "postgresql+psycopg://u:p@db/x"}, "postgresql+psycopg://u:p@db/x", False, False),
+    ({"DATABASE_URL": "postgresql+psycopg://u:p@db/x", "PREDICTION_LOG_TEXT": "True"},
+     "postgresql+psycopg://u:p@db/x", False, True),
+    ({"DATABASE_URL": "sqlite:////srv/x.db", "PREDICTION_LOG_TEXT": "off"}, "sqlite:////srv/x.db", False, False),
+])
+def test_settings_database_and_text(env, url, embedded, log_text):
+    s = StorageSettings.from_env(env)
+    assert (s.database_url, s.embedded, s.log_text) == (url, embedded, log_text)
+
+
+def test_settings_numbers():
+    s = StorageSettings.from_env({"PREDICTION_LOG_BATCH_SIZE": "50", "PREDICTION_LOG_FLUSH_SECONDS": "0.5",
+                                  "PREDICTION_LOG_RETENTION_DAYS": "7", "PREDICTION_LOG_QUEUE_SIZE": "10",
+                                  "FEEDBACK_EXPORT_MAX_PER_CLIENT": "5", "FEEDBACK_EXPORT_MIN_AGREEMENT": "0.75"})
+    assert (s.batch_size, s.flush_seconds, s.retention_days, s.queue_size, s.export_max_per_client,
+            s.export_min_agreement) == (50, 0.5, 7, 10, 5, 0.75)
+    d = StorageSettings.from_env({})
+    assert (d.batch_size, d.flush_seconds, d.retention_days, d.queue_size) == (200, 1.0, 30, 10_000)
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"PREDICTION_LOG_TEXT": "maybe"}, "PREDICTION_LOG_TEXT='maybe' is not a boolean"),
+    ({"PREDICTION_LOG_BATCH_SIZE": "0"}, "PREDICTION_LOG_BATCH_SIZE='0'"),
+    ({"PREDICTION_LOG_QUEUE_SIZE": "lots"}, "PREDICTION_LOG_QUEUE_SIZE='lots': expected an integer"),
+    ({"PREDICTION_LOG_RETENTION_DAYS": "1.5"}, "PREDICTION_LOG_RETENTION_DAYS"),
+    ({"FEEDBACK_EXPORT_MIN_AGREEMENT": "0.2"}, "FEEDBACK_EXPORT_MIN_AGREEMENT"),
+])
+def test_settings_refuse_bad_values(env, message):
+    with pytest.raises(YtSentimentError, match=message):
+        StorageSettings.from_env(env)
+
+
+def test_urls():
+    assert safe_url("postgresql+psycopg://app:s3cret@db:5432/yt") == "postgresql+psycopg://app:***@db:5432/yt"
+    with pytest.raises(YtSentimentError, match="not a SQLAlchemy URL"):
+        parse_url("localhost:5432")
+
+
+def test_import_is_cheap_and_lazy():
+    import subprocess
+    import sys
+
+    code = ("import sys, ytsentiment.storage, ytsentiment.storage.commands.purge, "
+            "ytsentiment.storage.commands.feedback, ytsentiment.storage.commands.db_upgrade; "
+            "print('sqlalchemy' in sys.modules, 'alembic' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
