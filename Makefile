@@ -132,6 +132,14 @@ monitoring-up: ## API + Prometheus + Grafana in Docker (needs Docker and model/:
 feedback-source: install ## export the feedback people gave into feedback/ (the ingest source youtube_feedback)
 	ytsentiment feedback export --out feedback
 
+# ---- better answers ---------------------------------------------------------------------------------------------
+TRIALS ?= 20
+TIMEOUT ?= 900
+TUNE_ROWS ?= 40000
+.PHONY: tune
+tune: install ## Optuna search of featurize/train knobs -> MLflow ytsentiment-tune, resumable (TRIALS TIMEOUT TUNE_ROWS)
+	ytsentiment tune --trials $(TRIALS) --timeout $(TIMEOUT) --rows $(TUNE_ROWS)
+
 # ---- channel scale ----------------------------------------------------------------------------------------------
 .PHONY: collect bench-score
 collect: install ## YouTube comments -> Parquet (CHANNEL=@handle or VIDEOS="id ...", OUT=var/comments; YOUTUBE_API_KEY)

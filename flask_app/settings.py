@@ -52,6 +52,9 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ytsentiment import YtSentimentError
+from ytsentiment.environ import parse_bool
+
 EXTENSION_ORIGIN = "chrome-extension://hjpcimaolalbjpklelngebhdenmmbfmd"
 DEFAULT_MODEL_URI = "models:/ytsentiment@production"
 
@@ -104,8 +107,6 @@ _INT_VARS = ("max_comments", "max_comment_chars", "max_content_length", "model_t
 _FLOAT_VARS = ("model_wait_seconds", "database_timeout_seconds", "monitor_cache_seconds")
 _BOOL_VARS = ("prediction_log", "database_auto_migrate")
 _STR_VARS = ("feedback_rate_limit", "ratelimit_storage_uri")
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off"})
 
 
 def _check_rate_limit(value: str) -> None:
@@ -120,12 +121,10 @@ def _check_rate_limit(value: str) -> None:
 
 
 def _parse_bool(name: str, raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ValueError(f"{name} must be on/off (true/false), got {raw!r}")
+    try:
+        return parse_bool(name, raw)
+    except YtSentimentError as exc:  # settings errors are ValueErrors here, like every other variable's
+        raise ValueError(str(exc)) from None
 
 
 def load_settings(config: Mapping[str, Any] | None = None,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from flask import jsonify
+from flask import after_this_request, jsonify
 from pydantic import BaseModel, Field
 
 from flask_app import openapi
@@ -138,7 +138,15 @@ def _predict(texts: list[str], video_id: str | None) -> list[PredictionRecord]:
     state.metrics.count_predictions([p["label"] for p in predictions])
     store = current_storage()
     if store is not None:
-        store.record(model_info=state.holder.model.info, video_id=video_id, predictions=predictions, proba=proba)
+        info = state.holder.model.info
+
+        @after_this_request
+        def log_after_sending(response):
+            # Rows are built once the answer has been sent (call_on_close), in this worker's thread: the client
+            # never waits for them, and no second Python thread competes with the next request for the GIL.
+            response.call_on_close(lambda: store.record(model_info=info, video_id=video_id,
+                                                        predictions=predictions, proba=proba))
+            return response
     return predictions
 
 

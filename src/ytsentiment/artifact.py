@@ -24,6 +24,7 @@ SKOPS_TRUSTED_TYPES = [
     "collections.OrderedDict",
     "lightgbm.basic.Booster",
     "lightgbm.sklearn.LGBMClassifier",
+    "ytsentiment.model.BlendedClassifier",
     "ytsentiment.model.TextNormalizer",
     "ytsentiment.model.VaderFeatures",
 ]

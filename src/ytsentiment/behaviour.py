@@ -2,7 +2,10 @@
 
 * minimum functionality: plain, unambiguous comments get the obvious label;
 * invariance: URLs, @handles, case and surrounding whitespace do not change the label;
-* directional: negating a clearly positive comment lowers its positive probability.
+* directional: negating a clearly positive comment lowers its positive probability;
+* YouTube idiom: slang ("slaps", "mid", "cringe"), W/L, 😭/💀 for laughter and joy, timestamps, "who's watching in
+  2025", self-promotion; the training sets (tweets, Reddit) barely hold these. The model is improved on them by
+  rules that generalise (``text.youtube_idiom``, ``model.YOUTUBE_LEXICON``), never by these sentences.
 
 Each suite returns its pass rate and the failures, so a refusal can show exactly what broke.
 """
@@ -47,6 +50,34 @@ DIRECTIONAL_PAIRS = [
 ]
 
 
+YOUTUBE_IDIOM = [
+    # slang praise and pans
+    ("this song slaps", 1),
+    ("absolute banger, on repeat all day", 1),
+    ("this beat is fire 🔥", 1),
+    ("goated channel fr", 1),
+    ("so underrated, you deserve way more subs", 1),
+    ("this is so cringe", -1),
+    ("honestly mid, the old videos were better", -1),
+    ("overrated trash", -1),
+    # W / L
+    ("W video", 1),
+    ("another W from this creator", 1),
+    ("L take", -1),
+    ("huge L for the channel", -1),
+    # 😭 / 💀 for laughter and joy
+    ("I'm crying 😭 this is so beautiful", 1),
+    ("💀💀 I'm dead lmao", 1),
+    ("the ending had me dying 😭😭 so funny", 1),
+    # timestamps, dates, self-promotion: no sentiment
+    ("who's watching in 2025?", 0),
+    ("anyone here in 2025", 0),
+    ("3:45 the part where he explains the setup", 0),
+    ("check out my channel, I upload covers every week", 0),
+    ("first", 0),
+]
+
+
 def _perturbations(text: str) -> list[str]:
     return [
         f"{text} https://youtu.be/dQw4w9WgXcQ",
@@ -72,12 +103,17 @@ def _frame(texts: list[str]) -> pd.DataFrame:
     return pd.DataFrame({TEXT_COLUMN: texts})
 
 
-def minimum_functionality(model) -> SuiteResult:
-    texts, expected = zip(*MINIMUM_FUNCTIONALITY, strict=True)
+def _expected_labels(name: str, cases, model) -> SuiteResult:
+    """Each (text, label) case must be predicted as its label."""
+    texts, expected = zip(*cases, strict=True)
     predicted = np.asarray(model.predict(_frame(list(texts))))
     failures = [f"{t!r}: expected {e}, got {p}" for t, e, p in zip(texts, expected, predicted, strict=True)
                 if int(p) != e]
-    return SuiteResult("minimum_functionality", len(texts), failures)
+    return SuiteResult(name, len(texts), failures)
+
+
+def minimum_functionality(model) -> SuiteResult:
+    return _expected_labels("minimum_functionality", MINIMUM_FUNCTIONALITY, model)
 
 
 def invariance(model) -> SuiteResult:
@@ -101,5 +137,9 @@ def directional(model) -> SuiteResult:
     return SuiteResult("directional", len(DIRECTIONAL_PAIRS), failures)
 
 
+def youtube_idiom(model) -> SuiteResult:
+    return _expected_labels("youtube_idiom", YOUTUBE_IDIOM, model)
+
+
 def run_all(model) -> list[SuiteResult]:
-    return [minimum_functionality(model), invariance(model), directional(model)]
+    return [minimum_functionality(model), invariance(model), directional(model), youtube_idiom(model)]

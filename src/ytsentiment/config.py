@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -85,6 +86,9 @@ class TrainParams:
     early_stopping_rounds: int
     validation_fraction: float
     n_jobs: int
+    linear_weight: float = 0.0  # share of the logistic regression in the blended probabilities (0 = LightGBM only)
+    linear_c: float = 1.0  # its inverse regularisation strength
+    tune_offsets: bool = False  # prior correction tuned for macro-F1 on the validation slice
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,9 @@ def _source(i: int, values: Any) -> Source:
     src = _build(Source, f"ingest.sources[{i}]", values)
     if not src.locations:
         raise YtSentimentError(f"params: source '{src.name}' has no locations")
+    if not src.sha256_in_sidecar and not re.fullmatch(r"[0-9a-fA-F]{64}", str(src.sha256)):
+        raise YtSentimentError(f"params: source '{src.name}': sha256 must be 64 hex digits (or '{SIDECAR}' for an "
+                               f"export that records it in its JSON sidecar), got {src.sha256!r}")
     bad = sorted({int(v) for v in src.labels.values()} - VALID_LABELS)
     if bad:
         raise YtSentimentError(f"params: source '{src.name}' maps labels to {bad}; targets must be -1, 0 or 1")

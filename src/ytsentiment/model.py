@@ -1,7 +1,10 @@
 """The model: ONE sklearn Pipeline, raw comments in, -1/0/1 with probabilities out.
 
-    DataFrame[text] ─┬─ normalise (text.py) ─ TF-IDF ──┐
-                     └─ VADER scores (optional) ───────┴─ LightGBM multiclass
+    DataFrame[text] ─┬─ normalise (text.py) ─ TF-IDF ──────────────┐   ┌─ LightGBM multiclass ──────┐
+                     └─ VADER scores + YouTube slang (optional) ───┴───┴─ logistic regression ──────┴─ blend
+
+The blend (``BlendedClassifier``) averages the two models' probabilities (``train.linear_weight`` for the linear
+one) and can apply a prior correction (per-class log-probability offsets tuned for macro-F1, ``prior_correct``).
 
 The DVC stages fit the parts separately (featurize fits the feature union, train the classifier) and ``compose``
 joins them into the artifact that is logged, registered and served, so training and serving share every step.
@@ -17,14 +20,17 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from lightgbm import LGBMClassifier
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score
 from sklearn.pipeline import FeatureUnion, Pipeline
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+from ytsentiment import YtSentimentError
 from ytsentiment.config import FeaturizeParams, TrainParams
 from ytsentiment.contract import TEXT_COLUMN
-from ytsentiment.text import normalize
+from ytsentiment.text import normalize, youtube_idiom
 
 
 def _texts(X) -> list[str]:
@@ -53,7 +59,7 @@ def vader_input(text: str) -> str:
     """Bound VADER's work: its cost grows with the square of the sentiment words (each emoji becomes several), so a
     10,000-character wall of emoji took 90 s. Long runs collapse, the text is cut, and emoji past the 20th dropped.
     """
-    text = _REPEATS.sub(r"\1\1", text[: 4 * VADER_MAX_CHARS])[:VADER_MAX_CHARS]
+    text = youtube_idiom(_REPEATS.sub(r"\1\1", text[: 4 * VADER_MAX_CHARS])[:VADER_MAX_CHARS])
     if text.isascii():
         return text
     seen = 0
@@ -110,6 +116,17 @@ class WindowedVader(SentimentIntensityAnalyzer):
         return SentimentIntensityAnalyzer._special_idioms_check(valence, window, i - lo)
 
 
+# YouTube slang VADER's lexicon lacks or reads the wrong way (its "fire" is -1.4, its "sick" a disease). Valences on
+# VADER's scale (-4..4), set near the lexicon's entries of like meaning ("great" 3.1, "good" 1.9, "bad" -2.5): a word
+# praised or panned in comments, never the comment's topic. "W"/"L" are rewritten to "win"/"loss" beforehand
+# (``text.youtube_idiom``); ambiguous slang ("sick", "based", "peak", "ratio") is left out.
+YOUTUBE_LEXICON = {
+    "slaps": 2.5, "banger": 2.5, "bangers": 2.5, "bop": 2.0,
+    "goat": 2.5, "goated": 2.8, "legend": 2.3, "legendary": 2.7,
+    "fire": 1.8, "lit": 1.8, "dope": 2.0, "wholesome": 2.5, "underrated": 2.0, "goosebumps": 2.0,
+    "mid": -1.5, "overrated": -1.5, "cringe": -2.0, "cringey": -2.0, "cringy": -2.0, "trash": -2.0,
+}
+
 _VADER: WindowedVader | None = None
 
 
@@ -118,6 +135,7 @@ def _vader() -> WindowedVader:
     global _VADER
     if _VADER is None:
         _VADER = WindowedVader()
+        _VADER.lexicon.update(YOUTUBE_LEXICON)
     return _VADER
 
 
@@ -182,6 +200,96 @@ def build_classifier(p: TrainParams, seed: int) -> LGBMClassifier:
     )
 
 
+def build_linear(p: TrainParams) -> LogisticRegression:
+    """The linear half of the blend: deterministic (lbfgs, no random state involved), ~10 s on the full matrix."""
+    return LogisticRegression(C=p.linear_c, class_weight=p.class_weight, max_iter=500)
+
+
+def prior_correct(proba: np.ndarray, log_offsets) -> np.ndarray:
+    """Add per-class log offsets to log-probabilities and renormalise: still a distribution, argmax shifted."""
+    proba = np.asarray(proba, dtype=np.float64)
+    if log_offsets is None or not np.any(log_offsets):
+        return proba
+    logits = np.log(np.clip(proba, 1e-12, None)) + np.asarray(log_offsets, dtype=np.float64)
+    logits -= logits.max(axis=1, keepdims=True)
+    out = np.exp(logits)
+    return out / out.sum(axis=1, keepdims=True)
+
+
+OFFSET_GRID = tuple(round(x, 2) for x in np.arange(-1.0, 1.0001, 0.05))
+
+
+def tune_log_offsets(proba: np.ndarray, y, classes, grid=OFFSET_GRID, rounds: int = 3) -> np.ndarray:
+    """Per-class log-probability offsets that maximise macro-F1 of ``y``: coordinate search over ``grid``.
+
+    Deterministic: classes and grid values in a fixed order, a change kept only when it strictly improves, ties go to
+    the earlier (smaller) value; starts from no correction, so the result is never worse than that on these rows.
+    """
+    classes, y = np.asarray(classes), np.asarray(y)
+    logp = np.log(np.clip(np.asarray(proba, dtype=np.float64), 1e-12, None))
+    labels = sorted(set(y.tolist()))
+
+    def score(offsets):
+        return f1_score(y, classes[np.argmax(logp + offsets, axis=1)], labels=labels, average="macro", zero_division=0)
+
+    offsets = np.zeros(len(classes))
+    best = score(offsets)
+    for _ in range(rounds):
+        improved = False
+        for k in range(len(classes)):
+            for value in grid:
+                trial = offsets.copy()
+                trial[k] = value
+                s = score(trial)
+                if s > best + 1e-12:
+                    best, offsets, improved = s, trial, True
+        if not improved:
+            break
+    return offsets
+
+
+class BlendedClassifier(BaseEstimator, ClassifierMixin):
+    """LightGBM and a linear model on the same features: probabilities averaged, then ``prior_correct``.
+
+    ``fit`` fits clones of ``boosted`` and ``linear`` (extra keyword arguments go to LightGBM, e.g. an early-stopping
+    ``eval_set``); the train stage fits them itself and hands them over with ``from_fitted``.
+    """
+
+    def __init__(self, boosted=None, linear=None, linear_weight: float = 0.0, log_offsets=None):
+        self.boosted = boosted
+        self.linear = linear
+        self.linear_weight = linear_weight
+        self.log_offsets = log_offsets
+
+    def fit(self, X, y, sample_weight=None, **boosted_fit_params):
+        self.boosted_ = clone(self.boosted).fit(X, y, sample_weight=sample_weight, **boosted_fit_params)
+        self.linear_ = clone(self.linear).fit(X, y, sample_weight=sample_weight) if self.linear_weight else None
+        self.classes_ = self.boosted_.classes_
+        return self
+
+    @classmethod
+    def from_fitted(cls, boosted, linear, linear_weight: float, log_offsets=None) -> BlendedClassifier:
+        blend = cls(boosted, linear, linear_weight, None if log_offsets is None else [float(o) for o in log_offsets])
+        blend.boosted_, blend.linear_, blend.classes_ = boosted, linear, boosted.classes_
+        if linear is not None and not np.array_equal(linear.classes_, boosted.classes_):
+            raise YtSentimentError(f"blend: the linear model's classes {linear.classes_} differ from LightGBM's "
+                                   f"{boosted.classes_}: fit both on the same labels")
+        return blend
+
+    def blended_proba(self, X) -> np.ndarray:
+        """The averaged probabilities, before the prior correction."""
+        proba = self.boosted_.predict_proba(X)
+        if self.linear_weight and self.linear_ is not None:
+            proba = (1 - self.linear_weight) * proba + self.linear_weight * self.linear_.predict_proba(X)
+        return proba
+
+    def predict_proba(self, X) -> np.ndarray:
+        return prior_correct(self.blended_proba(X), self.log_offsets)
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
 def slim(features: FeatureUnion) -> FeatureUnion:
     """Make a fitted union cheap to store and load, and the same bytes for the same fit.
 
@@ -202,11 +310,12 @@ def slim(features: FeatureUnion) -> FeatureUnion:
     return features
 
 
-def compose(features: FeatureUnion, classifier: LGBMClassifier) -> Pipeline:
+def compose(features: FeatureUnion, classifier) -> Pipeline:
     """Join fitted parts into the one served artifact."""
     return Pipeline([("features", features), ("classifier", classifier)])
 
 
 def build_pipeline(featurize: FeaturizeParams, train: TrainParams, seed: int) -> Pipeline:
     """An unfitted Pipeline with every knob from params (handy for tests and notebooks)."""
-    return compose(build_features(featurize), build_classifier(train, seed))
+    blend = BlendedClassifier(build_classifier(train, seed), build_linear(train), train.linear_weight)
+    return compose(build_features(featurize), blend)

@@ -12,6 +12,11 @@ Signal that a naive cleaner throws away is kept as words: emoji become their Eng
 of joy"), emoticons become "smile"/"frown"/"love", and negation is marked on the words it scopes
 ("not good" -> "not neg_good"), so "not good" can never collapse into "good".
 
+YouTube idiom the training sets barely hold is rewritten into words they hold plenty of (``youtube_idiom``, shared
+with the VADER features): a standalone capital "W"/"L" ("W video", "L take") is "win"/"loss", and 😭/💀 in a comment
+that also laughs or praises (😂, "lol", "beautiful", "love" ...) are laughter or joy, so they become 😂 and the
+hyperbole around them ("I'm crying", "I'm dead") becomes "laughing".
+
 Deterministic, no downloads, no state: the same function runs inside the served sklearn Pipeline.
 """
 
@@ -71,6 +76,34 @@ _CLITIC = re.compile(r"'(?:s|re|ve|ll|d|m)\b")  # "it's" -> "it", as in the cour
 NEGATIONS = frozenset({"not", "no", "never", "nor", "nothing", "nobody", "none", "neither", "nowhere", "without"})
 _ELONGATION = re.compile(r"(\w)\1{2,}")
 _TOKEN = re.compile(r"[^\W_]+|[.,!?;:]+")
+# YouTube idiom (``youtube_idiom``). W/L only as a standalone capital: a lowercase "w" is "with" in tweets ("w/ you").
+_WIN_LOSS = re.compile(r"(?<![\w/])([WL])(?![\w/'])")
+_WIN_LOSS_WORDS = {"W": "win", "L": "loss"}
+_OVERWHELMED_EMOJI = re.compile("[\U0001F62D\U0001F480]")  # 😭 loudly crying face, 💀 skull
+_TEARS_OF_JOY = "\U0001F602"  # 😂
+# Cues that the comment laughs or praises: then 😭/💀 mean "overwhelmed" by laughter or joy, not grief.
+_JOY_CUE = re.compile(
+    "[\U0001F602\U0001F923\u2764\U0001F60D\U0001F970\U0001F525\U0001F64C\U0001F44F]"  # 😂🤣❤😍🥰🔥🙌👏
+    r"|\b(?:l+o+l+|lmf?ao+|rofl|(?:ha){2,}h?|(?:he){2,}|funn(?:y|iest)|hilarious|beautiful|gorgeous|love[ds]?|"
+    r"loving|amazing|awesome|best|cute|adorable|perfect|wholesome|masterpiece|incredible|talented|proud|happy|"
+    r"legend(?:ary)?|goat(?:ed)?|slaps|banger|underrated)\b",
+    re.IGNORECASE,
+)
+_OVERWHELMED_WORDS = re.compile(r"\b(?:crying|cryin|dying|dead|screaming|sobbing)\b", re.IGNORECASE)
+
+
+def youtube_idiom(text: str) -> str:
+    """Rewrite YouTube idiom into words and emoji the training sets know (see the module docstring).
+
+    Raw text in, raw text out (case and punctuation kept): both ``normalize`` and the VADER features call it.
+    """
+    if "W" in text or "L" in text:
+        text = _WIN_LOSS.sub(lambda m: _WIN_LOSS_WORDS[m.group(1)], text)
+    if not text.isascii() and _OVERWHELMED_EMOJI.search(text) and _JOY_CUE.search(text):
+        text = _OVERWHELMED_WORDS.sub("laughing", _OVERWHELMED_EMOJI.sub(_TEARS_OF_JOY, text))
+    return text
+
+
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'"})
 
 
@@ -93,6 +126,7 @@ def normalize(text: object) -> str:
     if "<" in text:
         text = _TAG.sub(" ", text)
     text = html.unescape(text)
+    text = youtube_idiom(text)
     text = _URL.sub(f" {URL_TOKEN} ", text)
     if "@" in text:
         text = _HANDLE.sub(f" {USER_TOKEN} ", text)

@@ -9,12 +9,12 @@ the log and of /feedback turn it on and get their own empty database, on SQLite 
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 
 import numpy as np
 import pytest
-from support.postgres import PostgresServer
+from flask.testing import FlaskClient
+from support.database import backend, db_url, outage, pg_migrated, pg_server, sqlite_template  # noqa: F401
 from support.servers import start_gunicorn
 
 from flask_app import create_app
@@ -69,56 +69,20 @@ def api_database_env(tmp_path_factory):
                 os.environ[name] = value
 
 
-@pytest.fixture(scope="session")
-def pg_server():
-    with PostgresServer() as server:
-        yield server
+class ClosingClient(FlaskClient):
+    """A test client whose responses are buffered and closed, so their ``call_on_close`` hooks run."""
 
-
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory):
-    from ytsentiment.storage import upgrade
-
-    path = tmp_path_factory.mktemp("template") / "migrated.db"
-    upgrade(f"sqlite:///{path}")
-    return path
-
-
-@pytest.fixture(scope="session")
-def pg_migrated(pg_server):
-    from ytsentiment.storage import upgrade
-
-    url = pg_server.create_database(name="api_migrated")
-    upgrade(url)
-    return url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def backend(request) -> str:
-    return request.param
-
-
-@pytest.fixture
-def db_url(request, backend, tmp_path) -> str:
-    """An empty database at the newest schema: a copy of a migrated SQLite file, or the session's PostgreSQL
-    database truncated (as tests/storage/conftest.py does)."""
-    if backend == "sqlite":
-        path = tmp_path / "test.db"
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
-        return f"sqlite:///{path}"
-    pg, url = request.getfixturevalue("pg_server"), request.getfixturevalue("pg_migrated")
-    name = url.rsplit("/", 1)[1]
-    pg.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' "
-               "AND pid <> pg_backend_pid()")
-    tables = [r[0] for r in pg.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                                       "AND tablename <> 'alembic_version'", database=name)]
-    pg.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE", database=name)
-    return url
+    def open(self, *args, buffered: bool = True, **kwargs):
+        return super().open(*args, buffered=buffered, **kwargs)
 
 
 @pytest.fixture
 def make_db_app(fake_model):
-    """``make_db_app(url, **config)``: an app on the fake model logging to ``url``; closed after the test."""
+    """``make_db_app(url, **config)``: an app on the fake model logging to ``url``; closed after the test.
+
+    Its test client closes each response once read, as a WSGI server does after sending it: the prediction log's
+    rows are built then (``call_on_close``).
+    """
     from flask_app.storage import STORAGE_KEY
 
     apps = []
@@ -126,6 +90,7 @@ def make_db_app(fake_model):
     def make(url: str, **config):
         app = create_app({"model_loader": fake_loader(fake_model), "load_in_background": False,
                           "database_url": url, "prediction_log": True, **config})
+        app.test_client_class = ClosingClient
         apps.append(app)
         assert app.extensions[STORAGE_KEY].schema_ready.wait(60)
         return app

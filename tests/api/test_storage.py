@@ -4,10 +4,8 @@
 
 from __future__ import annotations
 
-import sqlite3
 import statistics
 import time
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -48,34 +46,6 @@ def rows(url: str, table: str = "predictions") -> list[dict]:
 
 def storage_of(app):
     return app.extensions[STORAGE_KEY]
-
-
-@pytest.fixture
-def outage(request, backend):
-    """``with outage(url):`` the database refuses writes for real (SQLite: another connection holds the write
-    lock; PostgreSQL: connections to the database are refused and the open ones ended)."""
-
-    @contextmanager
-    def down(url: str):
-        if backend == "sqlite":
-            holder = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
-            holder.execute("BEGIN EXCLUSIVE")
-            try:
-                yield
-            finally:
-                holder.execute("ROLLBACK")
-                holder.close()
-            return
-        pg = request.getfixturevalue("pg_server")
-        name = url.rsplit("/", 1)[1]
-        pg.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
-        pg.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
-        try:
-            yield
-        finally:
-            pg.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
-
-    return down
 
 
 # ---- prediction log ----------------------------------------------------------------------------------------

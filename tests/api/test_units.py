@@ -229,7 +229,7 @@ def test_new_settings_from_the_environment():
 
 
 @pytest.mark.parametrize(("env", "message"), [
-    ({"PREDICTION_LOG": "maybe"}, "PREDICTION_LOG must be on/off"),
+    ({"PREDICTION_LOG": "maybe"}, "PREDICTION_LOG='maybe' is not a boolean: use true or false"),
     ({"FEEDBACK_RATE_LIMIT": "lots"}, "FEEDBACK_RATE_LIMIT"),
     ({"FEEDBACK_RATE_LIMIT": "3 per fortnight"}, "FEEDBACK_RATE_LIMIT"),
     ({"RATELIMIT_STORAGE_URI": "redis"}, "RATELIMIT_STORAGE_URI"),

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support.database import engine, sqlite_template, sqlite_url  # noqa: F401 - fixtures
 
 YOUTUBE_VARS = ("YOUTUBE_API_KEY", "YOUTUBE_API_BASE_URL", "YOUTUBE_MAX_RETRIES", "YOUTUBE_BACKOFF_BASE",
                 "YOUTUBE_MAX_WAIT", "YOUTUBE_TIMEOUT")

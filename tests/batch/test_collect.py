@@ -290,7 +290,8 @@ def test_an_unreachable_api_stops_without_leaking_the_key(collect_cli, out):
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {"YOUTUBE_API_KEY": "secret-key-123", "YOUTUBE_API_BASE_URL": f"http://127.0.0.1:{port}/youtube/v3",
+    key = "secret-key-123"  # pragma: allowlist secret
+    env = {"YOUTUBE_API_KEY": key, "YOUTUBE_API_BASE_URL": f"http://127.0.0.1:{port}/youtube/v3",
            "YOUTUBE_BACKOFF_BASE": "0.001", "YOUTUBE_MAX_RETRIES": "2"}
     res = collect_cli(env, "--videos", SMALL, "--out", out)
     assert res.code == 2 and "still failing after 3 attempts" in res.err and "ConnectionError" in res.err

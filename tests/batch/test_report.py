@@ -22,21 +22,9 @@ XSS = "Love it!! <script>window.__xss = 1</script><img src=x onerror=\"window.__
 
 
 @pytest.fixture
-def db_url(tmp_path) -> str:
-    from ytsentiment.storage.migrate import upgrade
-
-    url = f"sqlite:///{tmp_path / 'batch.db'}"
-    assert upgrade(url) is not None
-    return url
-
-
-@pytest.fixture
-def engine(db_url):
-    from ytsentiment.storage.db import make_engine
-
-    engine = make_engine(db_url)
-    yield engine
-    engine.dispose()
+def db_url(sqlite_url) -> str:
+    """One database is enough here: a migrated SQLite file (tests/support/database.py)."""
+    return sqlite_url
 
 
 def scored(rows: list[tuple]) -> pd.DataFrame:

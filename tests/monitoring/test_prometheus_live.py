@@ -3,10 +3,9 @@ on loopback, with the repo's rules, and the Grafana dashboard's every query run 
 
 What is real: prometheus.yml and the rules (a copy in a temp dir with 1 s scrape/evaluation intervals and every
 alert's ``for:`` cut to FOR_IN_TEST — expressions, labels and annotations are untouched, asserted below), the API
-and its /metrics, the traffic. The series the API does not expose yet (the prediction-log and feedback counters,
-the monitor gauges, see MONITOR_SERIES) come from a stand-in exporter, a second target of the same job: see
-``monitor_source`` — the one fixture to switch to the API's own gauges once the monitoring job writes its runs to
-the database.
+and its /metrics, its database and the traffic. The monitoring gauges come the way they do in production: a
+monitoring run is a ``monitor_runs`` row in the API's database (``ytsentiment.storage.record_monitor_run``, as
+``ytsentiment monitor`` writes it), which the API reads for /metrics (cached MONITOR_CACHE_SECONDS, 1 s here).
 """
 
 from __future__ import annotations
@@ -16,15 +15,13 @@ import dataclasses
 import re
 import shutil
 import time
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import requests
 import yaml
-from prometheus_client import CollectorRegistry, Counter, Gauge
-from prometheus_client.parser import text_string_to_metric_families
-from support.prometheus import Prometheus, StaticExporter, finite, http_ok, start_prometheus, stop_prometheus
+from support.prometheus import Prometheus, finite, http_ok, start_prometheus, stop_prometheus
 from support.prometheus import wait_for as poll
 from support.servers import start_gunicorn
 
@@ -38,22 +35,22 @@ MODEL_VERSION = TINY_MODEL_INFO["version"]
 POSITIVE = ["I love this video, thank you so much!", "Amazing work, great explanation", "best tutorial ever"]
 NEGATIVE = ["This is awful and boring", "worst video I have ever seen, I hate it", "terrible, useless content"]
 NEUTRAL = ["The video is 10 minutes long", "He uploaded it on Tuesday", "part two is next week"]
-# Agreed series the API does not expose today; the stand-in serves those the API's /metrics still lacks.
-PENDING_COUNTERS = ("ytsentiment_prediction_log_dropped", "ytsentiment_prediction_log_written", "ytsentiment_feedback")
 
 
 @dataclasses.dataclass
 class Api:
     url: str
     address: str  # host:port, as Prometheus labels its instance
+    database_url: str
 
 
 @pytest.fixture(scope="module")
 def api(tiny_model_dir, tmp_path_factory):
     """The real API under gunicorn (2 workers, Prometheus multiprocess mode) on a loopback port."""
     workdir = tmp_path_factory.mktemp("api")
+    database_url = f"sqlite:///{workdir / 'api.db'}"
     server = start_gunicorn(str(tiny_model_dir), workdir / "gunicorn.log", workers=2,
-                            extra_env={"DATABASE_URL": f"sqlite:///{workdir / 'api.db'}"})
+                            extra_env={"DATABASE_URL": database_url, "MONITOR_CACHE_SECONDS": "1"})
     try:
         def ready() -> bool:
             if server.process.poll() is not None:
@@ -61,63 +58,46 @@ def api(tiny_model_dir, tmp_path_factory):
             return http_ok(f"{server.url}/ready")
 
         poll(ready, 120, "the API's /ready")
-        yield Api(server.url, server.url.removeprefix("http://"))
+        yield Api(server.url, server.url.removeprefix("http://"), database_url)
     finally:
         server.stop()
 
 
 class MonitorSource:
-    """Stand-in for the API's monitor gauges and pending counters: a registry served by a loopback exporter."""
+    """Monitoring runs written to the API's database, as ``ytsentiment monitor`` writes them."""
 
-    def __init__(self, api_families: set[str]) -> None:
-        self.registry = CollectorRegistry()
-        self.counters: dict[str, Counter] = {}
-        for name in PENDING_COUNTERS:
-            if name not in api_families:
-                labels = ["label"] if name == "ytsentiment_feedback" else []
-                self.counters[name] = Counter(name, f"stand-in for {name}", labels, registry=self.registry)
-        gauge = self._gauge
-        self.drift_score = gauge("ytsentiment_monitor_drift_score", ["model_version"]).labels(MODEL_VERSION)
-        self.drift_detected = gauge("ytsentiment_monitor_drift_detected")
-        self.live_f1 = gauge("ytsentiment_monitor_live_macro_f1", ["model_version"]).labels(MODEL_VERSION)
-        self.feedback_count = gauge("ytsentiment_monitor_feedback_count")
-        self.class_share = gauge("ytsentiment_monitor_class_share", ["sentiment"])
-        self.last_run = gauge("ytsentiment_monitor_last_run_timestamp_seconds")
-        self.exporter = StaticExporter(self.registry)
+    def __init__(self, database_url: str) -> None:
+        from ytsentiment.storage import make_engine, upgrade
 
-    def _gauge(self, name: str, labels: list[str] | None = None) -> Gauge:
-        return Gauge(name, f"stand-in for {name}", labels or [], registry=self.registry)
+        upgrade(database_url)  # the API migrates it too; upgrading twice is a no-op
+        self.engine = make_engine(database_url)
 
     def record_monitoring_run(self, drift_score: float, live_f1: float, shares: dict[str, float],
                               feedback_rows: int) -> None:
-        """What one monitoring run leaves behind, as the gauges the API will expose."""
-        self.drift_score.set(drift_score)
-        self.drift_detected.set(1 if drift_score >= 0.5 else 0)  # params.yaml monitor.drift_share
-        self.live_f1.set(live_f1)
-        for sentiment, share in shares.items():
-            self.class_share.labels(sentiment).set(share)
-        self.feedback_count.set(feedback_rows)
-        self.last_run.set(time.time())
+        """One monitoring run's row; thresholds as params.yaml monitor.drift_share / live_f1_floor."""
+        from ytsentiment.storage import record_monitor_run
 
-    def count_logged(self, predictions: int) -> None:
-        if "ytsentiment_prediction_log_written" in self.counters:
-            self.counters["ytsentiment_prediction_log_written"].inc(predictions)
-            self.counters["ytsentiment_prediction_log_dropped"].inc(0)
-        if "ytsentiment_feedback" in self.counters:
-            self.counters["ytsentiment_feedback"].labels("positive").inc(2)
-            self.counters["ytsentiment_feedback"].labels("negative").inc(1)
+        now = datetime.now(UTC)
+        record_monitor_run(
+            self.engine, model_name=TINY_MODEL_INFO["name"], model_version=MODEL_VERSION,
+            window_start=now - timedelta(hours=1), window_end=now, n_predictions=2000, n_feedback=feedback_rows,
+            decision="retrain" if drift_score >= 0.5 else "ok", drift_score=drift_score,
+            drift_detected=drift_score >= 0.5, live_macro_f1=live_f1,
+            summary={"params": {"drift_share": 0.5, "live_f1_floor": 0.6},
+                     "live_quality": {"enough_data": True, "macro_f1": live_f1},
+                     "drift": {"class_mix": {"window": shares}}})
+
+    def close(self) -> None:
+        self.engine.dispose()
 
 
 @pytest.fixture(scope="module")
 def monitor_source(api):
-    """THE gauge source of this module. Today: the stand-in exporter. Once the API reads the latest monitoring run
-    from the database, make this write runs through ytsentiment.storage and drop the exporter target."""
-    text = requests.get(f"{api.url}/metrics", timeout=10).text
-    families = {family.name for family in text_string_to_metric_families(text)}
-    source = MonitorSource(families)
+    """THE gauge source of this module: monitoring runs in the API's own database."""
+    source = MonitorSource(api.database_url)
     source.record_monitoring_run(0.25, 0.72, {"negative": 0.3, "neutral": 0.3, "positive": 0.4}, 12)
     yield source
-    source.exporter.close()
+    source.close()
 
 
 def write_test_config(workdir: Path, targets: list[str]) -> Path:
@@ -183,19 +163,16 @@ def send_traffic(api: Api, rounds: int) -> Traffic:
 def warm_up(api, monitor_source) -> Traffic:
     """One round before Prometheus starts: every series exists at its first scrape, so later rates see increases
     (a counter first seen at its final value has a rate of 0)."""
-    traffic = send_traffic(api, 1)
-    monitor_source.count_logged(traffic.predicted)
-    return traffic
+    return send_traffic(api, 1)
 
 
 @pytest.fixture(scope="module")
 def prometheus(api, monitor_source, warm_up, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("prometheus")
-    config = write_test_config(workdir, [api.address, monitor_source.exporter.address])
+    config = write_test_config(workdir, [api.address])
     server = start_prometheus(config, workdir)
     try:
-        poll(lambda: sorted(t["health"] for t in server.targets()) == ["up", "up"], 30,
-             "both targets scraped")
+        poll(lambda: [t["health"] for t in server.targets()] == ["up"], 30, "the API scraped")
         yield server
     finally:
         stop_prometheus(server)
@@ -209,7 +186,6 @@ def traffic(api, prometheus, monitor_source, warm_up) -> Traffic:
     poll(lambda: prometheus.value(f"sum(ytsentiment_http_requests_total{{{on_api}}})") == 4, 30,
          "the warm-up to be scraped")
     main = send_traffic(api, 6)
-    monitor_source.count_logged(main.predicted)
     total = warm_up.add(main)
     poll(lambda: prometheus.value(f"sum(ytsentiment_http_requests_total{{{on_api}}})") == 28, 30,
          "the traffic to be scraped")
@@ -258,7 +234,7 @@ def test_rules_are_quiet_on_a_healthy_api(api, prometheus, traffic):
     assert prometheus.value("ytsentiment:http_5xx_ratio:rate5m") == 0
     p95 = prometheus.query('ytsentiment:http_request_duration_seconds:p95_5m{route="/predict"}')
     assert finite(p95) and 0 < float(p95[0]["value"][1]) < 1
-    assert prometheus.value("ytsentiment:monitor_drift_threshold") == 0.5  # the constant: no threshold gauge yet
+    assert prometheus.value("ytsentiment:monitor_drift_threshold") == 0.5  # the API's gauge, from the run
     since = time.time()
     for alert in ("YtSentimentApiDown", "YtSentimentModelNotReady", "YtSentimentHighErrorRatio",
                   "YtSentimentHighLatency", "YtSentimentPredictionLogDrops", "YtSentimentLiveF1BelowFloor",

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from support.database import engine, sqlite_template, sqlite_url  # noqa: F401 - fixtures
 
 from monitoring_job.logdb import T0
 
@@ -74,21 +75,9 @@ def score(trained_pipeline):
 
 
 @pytest.fixture
-def db_url(tmp_path) -> str:
-    from ytsentiment.storage.migrate import upgrade
-
-    url = f"sqlite:///{tmp_path / 'monitor.db'}"
-    upgrade(url)
-    return url
-
-
-@pytest.fixture
-def engine(db_url):
-    from ytsentiment.storage.db import make_engine
-
-    eng = make_engine(db_url)
-    yield eng
-    eng.dispose()
+def db_url(request) -> str:
+    """The monitor's tests need one database: a migrated SQLite file (tests/support/database.py)."""
+    return request.getfixturevalue("sqlite_url")
 
 
 @pytest.fixture

@@ -55,6 +55,8 @@ def dvc_repo_at(root: Path, params_raw: dict) -> tuple[Path, dict[str, str]]:
     the code that runs is the installed package) and the sample params; returns (root, env for dvc commands)."""
     shutil.copy(REPO / "dvc.yaml", root / "dvc.yaml")
     shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    (root / "feedback").mkdir()  # the feedback export's folder, an ingest dep: committed with only its .gitignore
+    shutil.copy(REPO / "feedback" / ".gitignore", root / "feedback" / ".gitignore")
     write_params(root / "params.yaml", params_raw)
     # as the repo's .gitignore: what a run writes that is not the same on every run is not committed
     (root / ".gitignore").write_text("mlflow.db\nmlartifacts/\n/reports/run.json\n/reports/timings/\n",

@@ -1,125 +1,23 @@
-"""Storage tier fixtures: every database test runs twice, on SQLite and on a real PostgreSQL server.
-
-The PostgreSQL server (tests/support/postgres.py) starts once per session, only when a PostgreSQL test runs; each
-test gets an empty database at the newest schema (``db_url``) or a fresh one with no schema (``empty_url``).
-``outage(url)`` makes a database refuse writes for real: SQLite by another connection holding the write lock,
-PostgreSQL by refusing connections to the database and ending the open ones.
-"""
+"""Storage tier fixtures: every database test runs twice, on SQLite and on a real PostgreSQL server (the database
+fixtures of tests/support/database.py), plus rows shaped as the API logs them."""
 
 from __future__ import annotations
 
-import shutil
-import sqlite3
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from support.postgres import PostgresServer
+from support.database import (  # noqa: F401 - fixtures
+    backend,
+    db_url,
+    empty_url,
+    engine,
+    outage,
+    pg_migrated,
+    pg_server,
+    sqlite_template,
+)
 
-BACKENDS = ["sqlite", "postgresql"]
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="session")
-def pg_server():
-    with PostgresServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory):
-    from ytsentiment.storage import upgrade
-
-    path = tmp_path_factory.mktemp("template") / "migrated.db"
-    upgrade(f"sqlite:///{path}")
-    return path
-
-
-@pytest.fixture(scope="session")
-def pg_migrated(pg_server):
-    """The session's migrated PostgreSQL database; tests get it emptied (see ``db_url``)."""
-    from ytsentiment.storage import upgrade
-
-    url = pg_server.create_database(name="migrated")
-    upgrade(url)
-    return url
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request) -> str:
-    return request.param
-
-
-def _emptied(pg: PostgresServer, url: str) -> None:
-    """Every table but alembic_version truncated, and no session of an earlier test left on the database."""
-    name = url.rsplit("/", 1)[1]
-    pg.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' "
-               "AND pid <> pg_backend_pid()")
-    tables = [r[0] for r in pg.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                                       "AND tablename <> 'alembic_version'", database=name)]
-    pg.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE", database=name)
-
-
-@pytest.fixture
-def db_url(request, backend, tmp_path) -> str:
-    """A database at the newest schema with no rows. SQLite: a fresh copy of a migrated file. PostgreSQL: the
-    session's migrated database, emptied before the test (CREATE DATABASE costs about a second on a loaded 2-core
-    machine, TRUNCATE a few milliseconds); tests that change the schema use ``empty_url`` instead."""
-    if backend == "sqlite":
-        path = tmp_path / "test.db"
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
-        return f"sqlite:///{path}"
-    pg, url = request.getfixturevalue("pg_server"), request.getfixturevalue("pg_migrated")
-    _emptied(pg, url)
-    return url
-
-
-@pytest.fixture
-def empty_url(request, backend, tmp_path) -> str:
-    """A fresh database with no schema (its own PostgreSQL database, dropped afterwards)."""
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path}/test.db"
-    pg = request.getfixturevalue("pg_server")
-    url = pg.create_database()
-    name = url.rsplit("/", 1)[1]
-    request.addfinalizer(lambda: pg.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    return url
-
-
-@pytest.fixture
-def engine(db_url):
-    from ytsentiment.storage import make_engine
-
-    engine = make_engine(db_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def outage(request, backend):
-    """``with outage(url):`` the database refuses writes (see the module docstring)."""
-
-    @contextmanager
-    def down(url: str):
-        if backend == "sqlite":
-            holder = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
-            holder.execute("BEGIN EXCLUSIVE")
-            try:
-                yield
-            finally:
-                holder.execute("ROLLBACK")
-                holder.close()
-            return
-        pg = request.getfixturevalue("pg_server")
-        name = url.rsplit("/", 1)[1]
-        pg.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
-        pg.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
-        try:
-            yield
-        finally:
-            pg.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
-
-    return down
 
 
 def _make_row(i: int, created_at: datetime = T0, text: str | None = None, log_text: bool = True, **overrides):
@@ -134,12 +32,12 @@ def _make_row(i: int, created_at: datetime = T0, text: str | None = None, log_te
     return row
 
 
-def _insert_rows(engine, rows) -> None:
+def _insert_rows(eng, rows) -> None:
     from sqlalchemy import insert
 
     from ytsentiment.storage import Prediction
 
-    with engine.begin() as conn:
+    with eng.begin() as conn:
         conn.execute(insert(Prediction), rows)
 
 

@@ -1,9 +1,8 @@
-"""A real Prometheus server on loopback for the monitoring tests, and a tiny exporter to stand in for series.
+"""A real Prometheus server on loopback for the monitoring tests.
 
 :func:`start_prometheus` runs Debian's ``prometheus`` binary on ``127.0.0.1:<free port>`` (another free port if
 that one was taken meanwhile) with its TSDB in a temp dir and ``--web.enable-lifecycle``; it waits for
-``/-/ready``. :class:`Prometheus` queries it over its HTTP API. :class:`StaticExporter` serves a
-``prometheus_client`` registry at ``/metrics`` on loopback, for series no real process exposes yet.
+``/-/ready``. :class:`Prometheus` queries it over its HTTP API.
 """
 
 from __future__ import annotations
@@ -12,16 +11,13 @@ import dataclasses
 import math
 import shutil
 import subprocess
-import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from support.servers import free_port, stop_group
 
@@ -138,36 +134,3 @@ def start_prometheus(config: Path, workdir: Path, attempts: int = 5, timeout: fl
 
 def stop_prometheus(server: Prometheus) -> None:
     stop_group(server.process)
-
-
-class StaticExporter:
-    """Serve ``registry`` as Prometheus text at ``http://127.0.0.1:<port>/metrics`` from a daemon thread."""
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.registry = registry
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if self.path != "/metrics":
-                    self.send_error(404)
-                    return
-                body = generate_latest(owner.registry)
-                self.send_response(200)
-                self.send_header("Content-Type", CONTENT_TYPE_LATEST)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:  # keep the test output quiet
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.address = f"127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)

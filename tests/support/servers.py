@@ -101,8 +101,12 @@ def start_gunicorn(model_uri: str, log: Path, workers: int = 2, extra_env: dict 
 
     Raises RuntimeError with the log's tail when gunicorn exits or does not listen within ``listen_timeout``.
     """
+    # The prediction log goes to a database beside the server's log, never to the repo's var/, unless the caller
+    # names one.
+    database = f"sqlite:///{log.with_suffix('.db')}"
     env = {**os.environ, "HOST": "127.0.0.1", "PORT": "0", "WEB_CONCURRENCY": str(workers),
-           "MODEL_URI": model_uri, "MLFLOW_DISABLE_TELEMETRY": "true", **(extra_env or {})}
+           "MODEL_URI": model_uri, "MLFLOW_DISABLE_TELEMETRY": "true", "DATABASE_URL": database,
+           **(extra_env or {})}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # gunicorn.conf.py makes a fresh one per server
     started = time.monotonic()
     with log.open("wb") as out:

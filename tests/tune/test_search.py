@@ -106,9 +106,11 @@ def test_search_logs_nested_runs_resumes_the_study_and_prints_an_adoptable_line(
     study = optuna.load_study(study_name="tiny", storage=storage)
     trials = study.get_trials()
     assert [t.number for t in trials] == [0, 1, 2]
-    assert [t.state for t in trials] == [TrialState.COMPLETE] * 3  # the median pruner waits for 3 finished trials
     params = load_params(params_file)
-    space = parse_tune(params.raw).space
+    settings = parse_tune(params.raw)
+    space = settings.space
+    assert settings.prune_after_trials >= 3  # so no round pruning yet: every trial runs to its end
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 3
     assert trials[0].user_attrs["baseline"] is True
     assert trials[0].user_attrs["params"] == current_values(params, space)
     assert trials[2].user_attrs["params"] != trials[1].user_attrs["params"]  # resumed with a new seed: no repeat

@@ -26,7 +26,8 @@ def test_repo_params_load():
     assert "reddit" in names and len(names) == len(set(names))
     assert params.ingest.selected == params.ingest.sources  # include: null = every source
     for source in params.ingest.sources:
-        assert len(source.sha256) == 64 and source.locations
+        assert (source.sha256_in_sidecar and source.optional) or len(source.sha256) == 64
+        assert source.locations
         assert set(source.labels.values()) <= {-1, 0, 1}
     assert 0 < params.clean.test_size < 1
     assert params.featurize.ngram_min <= params.featurize.ngram_max
@@ -67,6 +68,7 @@ def _broken(raw: dict, edit) -> dict:
     (lambda r: r["featurize"].pop("max_features"), "max_features"),
     (lambda r: r["ingest"]["sources"][0].update(colour="red"), "colour"),
     (lambda r: r["ingest"]["sources"][0].pop("sha256"), "sha256"),
+    (lambda r: r["ingest"]["sources"][0].update(sha256="not-a-checksum"), "64 hex digits"),
     (lambda r: r["ingest"]["sources"][1]["labels"].update({2: 2}), "semeval2013_2016"),
     (lambda r: r["ingest"]["sources"][2].update(name="reddit"), "unique"),
     (lambda r: r["ingest"].update(include=["reddit", "youtube_api"]), "ingest.include"),
@@ -77,8 +79,8 @@ def _broken(raw: dict, edit) -> dict:
     (lambda r: r["clean"].update(test_size=0), "clean.test_size"),
     (lambda r: r.update(gate=[1, 2]), "'gate'"),
 ], ids=["missing-section", "missing-base", "unknown-key", "missing-key", "unknown-source-key",
-        "missing-source-key", "bad-label-target", "duplicate-source", "include-unknown", "include-empty",
-        "no-sources", "no-locations", "validation-fraction", "test-size", "section-not-mapping"])
+        "missing-source-key", "bad-checksum", "bad-label-target", "duplicate-source", "include-unknown",
+        "include-empty", "no-sources", "no-locations", "validation-fraction", "test-size", "section-not-mapping"])
 def test_invalid_params_name_the_key(raw, edit, named):
     with pytest.raises(YtSentimentError) as err:
         parse_params(_broken(raw, edit))

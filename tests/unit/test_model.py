@@ -1,5 +1,6 @@
-"""The model's parts that decide its bytes: the TF-IDF vocabulary cut (same terms on every machine) and ``slim``
-(same pickle for the same fit)."""
+"""The model's parts: those that decide its bytes (the TF-IDF vocabulary cut, the same terms on every machine, and
+``slim``, the same pickle for the same fit), the blended classifier with its prior correction, and the YouTube slang
+in the VADER columns."""
 
 from __future__ import annotations
 
@@ -11,9 +12,20 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import f1_score
 
+from ytsentiment import YtSentimentError
 from ytsentiment.config import FeaturizeParams
-from ytsentiment.model import build_features, slim, top_terms
+from ytsentiment.model import (
+    YOUTUBE_LEXICON,
+    BlendedClassifier,
+    VaderFeatures,
+    build_features,
+    prior_correct,
+    slim,
+    top_terms,
+    tune_log_offsets,
+)
 
 PARAMS = FeaturizeParams(max_features=3, ngram_min=1, ngram_max=1, min_df=1, max_df=1.0, sublinear_tf=True,
                          lexicon=False)
@@ -78,3 +90,83 @@ def test_slim_keeps_a_given_vocabulary_once(vocabulary):
         assert tfidf.vocabulary is None
     else:
         assert tfidf.vocabulary is tfidf.vocabulary_ and tfidf.vocabulary_ == vocabulary
+
+
+# ---- the blend and its prior correction ---------------------------------------------------------------------------
+
+CLASSES = np.array([-1, 0, 1])
+
+
+class _Constant:
+    """A fitted classifier stand-in that gives every row the same probabilities."""
+
+    classes_ = CLASSES
+
+    def __init__(self, proba):
+        self.proba = np.asarray(proba, dtype=float)
+
+    def predict_proba(self, X):
+        return np.tile(self.proba, (len(X), 1))
+
+
+@pytest.mark.parametrize(("weight", "expected", "label"), [
+    (0.0, [0.6, 0.3, 0.1], -1),
+    (0.3, [0.48, 0.27, 0.25], -1),  # 0.7 * boosted + 0.3 * linear, by hand
+    (0.8, [0.28, 0.22, 0.50], 1),
+])
+def test_blend_averages_the_two_models(weight, expected, label):
+    blend = BlendedClassifier.from_fitted(_Constant([0.6, 0.3, 0.1]), _Constant([0.2, 0.2, 0.6]), weight)
+    X = np.zeros((2, 1))
+    assert np.allclose(blend.predict_proba(X), [expected, expected])
+    assert blend.predict(X).tolist() == [label, label]
+
+
+def test_blend_refuses_models_with_different_classes():
+    linear = _Constant([0.5, 0.5])
+    linear.classes_ = np.array([-1, 1])
+    with pytest.raises(YtSentimentError, match="same labels"):
+        BlendedClassifier.from_fitted(_Constant([0.6, 0.3, 0.1]), linear, 0.3)
+
+
+def test_prior_correction_keeps_a_distribution_and_moves_the_argmax():
+    proba = np.array([[0.4, 0.5, 0.1], [0.2, 0.7, 0.1], [1.0, 0.0, 0.0]])
+    corrected = prior_correct(proba, [0.25, 0.0, 0.0])
+    assert np.allclose(corrected.sum(axis=1), 1) and (corrected >= 0).all()
+    # row 0 by hand: 0.4 e^0.25 = 0.5136 against 0.5 and 0.1, over their sum 1.1136
+    assert np.allclose(corrected[0], [0.4 * np.exp(0.25), 0.5, 0.1] / (0.4 * np.exp(0.25) + 0.6))
+    assert corrected.argmax(axis=1).tolist() == [0, 1, 0]
+    assert prior_correct(proba, None) is not None and np.array_equal(prior_correct(proba, [0, 0, 0]), proba)
+
+
+def test_offset_search_beats_no_correction_on_a_hand_made_case():
+    # the model under-calls class -1: rows 0-1 are -1 but say 0 -> macro-F1 (0 + 2/3 + 1) / 3 without correction
+    proba = np.array([[0.40, 0.50, 0.1], [0.42, 0.48, 0.1], [0.2, 0.7, 0.1], [0.1, 0.8, 0.1],
+                      [0.1, 0.2, 0.7], [0.1, 0.1, 0.8]])
+    y = np.array([-1, -1, 0, 0, 1, 1])
+    assert f1_score(y, CLASSES[proba.argmax(axis=1)], average="macro") == pytest.approx(5 / 9)
+    offsets = tune_log_offsets(proba, y, CLASSES)
+    # the smallest grid value that lifts both -1 rows: e^o > 0.5/0.4 -> o > 0.223 -> 0.25 (and < ln 3.5 for row 2)
+    assert offsets.tolist() == [0.25, 0.0, 0.0]
+    assert f1_score(y, CLASSES[prior_correct(proba, offsets).argmax(axis=1)], average="macro") == 1.0
+    assert tune_log_offsets(proba, y, CLASSES).tolist() == offsets.tolist()  # deterministic
+
+
+# ---- YouTube slang in the VADER columns ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "sign"), [
+    ("this slaps", 1),  # not in VADER's lexicon: 0 without ours
+    ("this beat is fire", 1),  # VADER's "fire" is -1.4
+    ("goated", 1),
+    ("so underrated", 1),
+    ("this is so cringe", -1),
+    ("the video was mid", -1),
+    ("L take", -1),  # VADER's "l" is +2.0; a standalone capital L is a loss
+    ("W video", 1),
+])
+def test_youtube_slang_reaches_the_vader_columns(text, sign):
+    compound = VaderFeatures().transform([text]).toarray()[0, 3]
+    assert np.sign(compound) == sign
+
+
+def test_slang_lexicon_is_on_vaders_scale():
+    assert set(YOUTUBE_LEXICON) and all(-4 <= v <= 4 and k == k.lower() for k, v in YOUTUBE_LEXICON.items())

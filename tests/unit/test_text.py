@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ytsentiment.text import NEGATION_PREFIX, normalize, normalize_many
+from ytsentiment.text import NEGATION_PREFIX, normalize, normalize_many, youtube_idiom
 
 
 @pytest.mark.parametrize(("raw", "expected"), [
@@ -154,3 +154,29 @@ def test_no_url_survives(before, url, after):
     # A URL between spaces is replaced by the "url" token whatever surrounds it: the result is exactly what
     # the text gives with the literal word in its place, so none of the URL's parts leaks into the features.
     assert normalize(f"{before} {url} {after}") == normalize(f"{before} url {after}")
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    # a standalone capital W/L is a win/loss; "w/" (with), a lowercase w, and W inside a word are not
+    ("W video", "win video"),
+    ("L take", "loss take"),
+    ("that's an L.", "that's an loss."),
+    ("w/ my friends", "w/ my friends"),
+    ("hang out w you", "hang out w you"),
+    ("W/L record", "W/L record"),
+    ("Lol WWE", "Lol WWE"),
+    # 😭/💀 become 😂 (and "crying"/"dead" become "laughing") only when the comment laughs or praises
+    ("I'm crying 😭 this is so beautiful", "I'm laughing 😂 this is so beautiful"),
+    ("💀💀 I'm dead lmao", "😂😂 I'm laughing lmao"),
+    ("hahaha 😭", "hahaha 😂"),
+    ("this is so sad 😭", "this is so sad 😭"),
+    ("RIP, he is dead 💀", "RIP, he is dead 💀"),
+    ("I'm crying, this is so beautiful", "I'm crying, this is so beautiful"),  # no emoji: plain words stay
+])
+def test_youtube_idiom(raw, expected):
+    assert youtube_idiom(raw) == expected
+
+
+def test_youtube_idiom_reaches_the_tokens():
+    assert normalize("W video 😭 lol") == "win video face with tears of joy lol"
+    assert normalize("L take") == "loss take"

@@ -32,6 +32,7 @@ from typing import Any
 import requests
 
 from ytsentiment import YtSentimentError
+from ytsentiment.environ import env_number
 
 log = logging.getLogger(__name__)
 
@@ -97,17 +98,14 @@ class ClientSettings:
         if not key:
             raise YtSentimentError("YOUTUBE_API_KEY is not set: export a YouTube Data API v3 key (Google Cloud "
                                    "console → APIs & Services → Credentials); never write it into a file in git")
-        try:
-            return cls(
-                api_key=key,
-                base_url=(env.get("YOUTUBE_API_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
-                max_retries=int(env.get("YOUTUBE_MAX_RETRIES", cls.max_retries)),
-                backoff_base=float(env.get("YOUTUBE_BACKOFF_BASE", cls.backoff_base)),
-                max_wait=float(env.get("YOUTUBE_MAX_WAIT", cls.max_wait)),
-                timeout=float(env.get("YOUTUBE_TIMEOUT", cls.timeout)),
-            )
-        except ValueError as exc:
-            raise YtSentimentError(f"a YOUTUBE_* setting is not a number: {exc}") from exc
+        return cls(
+            api_key=key,
+            base_url=(env.get("YOUTUBE_API_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
+            max_retries=env_number(env, "YOUTUBE_MAX_RETRIES", cls.max_retries, int, 0, 20),
+            backoff_base=env_number(env, "YOUTUBE_BACKOFF_BASE", cls.backoff_base, float, 0.0, 60.0),
+            max_wait=env_number(env, "YOUTUBE_MAX_WAIT", cls.max_wait, float, 0.0, 3600.0),
+            timeout=env_number(env, "YOUTUBE_TIMEOUT", cls.timeout, float, 0.1, 600.0),
+        )
 
 
 @dataclass

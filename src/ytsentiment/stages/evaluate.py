@@ -41,6 +41,9 @@ from ytsentiment.stages.graph import pipeline_outputs
 from ytsentiment.tracking import git_commit, use_experiment
 
 log = logging.getLogger(__name__)
+# The params sections that shape the model (this stage's `params:` in dvc.yaml): the run logs these, not gate,
+# monitor or tune, which are read by other commands and would only be stale copies here.
+TRAINING_SECTIONS = ("base", "ingest", "clean", "featurize", "train", "evaluate")
 
 
 def evaluate(pipeline, test: pd.DataFrame, vader_threshold: float) -> tuple[dict, dict, dict]:
@@ -91,7 +94,8 @@ def log_run(pipeline, params, metrics: dict, facts: dict, provenance: list, plot
     experiment_id = use_experiment(params.evaluate.experiment)
     run_name = os.environ.get("DVC_EXP_NAME") or f"evaluate-{time.strftime('%Y%m%d-%H%M%S')}"
     with mlflow.start_run(run_name=run_name) as run:
-        flat = {k: v for k, v in flatten(params.raw).items() if not k.startswith("ingest.sources.")}
+        trained_by = {section: params.raw[section] for section in TRAINING_SECTIONS if section in params.raw}
+        flat = {k: v for k, v in flatten(trained_by).items() if not k.startswith("ingest.sources.")}
         flat["ingest.sources"] = ",".join(s.name for s in params.ingest.sources)
         for s in params.ingest.sources:
             flat[f"ingest.{s.name}.weight"] = s.weight

@@ -1,10 +1,13 @@
-"""Stage train: sparse features + labels -> a fitted LightGBM multiclass classifier.
+"""Stage train: sparse features + labels -> a fitted classifier (LightGBM blended with a logistic regression).
 
 A seeded, stratified slice of the training rows (``train.validation_fraction``) is held out for early stopping; the
-round it picks is recorded. Rows are weighted by their source's ``weight`` and, with ``class_weight: balanced``, by
-class. Params: ``train.*`` and ``base.seed``. Outputs: the classifier (joblib) and a small JSON of training facts
-(DVC metrics). Both are the same bytes for the same inputs (LightGBM runs ``deterministic`` with a fixed thread count
-from ``train.n_jobs``), so the fit time goes to a separate timings file that DVC does not track (``--timings``).
+round it picks is recorded. A logistic regression fitted on the same rows joins LightGBM in a ``BlendedClassifier``
+(``train.linear_weight`` of the averaged probabilities); with ``train.tune_offsets`` per-class log-probability
+offsets are tuned for macro-F1 on the held-out slice and stored in it, so serving applies them. Rows are weighted by
+their source's ``weight`` and, with ``class_weight: balanced``, by class. Params: ``train.*`` and ``base.seed``.
+Outputs: the classifier (joblib) and a small JSON of training facts (DVC metrics). Both are the same bytes for the
+same inputs (LightGBM runs ``deterministic`` with a fixed thread count from ``train.n_jobs``; lbfgs is
+deterministic), so the fit time goes to a separate timings file that DVC does not track (``--timings``).
 """
 
 from __future__ import annotations
@@ -18,18 +21,19 @@ import joblib
 import lightgbm as lgb
 import pandas as pd
 import scipy.sparse as sp
+from sklearn.metrics import f1_score
 
 from ytsentiment.config import TrainParams, load_params
 from ytsentiment.io import atomic_write, write_json
 from ytsentiment.logs import run_main
-from ytsentiment.model import build_classifier
+from ytsentiment.model import BlendedClassifier, build_classifier, build_linear, tune_log_offsets
 from ytsentiment.splits import strata_of, stratified_split
 
 log = logging.getLogger(__name__)
 
 
 def fit(X, frame: pd.DataFrame, p: TrainParams, seed: int):
-    """Fit with early stopping on a stratified validation slice; returns (classifier, facts, timings).
+    """Fit with early stopping on a stratified validation slice; returns (blended classifier, facts, timings).
 
     ``facts`` depend only on the inputs (DVC metrics); ``timings`` on the machine (kept apart).
     """
@@ -52,8 +56,18 @@ def fit(X, frame: pd.DataFrame, p: TrainParams, seed: int):
         "rows": int(X.shape[0]), "features": int(X.shape[1]),
     }
     timings = {"fit_seconds": round(time.perf_counter() - started, 1)}
-    log.info("trained: %s, %s", facts, timings)
-    return clf, facts, timings
+    linear = None
+    if p.linear_weight:
+        started = time.perf_counter()
+        linear = build_linear(p).fit(X[idx_fit], y[idx_fit], sample_weight=w[idx_fit])
+        timings["linear_fit_seconds"] = round(time.perf_counter() - started, 1)
+    blend = BlendedClassifier.from_fitted(clf, linear, p.linear_weight)
+    if p.tune_offsets:  # on the early-stopping slice: the fit rows would reward an over-confident class
+        offsets = tune_log_offsets(blend.blended_proba(X[idx_val]), y[idx_val], blend.classes_)
+        blend.log_offsets = [float(o) for o in offsets]
+    valid_f1 = f1_score(y[idx_val], blend.predict(X[idx_val]), average="macro")
+    log.info("trained: %s, %s; validation macro-F1 %.4f, log offsets %s", facts, timings, valid_f1, blend.log_offsets)
+    return blend, facts, timings
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,6 +12,7 @@ descriptors for drift without needing the raw text, which is only kept when PRED
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
@@ -30,12 +31,22 @@ def new_prediction_id() -> str:
     return str(uuid.uuid4())
 
 
+@functools.cache
+def _emoji_chars() -> frozenset[str]:
+    """Every non-ASCII character of any emoji: each emoji has one (keycaps too: U+20E3), so a text without any of
+    them has no emoji, and ``emoji.emoji_list`` (~60 us a comment, the API's main logging cost) is skipped."""
+    import emoji
+
+    return frozenset(c for key in emoji.EMOJI_DATA for c in key if not c.isascii())
+
+
 def describe(text: str) -> dict[str, float | int]:
     """Cheap descriptors of one comment (see the module docstring for their definitions)."""
     import emoji
 
     n_chars = len(text)
-    in_emoji = sum(m["match_end"] - m["match_start"] for m in emoji.emoji_list(text)) if n_chars else 0
+    in_emoji = (sum(m["match_end"] - m["match_start"] for m in emoji.emoji_list(text))
+                if n_chars and not _emoji_chars().isdisjoint(text) else 0)
     visible = [c for c in text if not c.isspace()]
     non_letters = sum(1 for c in visible if not c.isalpha())
     return {

@@ -2,7 +2,7 @@
 
     DATABASE_URL                    SQLAlchemy URL; default: the embedded SQLite file var/ytsentiment.db
                                     (relative to the working directory, like mlflow.db); production:
-                                    postgresql+psycopg://USER:PASSWORD@HOST:5432/DB
+                                    postgresql+psycopg://USER:PASSWORD@HOST:5432/DB  # pragma: allowlist secret
     PREDICTION_LOG_TEXT             keep the raw comment text of each prediction (true/false); default: true on the
                                     embedded store, false when DATABASE_URL is set (then say so explicitly)
     PREDICTION_LOG_RETENTION_DAYS   default window of `ytsentiment purge` (days, default 30)
@@ -20,36 +20,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ytsentiment import YtSentimentError
+from ytsentiment.environ import env_number, parse_bool
 
 DEFAULT_DATABASE_URL = "sqlite:///var/ytsentiment.db"
-TRUE = frozenset({"1", "true", "yes", "on"})
-FALSE = frozenset({"0", "false", "no", "off"})
-
-
-def parse_bool(name: str, value: str) -> bool:
-    v = value.strip().lower()
-    if v in TRUE:
-        return True
-    if v in FALSE:
-        return False
-    raise YtSentimentError(f"{name}={value!r} is not a boolean: use true or false")
-
-
-def _number(env: Mapping[str, str], name: str, default, kind, minimum, maximum=None):
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        value = None
-    if value is None or value < minimum or (maximum is not None and value > maximum):
-        bounds = f">= {minimum}" + (f" and <= {maximum}" if maximum is not None else "")
-        raise YtSentimentError(f"{name}={raw!r}: expected {'an integer' if kind is int else 'a number'} {bounds}")
-    return value
-
-
 @dataclass(frozen=True)
 class StorageSettings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -72,12 +45,12 @@ class StorageSettings:
             database_url=url or DEFAULT_DATABASE_URL,
             embedded=embedded,
             log_text=parse_bool("PREDICTION_LOG_TEXT", text) if text else embedded,
-            retention_days=_number(env, "PREDICTION_LOG_RETENTION_DAYS", cls.retention_days, int, 1),
-            queue_size=_number(env, "PREDICTION_LOG_QUEUE_SIZE", cls.queue_size, int, 1),
-            batch_size=_number(env, "PREDICTION_LOG_BATCH_SIZE", cls.batch_size, int, 1),
-            flush_seconds=_number(env, "PREDICTION_LOG_FLUSH_SECONDS", cls.flush_seconds, float, 0.01, 3600),
-            export_max_per_client=_number(env, "FEEDBACK_EXPORT_MAX_PER_CLIENT", cls.export_max_per_client, int, 1),
-            export_min_agreement=_number(env, "FEEDBACK_EXPORT_MIN_AGREEMENT", cls.export_min_agreement, float,
+            retention_days=env_number(env, "PREDICTION_LOG_RETENTION_DAYS", cls.retention_days, int, 1),
+            queue_size=env_number(env, "PREDICTION_LOG_QUEUE_SIZE", cls.queue_size, int, 1),
+            batch_size=env_number(env, "PREDICTION_LOG_BATCH_SIZE", cls.batch_size, int, 1),
+            flush_seconds=env_number(env, "PREDICTION_LOG_FLUSH_SECONDS", cls.flush_seconds, float, 0.01, 3600),
+            export_max_per_client=env_number(env, "FEEDBACK_EXPORT_MAX_PER_CLIENT", cls.export_max_per_client, int, 1),
+            export_min_agreement=env_number(env, "FEEDBACK_EXPORT_MIN_AGREEMENT", cls.export_min_agreement, float,
                                          0.5, 1.0),
         )
 

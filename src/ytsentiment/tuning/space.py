@@ -60,9 +60,9 @@ class TuneParams:
     validation_fraction: float = 0.2
     objective: str = "human"
     startup_trials: int = 5
-    prune_after_trials: int = 3
-    prune_warmup_rounds: int = 30
-    prune_percentile: float = 25.0
+    prune_after_trials: int = 5
+    prune_warmup_rounds: int = 50
+    prune_percentile: float = 20.0
     report_every: int = 10
 
 

@@ -1,0 +1,43 @@
+"""Settings from environment variables: one reader for booleans and bounded numbers, whose errors name the variable.
+
+Used by every settings object read from the environment (the prediction log's ``storage.settings``, the YouTube
+client's ``batch.youtube.ClientSettings``, the API's ``flask_app.settings``), so ``PREDICTION_LOG_TEXT=maybe`` or
+``YOUTUBE_MAX_RETRIES=-1`` fail the same way everywhere: ``YtSentimentError`` with what to set instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TypeVar
+
+from ytsentiment import YtSentimentError
+
+TRUE = frozenset({"1", "true", "yes", "on"})
+FALSE = frozenset({"0", "false", "no", "off"})
+N = TypeVar("N", int, float)
+
+
+def parse_bool(name: str, value: str) -> bool:
+    """``true/false``, ``on/off``, ``yes/no`` or ``1/0`` (any case) as a bool."""
+    v = value.strip().lower()
+    if v in TRUE:
+        return True
+    if v in FALSE:
+        return False
+    raise YtSentimentError(f"{name}={value!r} is not a boolean: use true or false (on/off, yes/no, 1/0)")
+
+
+def env_number(env: Mapping[str, str], name: str, default: N, kind: type[N], minimum: N,
+               maximum: N | None = None) -> N:
+    """``env[name]`` as ``kind`` within [minimum, maximum]; ``default`` when unset or blank."""
+    raw = str(env.get(name, "")).strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = None
+    if value is None or value < minimum or (maximum is not None and value > maximum):
+        bounds = f">= {minimum}" + (f" and <= {maximum}" if maximum is not None else "")
+        raise YtSentimentError(f"{name}={raw!r}: expected {'an integer' if kind is int else 'a number'} {bounds}")
+    return value
