@@ -53,9 +53,10 @@ def fake_loader(model: FakeModel | None = None):
     return load
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="package", autouse=True)
 def api_database_env(tmp_path_factory):
-    """DATABASE_URL -> a session SQLite file and PREDICTION_LOG=off for every app of the tier (restored after)."""
+    """DATABASE_URL -> one SQLite file and PREDICTION_LOG=off for every app of this tier, restored when the tier
+    ends (package scope: later tiers, whose servers inherit the environment, never see these)."""
     saved = {name: os.environ.get(name) for name in ("DATABASE_URL", "PREDICTION_LOG")}
     os.environ["DATABASE_URL"] = f"sqlite:///{tmp_path_factory.mktemp('db') / 'api.db'}"
     os.environ["PREDICTION_LOG"] = "off"

@@ -60,7 +60,7 @@ def requirement_pins() -> dict[str, str]:
         if line:
             name, sep, pinned = line.partition("==")
             assert sep and pinned, f"requirements-serve.txt: {line!r} is not pinned with =="
-            pins[name] = pinned
+            pins[name.split("[")[0]] = pinned  # psycopg[binary] -> psycopg: extras name no distribution
     return pins
 
 

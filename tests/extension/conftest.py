@@ -46,7 +46,7 @@ class ApiDatabase:
             return [dict(r) for r in conn.execute(sql, params).fetchall()]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def api_database(tmp_path_factory) -> ApiDatabase:
     """A fresh SQLite database migrated to the current schema (the prediction log and the /feedback labels)."""
     from ytsentiment.storage.migrate import upgrade
@@ -56,11 +56,12 @@ def api_database(tmp_path_factory) -> ApiDatabase:
     return db
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def sentiment_api(trained_model_dir, tmp_path_factory, api_database):
     """Base URL of the real Flask app under gunicorn on a loopback port of its own, serving a real trained model and
     storing predictions and feedback in `api_database`."""
-    env = {"DATABASE_URL": api_database.url, "PREDICTION_LOG_TEXT": "true", "PREDICTION_LOG_FLUSH_SECONDS": "0.2"}
+    env = {"DATABASE_URL": api_database.url, "PREDICTION_LOG": "on", "PREDICTION_LOG_TEXT": "true",
+           "PREDICTION_LOG_FLUSH_SECONDS": "0.2"}
     server = start_gunicorn(str(trained_model_dir), tmp_path_factory.mktemp("gunicorn") / "gunicorn.log",
                             extra_env=env)
     try:
@@ -182,12 +183,12 @@ class FakeYouTube:
         return out[:limit]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def youtube() -> FakeYouTube:
     return FakeYouTube()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def extension_context(tmp_path_factory, youtube):
     """Headless Debian Chromium with the unpacked extension loaded, the YouTube API routed to the fixtures."""
     from playwright.sync_api import sync_playwright
@@ -219,14 +220,14 @@ def extension_context(tmp_path_factory, youtube):
             context.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def service_worker(extension_context):
     workers = extension_context.service_workers
     worker = workers[0] if workers else extension_context.wait_for_event("serviceworker", timeout=15_000)
     return worker
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def install_options_url(extension_context, service_worker) -> str:
     """The URL the service worker opens on install (no key stored yet); the tab is closed afterwards.
 
@@ -245,7 +246,7 @@ def install_options_url(extension_context, service_worker) -> str:
     pytest.fail(f"the service worker did not open the options page on install; open tabs: {pages}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def extension_id(service_worker, install_options_url) -> str:
     return urlsplit(service_worker.url).netloc
 

@@ -70,7 +70,8 @@ def test_first_promotion_passes_on_floors_and_behaviour(registry, good_model, ca
     assert report["reasons"] == [] and report["replaced_version"] is None
     assert report["candidate"]["overall"] == headline(good_model, "overall")
     assert report["checks"]["contract"] == "ok"
-    assert set(report["checks"]["behaviour"]) == {"minimum_functionality", "invariance", "directional"}
+    assert set(report["checks"]["behaviour"]) == {"minimum_functionality", "invariance", "directional",
+                                                  "youtube_idiom"}
     assert 0 < report["checks"]["latency_ms"] < GATE_BUDGET
     assert report["by"] and report["at"] and report["rows"] == len(registry.test)
 
