@@ -15,7 +15,7 @@ It is deliberately conservative, because throwing an English comment out is wors
 - otherwise CLD2 must call its guess reliable, else ``und``.
 
 ``is_supported(code)``: English and undetermined texts are scored into the shares; everything else is reported as
-"in another language". Measured on a labelled multilingual sample (``tests/unit/data/languages.csv``; README):
+"in another language". Measured on a labelled multilingual sample (``tests/unit/fixtures/languages.csv``; README):
 see ``tests/unit/test_language.py`` for the floors it must keep.
 """
 

@@ -2,7 +2,7 @@
 SQLite prediction log in tmp_path, an isolated MLflow store.
 
 "Same" traffic: disjoint seeded halves of the human-coded YouTube comments (Thelwall). "Shifted" traffic: airline
-tweets (another topic and platform), non-English sentences (tests/unit/data/languages.csv), and channel spam.
+tweets (another topic and platform), non-English sentences (tests/unit/fixtures/languages.csv), and channel spam.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from support.database import engine, sqlite_template, sqlite_url  # noqa: F401 -
 from monitoring_job.logdb import T0
 
 REPO = Path(__file__).resolve().parents[2]
-LANGUAGES = REPO / "tests" / "unit" / "data" / "languages.csv"
+LANGUAGES = REPO / "tests" / "unit" / "fixtures" / "languages.csv"
 
 SPAM_TEMPLATES = [
     "Check out my channel {url} for daily {topic} videos!! Subscribe pls",

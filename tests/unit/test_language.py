@@ -1,6 +1,6 @@
 """Language identification: short or ambiguous texts stay scoreable; clear foreign texts are named.
 
-The sample (``tests/unit/data/languages.csv``, 1,220 rows; see ``make_language_sample.py``) is labelled by
+The sample (``tests/unit/fixtures/languages.csv``, 1,220 rows; see ``make_language_sample.py``) is labelled by
 construction: translated interface messages from Debian's gettext catalogues (18 languages) and English messages and
 YouTube comments. The floors below are what the identifier measured on it, rounded down.
 """
@@ -14,7 +14,7 @@ import pytest
 
 from ytsentiment.language import UNDETERMINED, identify, identify_all, is_supported
 
-SAMPLE = Path(__file__).parent / "data" / "languages.csv"
+SAMPLE = Path(__file__).parent / "fixtures" / "languages.csv"
 
 # Real comment shapes that must never be thrown out as foreign: too short or too ambiguous to say.
 SCOREABLE = [
