@@ -120,6 +120,20 @@ def _check_rate_limit(value: str) -> None:
                          f"got {value!r}") from None
 
 
+def _int(name: str, raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a positive integer, got {raw!r}") from None
+
+
+def _seconds(name: str, raw: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from None
+
+
 def _parse_bool(name: str, raw: str) -> bool:
     try:
         return parse_bool(name, raw)
@@ -136,28 +150,12 @@ def load_settings(config: Mapping[str, Any] | None = None,
         values["model_uri"] = environ["MODEL_URI"].strip()
     if environ.get("CORS_ORIGINS") is not None:
         values["cors_origins"] = _split_origins(environ["CORS_ORIGINS"])
-    for name in _INT_VARS:
-        raw = environ.get(name.upper())
-        if raw is not None and raw.strip():
-            try:
-                values[name] = int(raw)
-            except ValueError:
-                raise ValueError(f"{name.upper()} must be a positive integer, got {raw!r}") from None
-    for name in _FLOAT_VARS:
-        raw = environ.get(name.upper())
-        if raw is not None and raw.strip():
-            try:
-                values[name] = float(raw)
-            except ValueError:
-                raise ValueError(f"{name.upper()} must be a number of seconds, got {raw!r}") from None
-    for name in _BOOL_VARS:
-        raw = environ.get(name.upper())
-        if raw is not None and raw.strip():
-            values[name] = _parse_bool(name.upper(), raw)
-    for name in _STR_VARS:
-        raw = environ.get(name.upper())
-        if raw is not None and raw.strip():
-            values[name] = raw.strip()
+    for names, convert in ((_INT_VARS, _int), (_FLOAT_VARS, _seconds), (_BOOL_VARS, _parse_bool),
+                           (_STR_VARS, lambda _name, raw: raw.strip())):
+        for name in names:
+            raw = environ.get(name.upper())
+            if raw is not None and raw.strip():
+                values[name] = convert(name.upper(), raw)
     overrides = dict(config or {})
     unknown = set(overrides) - {f.name for f in dataclasses.fields(Settings)}
     if unknown:

@@ -126,3 +126,27 @@ def test_unreachable_database_is_a_clear_error(backend, tmp_path):
     (tmp_path / "not-a-dir").write_text("a file, so no directory can be made here")
     with pytest.raises(YtSentimentError, match="cannot migrate|cannot read|Not a directory|File exists"):
         upgrade(url[backend])
+
+
+def test_concurrent_upgrades_in_one_process_serialise(empty_url, tmp_path):
+    """Threads of one process (two apps starting, a fixture beside a running app) share alembic's module-level
+    context: without the process lock one of them fails with "No context has been configured yet"."""
+    import threading
+
+    urls = [empty_url, f"sqlite:///{tmp_path / 'other.db'}"]  # the same database and another one, at once
+    errors: list[BaseException] = []
+
+    def migrate(url: str) -> None:
+        try:
+            upgrade(url)
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=migrate, args=(url,)) for url in urls * 3]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not any(t.is_alive() for t in threads)
+    assert errors == []
+    assert {current_revision(url) for url in urls} == {head_revision()}

@@ -14,6 +14,7 @@ WAL journaling, so the API's background writer and a reading job do not block ea
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 from ytsentiment.storage.db import make_engine, parse_url, safe_url
@@ -70,6 +71,12 @@ def _migration_engine(url: str | None):
     return engine
 
 
+# Alembic keeps the running migration's context in a module-level proxy (``alembic.context``): two migrations in
+# one process at once (two apps' start-up threads, a test fixture beside a running app) clobber each other's
+# context ("No context has been configured yet"). The database lock serialises processes; this serialises threads.
+_PROCESS_LOCK = threading.Lock()
+
+
 def _run(url: str | None, action) -> None:
     from alembic.util import CommandError
     from sqlalchemy import text
@@ -77,7 +84,7 @@ def _run(url: str | None, action) -> None:
 
     engine = _migration_engine(url)
     try:
-        with engine.connect() as conn, conn.begin():
+        with _PROCESS_LOCK, engine.connect() as conn, conn.begin():
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
             cfg = alembic_config()
