@@ -43,14 +43,14 @@ _ELONGATION = re.compile(r"(\w)\1{2,}")  # "AHAHAHHH", "sooooo": CLD2 reads long
 _CLD2_UNKNOWN = {"un", "xx", "xxx", "zzb", "zzh", "zzp"}  # CLD2's "unknown" and pseudo-language codes
 
 
+_BEYOND_LATIN_BLOCKS = re.compile(r"[^\x00-\u024f]")  # past Latin Extended-B: the only place non-Latin letters are
+
+
 def _letters(text: str) -> tuple[int, int]:
-    """(letters, letters outside the Latin script)."""
-    letters = non_latin = 0
-    for ch in text:
-        if ch.isalpha():
-            letters += 1
-            if ord(ch) > 0x24F and not unicodedata.name(ch, "").startswith("LATIN"):
-                non_latin += 1
+    """(letters, letters outside the Latin script). In C where it can be: most comments are ASCII."""
+    letters = sum(map(str.isalpha, text))
+    non_latin = sum(1 for ch in _BEYOND_LATIN_BLOCKS.findall(text)
+                    if ch.isalpha() and not unicodedata.name(ch, "").startswith("LATIN"))
     return letters, non_latin
 
 
