@@ -25,6 +25,7 @@ SKOPS_TRUSTED_TYPES = [
     "lightgbm.basic.Booster",
     "lightgbm.sklearn.LGBMClassifier",
     "ytsentiment.model.BlendedClassifier",
+    "ytsentiment.model.CharNgrams",
     "ytsentiment.model.TextNormalizer",
     "ytsentiment.model.VaderFeatures",
 ]

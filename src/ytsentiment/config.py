@@ -68,6 +68,9 @@ class FeaturizeParams:
     max_df: float
     sublinear_tf: bool
     lexicon: bool
+    char_features: int = 0  # hashed character n-gram columns (a power of two); 0 = no character n-grams
+    char_ngram_min: int = 2
+    char_ngram_max: int = 5
 
 
 @dataclass(frozen=True)
@@ -86,8 +89,11 @@ class TrainParams:
     early_stopping_rounds: int
     validation_fraction: float
     n_jobs: int
-    linear_weight: float = 0.0  # share of the logistic regression in the blended probabilities (0 = LightGBM only)
+    linear_weight: float = 0.0  # share of the logistic regression in the blended probabilities (0 = LightGBM only,
+    #                             1 = the logistic regression alone: LightGBM is not fitted)
     linear_c: float = 1.0  # its inverse regularisation strength
+    linear_tol: float = 1e-3  # its solver's (saga) stopping tolerance
+    linear_max_iter: int = 100  # and epochs at most
     tune_offsets: bool = False  # prior correction tuned for macro-F1 on the validation slice
 
 

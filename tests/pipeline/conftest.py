@@ -24,7 +24,7 @@ SAMPLE = {
     "youtube_thelwall": ("human/youtube_thelwall_ss_binary.csv", 200),
 }
 SMALL_KNOBS = {
-    "featurize": {"max_features": 3000, "min_df": 2},
+    "featurize": {"max_features": 3000, "min_df": 2, "char_features": 4096},
     "train": {"n_estimators": 60, "early_stopping_rounds": 10, "num_leaves": 15, "n_jobs": 2},
 }
 

@@ -69,9 +69,24 @@ def tune(args: list[str], splits, storage: str, capsys, caplog) -> tuple[int, st
     return rc, capsys.readouterr().out, caplog.text
 
 
-def params_with(tmp_path: Path, **gate) -> Path:
+# The LightGBM half's knobs: the search space of a study over the blend (train.linear_weight < 1).
+BOOSTED_SPACE = {
+    "featurize.max_features": {"low": 5000, "high": 50000, "log": True},
+    "train.learning_rate": {"low": 0.05, "high": 0.3, "log": True},
+    "train.num_leaves": {"low": 15, "high": 255, "log": True},
+    "train.class_weight": {"choices": ["balanced", None]},
+}
+
+
+def params_with(tmp_path: Path, boosted: bool = True, **gate) -> Path:
+    """The repo's params.yaml; with ``boosted``, a study over LightGBM (blended with the logistic regression, no
+    character n-grams) so that rounds are reported and pruned; else the default model (the logistic regression)."""
     raw = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
     raw["train"]["n_estimators"] = 150  # fewer rounds: the tiny corpus stops early anyway
+    if boosted:
+        raw["train"]["linear_weight"] = 0.3
+        raw["featurize"].update(max_features=20000, char_features=0)
+        raw["tune"]["space"] = BOOSTED_SPACE
     raw["gate"].update(gate)
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
@@ -169,6 +184,26 @@ def test_a_trial_over_the_latency_budget_is_pruned(splits, tracking, tmp_path, c
     [run] = [c for c in children if c.data.tags["optuna.study"] == "slow"]
     assert run.info.status == "KILLED" and run.data.tags["optuna.state"] == "PRUNED"
     assert "objective" not in run.data.metrics and run.data.metrics["predict_ms_per_100"] > 0
+
+
+def test_a_study_of_the_default_model_fits_the_logistic_regression_alone(splits, tracking, tmp_path, capsys, caplog):
+    params_file = params_with(tmp_path, boosted=False)
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    rc, out, err = tune(["--params", str(params_file), "--study-name", "linear", "--trials", "2"], splits, storage,
+                        capsys, caplog)
+    assert rc == 0, err
+    trials = optuna.load_study(study_name="linear", storage=storage).get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 2
+    params = load_params(params_file)
+    assert trials[0].user_attrs["params"] == current_values(params, parse_tune(params.raw).space)
+    for t in trials:  # no boosting rounds to report: the trial is scored once, on the validation slice
+        assert not t.intermediate_values and "best_iteration" not in t.user_attrs
+        assert 1 <= t.user_attrs["linear_epochs"] <= params.train.linear_max_iter
+        assert 0 < t.value <= 1 and t.value == t.user_attrs["valid.human.macro_f1"]
+    assert re.search(r"fit \d+\.\d s, \d+ epochs", out)
+    _, children = runs_of(tracking, "ytsentiment-tune")
+    linear = [c for c in children if c.data.tags["optuna.study"] == "linear"]
+    assert sorted(c.data.tags["optuna.trial"] for c in linear) == ["0", "1"]
 
 
 def test_missing_split_says_how_to_make_it(tmp_path, caplog):

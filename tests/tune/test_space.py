@@ -41,15 +41,15 @@ def with_space(raw: dict, space: dict) -> dict:
 
 def test_repo_space_names_params_yaml_keys_and_holds_its_current_values(params):
     tune = parse_tune(params.raw)
+    # the default model is the logistic regression: the space holds its knobs and its features'
     assert {k.key for k in tune.space} >= {"featurize.max_features", "featurize.ngram_max", "featurize.min_df",
-                                          "featurize.sublinear_tf", "train.learning_rate", "train.num_leaves",
-                                          "train.min_child_samples", "train.reg_lambda", "train.max_bin",
-                                          "train.class_weight"}
+                                          "featurize.sublinear_tf", "featurize.char_features",
+                                          "featurize.char_ngram_max", "train.linear_c", "train.class_weight"}
     for knob in tune.space:  # the key exists in params.yaml itself, so `-S key=...` needs no `+`
         section, name = knob.key.split(".")
         assert name in params.raw[section], knob.key
     defaults = current_values(params, tune.space)
-    assert defaults["train.learning_rate"] == params.raw["train"]["learning_rate"]
+    assert defaults["train.linear_c"] == params.raw["train"]["linear_c"]
     assert all(k.contains(defaults[k.key]) for k in tune.space), "a new study could not run the baseline trial"
 
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 import dataclasses
 import io
 import pickle
+from collections import Counter
 
 import joblib
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 from sklearn.metrics import f1_score
 
 from ytsentiment import YtSentimentError
@@ -19,6 +21,7 @@ from ytsentiment.config import FeaturizeParams
 from ytsentiment.model import (
     YOUTUBE_LEXICON,
     BlendedClassifier,
+    CharNgrams,
     VaderFeatures,
     build_features,
     prior_correct,
@@ -26,6 +29,7 @@ from ytsentiment.model import (
     top_terms,
     tune_log_offsets,
 )
+from ytsentiment.text import youtube_idiom
 
 PARAMS = FeaturizeParams(max_features=3, ngram_min=1, ngram_max=1, min_df=1, max_df=1.0, sublinear_tf=True,
                          lexicon=False)
@@ -170,3 +174,100 @@ def test_youtube_slang_reaches_the_vader_columns(text, sign):
 
 def test_slang_lexicon_is_on_vaders_scale():
     assert set(YOUTUBE_LEXICON) and all(-4 <= v <= 4 and k == k.lower() for k, v in YOUTUBE_LEXICON.items())
+
+
+# ---- hashed character n-grams -------------------------------------------------------------------------------------
+
+def _reference_ngrams(text: str, lo: int, hi: int) -> Counter:
+    """The n-grams CharNgrams counts, by plain Python: idiom rewritten, lowercased, whitespace collapsed, lo..hi
+    characters."""
+    text = " ".join(youtube_idiom(text).lower().split())
+    return Counter(text[i:i + n] for n in range(lo, hi + 1) for i in range(len(text) - n + 1))
+
+
+CHAR_TEXTS = ["Hello  World", "", "ab", "a", "😭 so GOOD 💀💀", "aaaaaa", "new\tline\nand  spaces ", "ñandú über",
+              "another W"]
+
+
+@pytest.mark.parametrize(("lo", "hi"), [(2, 5), (1, 3), (3, 3)])
+def test_char_ngrams_count_what_plain_python_counts(lo, hi):
+    hasher = CharNgrams(lo, hi, 2**22).fit(None)
+    counts = hasher.transform(pd.DataFrame({"text": CHAR_TEXTS}))
+    assert counts.shape == (len(CHAR_TEXTS), 2**22) and counts.has_canonical_format
+    for i, text in enumerate(CHAR_TEXTS):
+        reference = _reference_ngrams(text, lo, hi)
+        row = counts[i]
+        # 2^22 columns for a few hundred n-grams: no collision, so the row holds exactly the reference's counts
+        assert row.nnz == len(reference) and sorted(row.data.tolist()) == sorted(reference.values()), text
+    # the same n-gram gets the same column in any comment and in any batch
+    ab = set(hasher.transform(["ab"]).indices.tolist())
+    assert len(ab) == len(_reference_ngrams("ab", lo, hi)) and ab <= set(hasher.transform(["xx ab", "zab"])[1].indices)
+
+
+def test_char_ngrams_never_span_two_comments_and_batches_give_the_same_rows():
+    hasher = CharNgrams(2, 5, 2**20).fit(None)
+    texts = [f"comment number {i} says hi" for i in range(25)]
+    together = hasher.transform(texts)
+    one_by_one = [hasher.transform([t]) for t in texts]
+    for i, single in enumerate(one_by_one):
+        assert (together[i] != single).nnz == 0
+    hasher._BATCH = 7  # several internal batches: the same matrix
+    assert (hasher.transform(texts) != together).nnz == 0
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"ngram_min": 0}, "ngram_min"), ({"ngram_min": 4, "ngram_max": 3}, "ngram_min"),
+    ({"n_features": 1000}, "power of two"),
+])
+def test_char_ngrams_refuse_bad_settings(kwargs, message):
+    with pytest.raises(YtSentimentError, match=message):
+        CharNgrams(**kwargs).fit(None)
+
+
+def test_features_with_char_ngrams_append_hashed_columns():
+    params = dataclasses.replace(PARAMS, max_features=5, lexicon=True, char_features=1024)
+    features = build_features(params).fit(pd.DataFrame({"text": ["good video", "bad video", "good good"]}))
+    X = features.transform(pd.DataFrame({"text": ["good video"]}))
+    assert X.shape == (1, 3 + 4 + 1024)  # 3 distinct words, VADER, the hashed n-grams
+    assert X[:, 7:].nnz > 0
+
+
+# ---- the logistic regression alone ------------------------------------------------------------------------------
+
+def test_linear_weight_one_is_the_linear_model_alone_and_fits_no_lightgbm():
+    blend = BlendedClassifier.from_fitted(None, _Constant([0.2, 0.2, 0.6]), 1.0)
+    X = np.zeros((2, 1))
+    assert np.allclose(blend.predict_proba(X), [[0.2, 0.2, 0.6]] * 2) and blend.predict(X).tolist() == [1, 1]
+    with pytest.raises(YtSentimentError, match="no LightGBM"):
+        BlendedClassifier.from_fitted(_Constant([0.6, 0.3, 0.1]), _Constant([0.2, 0.2, 0.6]), 1.0)
+    with pytest.raises(YtSentimentError, match="needs LightGBM"):
+        BlendedClassifier.from_fitted(None, _Constant([0.2, 0.2, 0.6]), 0.3)
+
+    class Boom:
+        def fit(self, *args, **kwargs):
+            raise AssertionError("LightGBM must not be fitted when linear_weight is 1")
+
+    from sklearn.linear_model import LogisticRegression
+
+    X = np.array([[0.0], [1.0], [2.0], [3.0], [4.0], [5.0]])
+    y = np.array([-1, -1, 0, 0, 1, 1])
+    fitted = BlendedClassifier(Boom(), LogisticRegression(), 1.0).fit(X, y)
+    assert fitted.boosted_ is None and fitted.classes_.tolist() == [-1, 0, 1]
+
+
+@pytest.mark.parametrize("linear_weight", [1.0, 0.3])
+def test_train_stage_fits_the_linear_model_alone_or_the_blend(linear_weight):
+    from ytsentiment.config import load_params
+    from ytsentiment.stages.train import fit
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([-1, 0, 1], 60)
+    X = rng.normal(size=(len(y), 5)) + y[:, None]
+    frame = pd.DataFrame({"label": y, "source": "s", "weight": 1.0})
+    params = load_params("params.yaml")
+    p = dataclasses.replace(params.train, linear_weight=linear_weight, n_estimators=20, n_jobs=1)
+    blend, facts, timings = fit(sp.csr_matrix(X), frame, p, params.seed)
+    assert facts["rows"] == len(y) and facts["linear_epochs"] >= 1
+    assert (blend.boosted_ is None) == (linear_weight == 1.0)
+    assert ("best_iteration" in facts) == ("fit_seconds" in timings) == (linear_weight < 1)
+    assert f1_score(y, blend.predict(sp.csr_matrix(X)), average="macro") > 0.8

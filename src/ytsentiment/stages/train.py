@@ -1,9 +1,11 @@
-"""Stage train: sparse features + labels -> a fitted classifier (LightGBM blended with a logistic regression).
+"""Stage train: sparse features + labels -> a fitted classifier (a logistic regression, or a blend with LightGBM).
 
-A seeded, stratified slice of the training rows (``train.validation_fraction``) is held out for early stopping; the
-round it picks is recorded. A logistic regression fitted on the same rows joins LightGBM in a ``BlendedClassifier``
-(``train.linear_weight`` of the averaged probabilities); with ``train.tune_offsets`` per-class log-probability
-offsets are tuned for macro-F1 on the held-out slice and stored in it, so serving applies them. Rows are weighted by
+With ``train.linear_weight`` 1 (the default) the classifier is a logistic regression (saga) on every training row.
+Below 1, LightGBM is fitted too, with early stopping on a seeded, stratified slice of the training rows
+(``train.validation_fraction``; the round it picks is recorded), and the logistic regression, fitted on the same
+rows, joins it in a ``BlendedClassifier`` (``train.linear_weight`` of the averaged probabilities). With
+``train.tune_offsets`` per-class log-probability offsets are tuned for macro-F1 on the held-out slice and stored in
+it, so serving applies them. Rows are weighted by
 their source's ``weight`` and, with ``class_weight: balanced``, by class. Params: ``train.*`` and ``base.seed``.
 Outputs: the classifier (joblib) and a small JSON of training facts (DVC metrics). Both are the same bytes for the
 same inputs (LightGBM runs ``deterministic`` with a fixed thread count from ``train.n_jobs``; lbfgs is
@@ -33,40 +35,50 @@ log = logging.getLogger(__name__)
 
 
 def fit(X, frame: pd.DataFrame, p: TrainParams, seed: int):
-    """Fit with early stopping on a stratified validation slice; returns (blended classifier, facts, timings).
+    """Fit the classifier (see the module docstring); returns (blended classifier, facts, timings).
 
     ``facts`` depend only on the inputs (DVC metrics); ``timings`` on the machine (kept apart).
     """
     idx_fit, idx_val = stratified_split(strata_of(frame), p.validation_fraction, seed)
     y, w = frame["label"].to_numpy(), frame["weight"].to_numpy()
-    clf = build_classifier(p, seed)
-    started = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*eval_set.*deprecated", category=Warning)
-        clf.fit(
-            X[idx_fit], y[idx_fit], sample_weight=w[idx_fit],
-            # eval_set, not the newer eval_X/eval_y: in lightgbm 4.7 the latter skip the label encoding of -1/0/1 and
-            # early stopping fires after one round (measured), so its deprecation warning is silenced.
-            eval_set=[(X[idx_val], y[idx_val])], eval_sample_weight=[w[idx_val]],
-            callbacks=[lgb.early_stopping(p.early_stopping_rounds, verbose=False)],
-        )
-    facts = {
-        "best_iteration": int(clf.best_iteration_ or p.n_estimators),
-        "valid_multi_logloss": float(clf.best_score_["valid_0"]["multi_logloss"]),
-        "rows": int(X.shape[0]), "features": int(X.shape[1]),
-    }
-    timings = {"fit_seconds": round(time.perf_counter() - started, 1)}
+    facts: dict = {"rows": int(X.shape[0]), "features": int(X.shape[1])}
+    timings: dict = {}
+    clf = None
+    if p.linear_weight < 1:
+        clf = build_classifier(p, seed)
+        started = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*eval_set.*deprecated", category=Warning)
+            clf.fit(
+                X[idx_fit], y[idx_fit], sample_weight=w[idx_fit],
+                # eval_set, not the newer eval_X/eval_y: in lightgbm 4.7 the latter skip the label encoding of -1/0/1
+                # and early stopping fires after one round (measured), so its deprecation warning is silenced.
+                eval_set=[(X[idx_val], y[idx_val])], eval_sample_weight=[w[idx_val]],
+                callbacks=[lgb.early_stopping(p.early_stopping_rounds, verbose=False)],
+            )
+        facts.update(best_iteration=int(clf.best_iteration_ or p.n_estimators),
+                     valid_multi_logloss=float(clf.best_score_["valid_0"]["multi_logloss"]))
+        timings["fit_seconds"] = round(time.perf_counter() - started, 1)
+    # The logistic regression alone needs no early-stopping slice: it learns from every row unless the offsets are
+    # tuned on the slice (then, like LightGBM, it must not have seen those rows).
+    held_out = p.linear_weight < 1 or p.tune_offsets
+    rows = idx_fit if held_out else slice(None)
     linear = None
     if p.linear_weight:
         started = time.perf_counter()
-        linear = build_linear(p).fit(X[idx_fit], y[idx_fit], sample_weight=w[idx_fit])
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The max_iter was reached", category=Warning)
+            linear = build_linear(p, seed).fit(X[rows], y[rows], sample_weight=w[rows])
+        facts["linear_epochs"] = int(linear.n_iter_.max())
         timings["linear_fit_seconds"] = round(time.perf_counter() - started, 1)
     blend = BlendedClassifier.from_fitted(clf, linear, p.linear_weight)
-    if p.tune_offsets:  # on the early-stopping slice: the fit rows would reward an over-confident class
+    if p.tune_offsets:  # on the held-out slice: the fit rows would reward an over-confident class
         offsets = tune_log_offsets(blend.blended_proba(X[idx_val]), y[idx_val], blend.classes_)
         blend.log_offsets = [float(o) for o in offsets]
-    valid_f1 = f1_score(y[idx_val], blend.predict(X[idx_val]), average="macro")
-    log.info("trained: %s, %s; validation macro-F1 %.4f, log offsets %s", facts, timings, valid_f1, blend.log_offsets)
+    if held_out:
+        valid_f1 = f1_score(y[idx_val], blend.predict(X[idx_val]), average="macro")
+        log.info("validation macro-F1 %.4f, log offsets %s", valid_f1, blend.log_offsets)
+    log.info("trained: %s, %s", facts, timings)
     return blend, facts, timings
 
 

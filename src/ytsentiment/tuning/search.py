@@ -127,7 +127,12 @@ def fit_pipeline(frame: pd.DataFrame, featurize: FeaturizeParams, train: TrainPa
     started = time.perf_counter()
     features = build_features(featurize)
     X = features.fit_transform(frame[[TEXT_COLUMN]]).tocsr()
-    clf, facts = fit_classifier(X, frame, train, seed, make_callbacks)
+    if train.linear_weight >= 1:  # the logistic regression alone: the train stage's fit (no rounds to prune)
+        from ytsentiment.stages.train import fit
+
+        clf, facts, _ = fit(X, frame, train, seed)
+    else:
+        clf, facts = fit_classifier(X, frame, train, seed, make_callbacks)
     facts["fit_seconds"] = round(time.perf_counter() - started, 2)
     return compose(slim(features), clf), facts
 
@@ -192,8 +197,8 @@ def run_trial(trial, values: dict[str, Any], params: Params, tune: TuneParams, d
     pipeline, facts = fit_pipeline(
         data.train, featurize, train, params.seed,
         lambda frame_val, classes: [pruning_callback(trial, tune.report_every, frame_val, classes, tune.objective)])
-    metrics.update(fit_seconds=facts["fit_seconds"], best_iteration=facts["best_iteration"],
-                   features=facts["features"])
+    metrics.update(fit_seconds=facts["fit_seconds"], features=facts["features"],
+                   **{k: facts[k] for k in ("best_iteration", "linear_epochs") if k in facts})
     gate = params.gate
     ms = latency_ms(pipeline, gate.latency_comments)
     metrics.update(latency_ms=round(ms, 2), predict_ms_per_100=round(ms * 100 / gate.latency_comments, 2))
@@ -359,7 +364,8 @@ def _figures(trial) -> str:
     test = ", ".join(f"{scope} {a[f'test.{scope}.macro_f1']:.4f}" for scope in ("human", "overall")
                      if f"test.{scope}.macro_f1" in a)
     return (f"objective {trial.value:.4f}; test macro-F1 {test}; {a['predict_ms_per_100']:.1f} ms per 100 comments; "
-            f"fit {a['fit_seconds']:.1f} s, {a['best_iteration']} rounds")
+            f"fit {a['fit_seconds']:.1f} s, " + (f"{a['best_iteration']} rounds" if "best_iteration" in a
+                                                 else f"{a.get('linear_epochs', '?')} epochs"))
 
 
 def format_outcome(study, storage: str, objective: str) -> str:
