@@ -26,6 +26,7 @@ SKOPS_TRUSTED_TYPES = [
     "lightgbm.sklearn.LGBMClassifier",
     "ytsentiment.model.BlendedClassifier",
     "ytsentiment.model.CharNgrams",
+    "ytsentiment.model.PackedTfidfVectorizer",
     "ytsentiment.model.TextNormalizer",
     "ytsentiment.model.VaderFeatures",
 ]

@@ -22,6 +22,7 @@ from ytsentiment.model import (
     YOUTUBE_LEXICON,
     BlendedClassifier,
     CharNgrams,
+    PackedTfidfVectorizer,
     VaderFeatures,
     build_features,
     prior_correct,
@@ -271,3 +272,26 @@ def test_train_stage_fits_the_linear_model_alone_or_the_blend(linear_weight):
     assert (blend.boosted_ is None) == (linear_weight == 1.0)
     assert ("best_iteration" in facts) == ("fit_seconds" in timings) == (linear_weight < 1)
     assert f1_score(y, blend.predict(sp.csr_matrix(X)), average="macro") > 0.8
+
+
+def test_packed_vectorizer_stores_its_vocabulary_once_as_one_string_and_loads_the_same():
+    import skops.io as sio
+
+    from ytsentiment.artifact import SKOPS_TRUSTED_TYPES
+
+    texts = ["good video", "bad video", "good good song", "the song is bad"]
+    params = dataclasses.replace(PARAMS, max_features=50, ngram_max=2)
+    features = slim(build_features(params, top_terms(texts, params)).fit(pd.DataFrame({"text": texts})))
+    vectorizer = features.transformer_list[0][1].named_steps["tfidf"]
+    assert vectorizer.vocabulary is vectorizer.vocabulary_  # given = fitted: one dict
+    state = vectorizer.__getstate__()
+    assert state["vocabulary_"] is None and state["vocabulary"] == "_packed_terms"
+    assert state["_packed_terms"].split("\n") == sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.get)
+    for loaded in (pickle.loads(pickle.dumps(vectorizer)),
+                   sio.loads(sio.dumps(vectorizer), trusted=SKOPS_TRUSTED_TYPES)):
+        assert loaded.vocabulary_ == vectorizer.vocabulary_ and loaded.vocabulary is loaded.vocabulary_
+        assert (loaded.transform(texts) != vectorizer.transform(texts)).nnz == 0
+    # a vocabulary that is not one term per column is stored as it is
+    odd = PackedTfidfVectorizer()
+    odd.__dict__.update(vocabulary_={"a\nb": 0})
+    assert odd.__getstate__()["vocabulary_"] == {"a\nb": 0}
