@@ -5,11 +5,12 @@ Below 1, LightGBM is fitted too, with early stopping on a seeded, stratified sli
 (``train.validation_fraction``; the round it picks is recorded), and the logistic regression, fitted on the same
 rows, joins it in a ``BlendedClassifier`` (``train.linear_weight`` of the averaged probabilities). With
 ``train.tune_offsets`` per-class log-probability offsets are tuned for macro-F1 on the held-out slice and stored in
-it, so serving applies them. Rows are weighted by
-their source's ``weight`` and, with ``class_weight: balanced``, by class. Params: ``train.*`` and ``base.seed``.
-Outputs: the classifier (joblib) and a small JSON of training facts (DVC metrics). Both are the same bytes for the
-same inputs (LightGBM runs ``deterministic`` with a fixed thread count from ``train.n_jobs``; lbfgs is
-deterministic), so the fit time goes to a separate timings file that DVC does not track (``--timings``).
+it, so serving applies them. Rows are weighted by their source's ``weight`` and, with ``class_weight: balanced``,
+by class. Params: ``train.*`` and ``base.seed``. Outputs: the classifier (joblib) and a small JSON of training facts
+(DVC metrics). Both are the same bytes for the same inputs (saga is seeded and runs in one thread; LightGBM runs
+``deterministic`` with a fixed thread count from ``train.n_jobs``), so the fit time goes to a separate timings file
+that DVC does not track (``--timings``). A logistic regression that stops at ``train.linear_max_iter`` epochs before
+reaching ``train.linear_tol`` is logged as a warning, not hidden.
 """
 
 from __future__ import annotations
@@ -66,10 +67,14 @@ def fit(X, frame: pd.DataFrame, p: TrainParams, seed: int):
     linear = None
     if p.linear_weight:
         started = time.perf_counter()
-        with warnings.catch_warnings():
+        with warnings.catch_warnings():  # scikit-learn's ConvergenceWarning said once, in the log, with the figures
             warnings.filterwarnings("ignore", message="The max_iter was reached", category=Warning)
             linear = build_linear(p, seed).fit(X[rows], y[rows], sample_weight=w[rows])
         facts["linear_epochs"] = int(linear.n_iter_.max())
+        if facts["linear_epochs"] >= p.linear_max_iter:
+            log.warning("the logistic regression stopped at train.linear_max_iter = %d epochs before reaching "
+                        "train.linear_tol = %g: raise one of them if the figures matter", p.linear_max_iter,
+                        p.linear_tol)
         timings["linear_fit_seconds"] = round(time.perf_counter() - started, 1)
     blend = BlendedClassifier.from_fitted(clf, linear, p.linear_weight)
     if p.tune_offsets:  # on the held-out slice: the fit rows would reward an over-confident class

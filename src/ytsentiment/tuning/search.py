@@ -4,11 +4,14 @@ Data: a seeded, stratified (source × label) subsample of the clean stage's trai
 fits on and a validation slice the objective scores (macro-F1 on ``tune.objective``, e.g. the human-labelled rows),
 plus a subsample of the test split whose human and overall macro-F1 are reported, never optimised.
 
-A trial fits exactly what the pipeline fits (``build_features`` → ``build_classifier`` with the train stage's early
-stopping on its own stratified slice) and joins them into the served Pipeline. Every ``tune.report_every`` rounds a
-LightGBM callback reports the macro-F1 of the boosting so far on the early-stopping slice's objective rows
-(``trial.report``); a percentile pruner stops a fit that trails earlier trials at the same round (``tune.prune_*``;
-multi_logloss was tried and dropped: on these data it ranked trials unlike macro-F1). The served Pipeline is then
+A trial fits exactly what the pipeline fits and joins it into the served Pipeline: ``build_features``, then the
+train stage's classifier. With ``train.linear_weight`` 1 (the default) that is the logistic regression alone, fitted
+by the train stage's own ``fit`` and scored once. With a LightGBM blend, LightGBM fits with the train stage's early
+stopping on its own stratified slice (the logistic regression on the same rows, blended as the stage blends them),
+and every ``tune.report_every`` rounds a LightGBM callback reports the macro-F1 of the boosting so far on the
+early-stopping slice's objective rows (``trial.report``); a percentile pruner stops a fit that trails earlier
+trials at the same round (``tune.prune_*``; multi_logloss was tried and dropped: on these data it ranked trials
+unlike macro-F1). The served Pipeline is then
 timed in-process, one thread, like the gate (``gate.latency_comments`` comments): over ``gate.latency_budget_ms``
 the trial is pruned, so the search cannot buy F1 with latency.
 
@@ -98,13 +101,14 @@ def load_data(train_path: str | Path, test_path: str | Path, tune: TuneParams, s
 
 
 def fit_classifier(X, frame: pd.DataFrame, p: TrainParams, seed: int, make_callbacks: MakeCallbacks | None = None):
-    """``stages.train.fit`` plus LightGBM callbacks: the same split, weights, early stopping and estimator.
+    """``stages.train.fit`` of a LightGBM blend plus LightGBM callbacks: the same split, weights, early stopping and
+    estimators (the logistic regression too, on the same rows, when ``train.linear_weight`` > 0).
 
     ``make_callbacks(frame_val, classes)`` builds extra callbacks that know the early-stopping slice's rows.
     """
     import lightgbm as lgb
 
-    from ytsentiment.model import build_classifier
+    from ytsentiment.model import BlendedClassifier, build_classifier, build_linear
 
     idx_fit, idx_val = stratified_split(strata_of(frame), p.validation_fraction, seed)
     y, w = frame["label"].to_numpy(), frame["weight"].to_numpy()
@@ -116,7 +120,12 @@ def fit_classifier(X, frame: pd.DataFrame, p: TrainParams, seed: int, make_callb
         clf.fit(X[idx_fit], y[idx_fit], sample_weight=w[idx_fit],
                 eval_set=[(X[idx_val], y[idx_val])], eval_sample_weight=[w[idx_val]],
                 callbacks=[lgb.early_stopping(p.early_stopping_rounds, verbose=False), *extra])
-    return clf, {"best_iteration": int(clf.best_iteration_ or p.n_estimators), "features": int(X.shape[1])}
+    facts = {"best_iteration": int(clf.best_iteration_ or p.n_estimators), "features": int(X.shape[1])}
+    linear = None
+    if p.linear_weight:
+        linear = build_linear(p, seed).fit(X[idx_fit], y[idx_fit], sample_weight=w[idx_fit])
+        facts["linear_epochs"] = int(linear.n_iter_.max())
+    return BlendedClassifier.from_fitted(clf, linear, p.linear_weight), facts
 
 
 def fit_pipeline(frame: pd.DataFrame, featurize: FeaturizeParams, train: TrainParams, seed: int,
