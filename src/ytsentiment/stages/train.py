@@ -19,9 +19,11 @@ import argparse
 import logging
 import time
 import warnings
+from collections.abc import Callable
 
 import joblib
 import lightgbm as lgb
+import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.metrics import f1_score
@@ -35,10 +37,12 @@ from ytsentiment.splits import strata_of, stratified_split
 log = logging.getLogger(__name__)
 
 
-def fit(X, frame: pd.DataFrame, p: TrainParams, seed: int):
+def fit(X, frame: pd.DataFrame, p: TrainParams, seed: int, make_callbacks: Callable[..., list] | None = None):
     """Fit the classifier (see the module docstring); returns (blended classifier, facts, timings).
 
     ``facts`` depend only on the inputs (DVC metrics); ``timings`` on the machine (kept apart).
+    ``make_callbacks(frame_val, classes)`` (``ytsentiment tune``: pruning) builds extra LightGBM callbacks that know
+    the early-stopping slice's rows; unused when LightGBM is not fitted.
     """
     idx_fit, idx_val = stratified_split(strata_of(frame), p.validation_fraction, seed)
     y, w = frame["label"].to_numpy(), frame["weight"].to_numpy()
@@ -47,6 +51,9 @@ def fit(X, frame: pd.DataFrame, p: TrainParams, seed: int):
     clf = None
     if p.linear_weight < 1:
         clf = build_classifier(p, seed)
+        # LightGBM's class index i is the i-th sorted label of the rows it fits
+        extra = (make_callbacks(frame.iloc[idx_val].reset_index(drop=True), np.unique(y[idx_fit]))
+                 if make_callbacks else [])
         started = time.perf_counter()
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*eval_set.*deprecated", category=Warning)
@@ -55,7 +62,7 @@ def fit(X, frame: pd.DataFrame, p: TrainParams, seed: int):
                 # eval_set, not the newer eval_X/eval_y: in lightgbm 4.7 the latter skip the label encoding of -1/0/1
                 # and early stopping fires after one round (measured), so its deprecation warning is silenced.
                 eval_set=[(X[idx_val], y[idx_val])], eval_sample_weight=[w[idx_val]],
-                callbacks=[lgb.early_stopping(p.early_stopping_rounds, verbose=False)],
+                callbacks=[lgb.early_stopping(p.early_stopping_rounds, verbose=False), *extra],
             )
         facts.update(best_iteration=int(clf.best_iteration_ or p.n_estimators),
                      valid_multi_logloss=float(clf.best_score_["valid_0"]["multi_logloss"]))

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,48 +99,16 @@ def load_data(train_path: str | Path, test_path: str | Path, tune: TuneParams, s
 # ---- one trial ---------------------------------------------------------------------------------------------------
 
 
-def fit_classifier(X, frame: pd.DataFrame, p: TrainParams, seed: int, make_callbacks: MakeCallbacks | None = None):
-    """``stages.train.fit`` of a LightGBM blend plus LightGBM callbacks: the same split, weights, early stopping and
-    estimators (the logistic regression too, on the same rows, when ``train.linear_weight`` > 0).
-
-    ``make_callbacks(frame_val, classes)`` builds extra callbacks that know the early-stopping slice's rows.
-    """
-    import lightgbm as lgb
-
-    from ytsentiment.model import BlendedClassifier, build_classifier, build_linear
-
-    idx_fit, idx_val = stratified_split(strata_of(frame), p.validation_fraction, seed)
-    y, w = frame["label"].to_numpy(), frame["weight"].to_numpy()
-    clf = build_classifier(p, seed)
-    # LightGBM's class index i is the i-th sorted label of the rows it fits
-    extra = make_callbacks(frame.iloc[idx_val].reset_index(drop=True), np.unique(y[idx_fit])) if make_callbacks else []
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*eval_set.*deprecated", category=Warning)
-        clf.fit(X[idx_fit], y[idx_fit], sample_weight=w[idx_fit],
-                eval_set=[(X[idx_val], y[idx_val])], eval_sample_weight=[w[idx_val]],
-                callbacks=[lgb.early_stopping(p.early_stopping_rounds, verbose=False), *extra])
-    facts = {"best_iteration": int(clf.best_iteration_ or p.n_estimators), "features": int(X.shape[1])}
-    linear = None
-    if p.linear_weight:
-        linear = build_linear(p, seed).fit(X[idx_fit], y[idx_fit], sample_weight=w[idx_fit])
-        facts["linear_epochs"] = int(linear.n_iter_.max())
-    return BlendedClassifier.from_fitted(clf, linear, p.linear_weight), facts
-
-
 def fit_pipeline(frame: pd.DataFrame, featurize: FeaturizeParams, train: TrainParams, seed: int,
                  make_callbacks: MakeCallbacks | None = None):
     """The served Pipeline (features + classifier) fitted on ``frame``; returns (pipeline, facts)."""
     from ytsentiment.model import build_features, compose, slim
+    from ytsentiment.stages.train import fit
 
     started = time.perf_counter()
     features = build_features(featurize)
     X = features.fit_transform(frame[[TEXT_COLUMN]]).tocsr()
-    if train.linear_weight >= 1:  # the logistic regression alone: the train stage's fit (no rounds to prune)
-        from ytsentiment.stages.train import fit
-
-        clf, facts, _ = fit(X, frame, train, seed)
-    else:
-        clf, facts = fit_classifier(X, frame, train, seed, make_callbacks)
+    clf, facts, _ = fit(X, frame, train, seed, make_callbacks)  # the train stage's own fit, with the pruning
     facts["fit_seconds"] = round(time.perf_counter() - started, 2)
     return compose(slim(features), clf), facts
 
