@@ -41,8 +41,6 @@ _TAG = re.compile(r"</?[a-zA-Z][^<>]*>")
 _SAME_AS = {"sco": "en"}
 _ELONGATION = re.compile(r"(\w)\1{2,}")  # "AHAHAHHH", "sooooo": CLD2 reads long runs as another language
 _CLD2_UNKNOWN = {"un", "xx", "xxx", "zzb", "zzh", "zzp"}  # CLD2's "unknown" and pseudo-language codes
-
-
 _BEYOND_LATIN_BLOCKS = re.compile(r"[^\x00-\u024f]")  # past Latin Extended-B: the only place non-Latin letters are
 
 
