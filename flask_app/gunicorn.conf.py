@@ -5,8 +5,9 @@ Environment: HOST (default 127.0.0.1), PORT (5000), WEB_CONCURRENCY (workers, de
 start).
 
 Each worker builds its own app after the fork (``preload_app`` off), so each loads the model once in its own
-memory and a crash while loading stays inside one worker; likewise its database threads (prediction log, schema
-migration: ``flask_app.storage``) start in the worker, and ``worker_exit`` writes the rows still queued.
+memory and a crash while loading stays inside one worker; likewise its database work (the schema migration thread,
+the prediction log's process: ``flask_app.storage``) starts in the worker, and ``worker_exit`` writes the rows
+still queued and stops the log's process.
 Prometheus multiprocess mode needs a directory shared by the workers and empty at every start: one is created
 here (or the given one is cleared) before any worker exists.
 """
@@ -70,7 +71,7 @@ def _preimport(server):
 
 
 def worker_exit(server, worker):
-    """In the exiting worker: write the prediction log's queued rows (a few seconds at most) and stop its threads."""
+    """In the exiting worker: write the prediction log's queued rows (a few seconds at most), stop its process."""
     from flask_app.storage import STORAGE_KEY
 
     app = getattr(worker, "wsgi", None)

@@ -13,15 +13,18 @@
   ``/ready``. When it fails (database down) it is retried every minute until it succeeds. Deployments that
   migrate in a release step (``ytsentiment db-upgrade``) set DATABASE_AUTO_MIGRATE=false.
 - **Prediction log** (unless PREDICTION_LOG=off): once a prediction route's answer is sent (``call_on_close``),
-  ``record(...)`` builds the rows in the worker's own thread (descriptors, hashes: ``storage.prediction_row``)
-  and queues them for ``storage.PredictionLog``, whose writer thread writes them in batches. The log is created
-  lazily in the process that serves (never inherited through a fork) and starts once the schema step is over.
-  The request never waits for the database: when it is slow or down, or the queue is full, rows are dropped and
-  counted (``ytsentiment_prediction_log_dropped_total``; written rows in ``..._written_total``), and the writer logs one
-  warning per outage. The raw text is kept only when PREDICTION_LOG_TEXT is on (``storage.settings``).
+  ``record(...)`` hands the request's predictions to ``storage.LogProcess``: a child process of this worker
+  builds the rows (descriptors, hashes: ``storage.prediction_row``) and writes them in batches
+  (``storage.PredictionLog``), so the worker only pickles one tuple per request. The log is created lazily in the
+  process that serves (never inherited through a fork) and its process starts once the schema step is over.
+  The request never waits for the database: when it is slow or down, or more than PREDICTION_LOG_QUEUE_SIZE rows
+  are waiting, rows are dropped and counted (``ytsentiment_prediction_log_dropped_total``; written rows in
+  ``..._written_total``, both counted in the worker from the child's reports), and one warning is logged per
+  outage. The raw text is kept only when PREDICTION_LOG_TEXT is on (``storage.settings``).
 - **Feedback** and the **latest monitoring run** (cached MONITOR_CACHE_SECONDS for ``/metrics``).
 
-``close(timeout)`` writes what is queued and stops the threads (gunicorn's ``worker_exit`` hook calls it).
+``close(timeout)`` writes what is queued and stops the log's process and the threads (gunicorn's ``worker_exit``
+hook calls it).
 """
 
 from __future__ import annotations
@@ -31,9 +34,8 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
 
@@ -49,52 +51,6 @@ log = logging.getLogger(__name__)
 
 STORAGE_KEY = "ytsentiment.storage"
 MIGRATE_RETRY_SECONDS = 60.0
-
-
-@dataclass(frozen=True)
-class Served:
-    """One request's predictions, as the row builder needs them."""
-
-    created_at: datetime
-    model_name: str
-    model_version: str
-    video_id: str | None
-    texts: Sequence[str]
-    sentiments: Sequence[int]
-    proba: Any  # rows of class probabilities in class order (-1, 0, 1)
-    ids: Sequence[str]
-    languages: Sequence[str]
-
-
-class RowBuilder:
-    """Turns a ``Served`` request into ``predictions`` rows and submits them to the log, in the caller's thread.
-
-    The caller is the request's own worker thread after the answer was sent (``call_on_close``), so building rows
-    (descriptors, hashes: about 1 ms per 100 comments) never delays an answer, and no second Python thread competes
-    with the next request for the GIL (measured: a builder thread cost 8-10 ms of p50 at 100 comments). Submitting
-    never blocks: ``PredictionLog`` queues the rows (bounded; overflow is dropped and counted) for its writer thread.
-    """
-
-    def __init__(self, prediction_log, *, log_text: bool, on_dropped) -> None:
-        self.log = prediction_log
-        self.log_text = log_text
-        self.on_dropped = on_dropped
-
-    def put(self, served: Served) -> bool:
-        from ytsentiment.storage.rows import prediction_row
-
-        try:
-            rows = [prediction_row(text=text, sentiment=int(s), proba=p, model_name=served.model_name,
-                                   model_version=served.model_version, created_at=served.created_at,
-                                   log_text=self.log_text, prediction_id=pid, video_id=served.video_id,
-                                   language=language)
-                    for text, s, p, pid, language in zip(served.texts, served.sentiments, served.proba,
-                                                          served.ids, served.languages, strict=True)]
-        except Exception:  # noqa: BLE001 - a bad row must not stop logging for the worker's lifetime
-            log.exception("prediction log: could not build rows for %d predictions; dropped", len(served.texts))
-            self.on_dropped(len(served.texts))
-            return False
-        return self.log.submit(rows) == len(rows)
 
 
 class StorageState:
@@ -116,13 +72,16 @@ class StorageState:
                                       timeout=settings.database_timeout_seconds)
             self._owns_engine = True
         self.where = safe_url(self.engine.url)
+        if self.logging_enabled:
+            from ytsentiment.storage.log_process import check_shareable
+
+            check_shareable(self.engine.url.render_as_string(hide_password=False))
         self.schema_ready = threading.Event()  # set when the schema step is over (migrated, failed, or skipped)
         self.migrated = False
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._pid: int | None = None
         self._log = None
-        self._builder: RowBuilder | None = None
         self._monitor_lock = threading.Lock()
         self._monitor_cache: tuple[float, str, dict | None] | None = None
 
@@ -172,44 +131,46 @@ class StorageState:
                 self._log.start()
 
     # -- prediction log ------------------------------------------------------------------------------------------
-    def _builder_here(self) -> RowBuilder:
-        """This process's row builder and log, created on first use (never inherited from a parent process)."""
-        if self._builder is not None and self._pid == os.getpid():
-            return self._builder
-        from ytsentiment.storage import PredictionLog
+    def _log_here(self):
+        """This process's prediction log, created on first use (never inherited from a parent process)."""
+        if self._log is not None and self._pid == os.getpid():
+            return self._log
+        from ytsentiment.storage.log_process import LogProcess
 
         with self._lock:
-            if self._builder is None or self._pid != os.getpid():
-                prediction_log = PredictionLog(self.engine, queue_size=self.storage_settings.queue_size,
-                                               on_written=self.metrics.log_written.inc,
-                                               on_dropped=self.metrics.log_dropped.inc, start=False)
-                self._builder = RowBuilder(prediction_log, log_text=self.log_text,
-                                           on_dropped=self.metrics.log_dropped.inc)
+            if self._log is None or self._pid != os.getpid():
+                prediction_log = LogProcess(self.engine.url.render_as_string(hide_password=False),
+                                            timeout=self.settings.database_timeout_seconds,
+                                            log_text=self.log_text, queue_size=self.storage_settings.queue_size,
+                                            on_written=self.metrics.log_written.inc,
+                                            on_dropped=self.metrics.log_dropped.inc)
                 self._log, self._pid = prediction_log, os.getpid()
                 if self.schema_ready.is_set():
                     prediction_log.start()
-            return self._builder
+            return self._log
 
     def record(self, *, model_info: dict, video_id: str | None, predictions: Sequence[dict], proba) -> None:
-        """Build one request's rows and queue them for the log's writer; never waits for the database. The
-        prediction routes call it once their answer is sent (see the module docstring)."""
+        """Hand one request's predictions to the log's process; never waits for the database. The prediction
+        routes call it once their answer is sent (see the module docstring)."""
         if not self.logging_enabled or not predictions or self._closing.is_set():
             return
-        self._builder_here().put(Served(
+        from ytsentiment.storage.log_process import Served
+
+        self._log_here().submit(Served(
             created_at=datetime.now(UTC),
             model_name=str(model_info.get("name") or default_model_name()),
             model_version=str(model_info.get("version") or "unknown"),
             video_id=video_id,
             texts=[p["comment"] for p in predictions],
             sentiments=[p["sentiment"] for p in predictions],
-            proba=proba.tolist(),
+            proba=proba.tolist(),  # plain lists: the log's process need not import numpy to read them
             ids=[p["prediction_id"] for p in predictions],
             languages=[p["language"] for p in predictions],
         ))
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every recorded prediction is written or dropped (tests, shutdown)."""
-        if self._builder is None or self._pid != os.getpid():
+        if self._log is None or self._pid != os.getpid():
             return True
         return self._log.flush(timeout)
 
@@ -220,7 +181,7 @@ class StorageState:
     def close(self, timeout: float = 5.0) -> None:
         """Write what can be written within ``timeout`` seconds, then stop the threads and the engine."""
         self._closing.set()
-        if self._builder is not None and self._pid == os.getpid():
+        if self._log is not None and self._pid == os.getpid():
             stats = self._log.close(timeout)
             log.info("prediction log closed: %s", stats)
         if self._owns_engine:

@@ -6,7 +6,7 @@ Each needs the model: a worker still loading it makes the request wait up to MOD
 
 Every prediction carries its ``prediction_id`` (for ``POST /feedback``), ``language`` and ``language_supported``;
 the body may name the ``video_id`` the comments come from. Each request's predictions are handed to the
-prediction log (``flask_app.storage``) without waiting for the database.
+prediction log's process (``flask_app.storage``) without waiting for the database.
 """
 
 from __future__ import annotations
@@ -142,8 +142,8 @@ def _predict(texts: list[str], video_id: str | None) -> list[PredictionRecord]:
 
         @after_this_request
         def log_after_sending(response):
-            # Rows are built once the answer has been sent (call_on_close), in this worker's thread: the client
-            # never waits for them, and no second Python thread competes with the next request for the GIL.
+            # Handed over once the answer has been sent (call_on_close): one tuple pickled by the log's sender
+            # thread; the rows are built and written in the log's own process (storage.LogProcess).
             response.call_on_close(lambda: store.record(model_info=info, video_id=video_id,
                                                         predictions=predictions, proba=proba))
             return response

@@ -15,10 +15,10 @@ a model-info shape. The Chrome extension keeps its one copy of the label table i
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 LABELS: dict[int, str] = {-1: "negative", 0: "neutral", 1: "positive"}
 CLASSES: tuple[int, ...] = tuple(LABELS)
@@ -27,21 +27,36 @@ CLASS_OF: dict[str, int] = {name: value for value, name in LABELS.items()}
 
 TEXT_COLUMN = "text"  # the model's one input column (its MLflow signature)
 
-INPUT_EXAMPLE = pd.DataFrame({TEXT_COLUMN: [
+_EXAMPLE_TEXTS = (
     "This video is amazing, thank you so much! 😍",
     "not good at all, I want my 10 minutes back",
     "Uploaded at 3pm, part 2 tomorrow",
-]})
+)
+
+
+def __getattr__(name: str) -> Any:
+    """``INPUT_EXAMPLE`` (a DataFrame of ``_EXAMPLE_TEXTS``), made on first use: importing the contract stays
+    free of pandas, for the processes that only need its constants (the prediction log's, 100 MB lighter)."""
+    if name == "INPUT_EXAMPLE":
+        import pandas as pd
+
+        example = pd.DataFrame({TEXT_COLUMN: list(_EXAMPLE_TEXTS)})
+        globals()["INPUT_EXAMPLE"] = example
+        return example
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 MODEL_INFO_KEYS = ("name", "version", "alias", "uri", "run_id", "metrics", "trained_at", "git_commit")
 
 
-def output_problems(model: Any, example: pd.DataFrame = INPUT_EXAMPLE) -> list[str]:
+def output_problems(model: Any, example: pd.DataFrame | None = None) -> list[str]:
     """What is wrong with ``model``'s output contract on ``example`` (an empty list when nothing is).
 
     The contract: ``classes_`` is exactly (-1, 0, 1) in that order; ``predict`` returns one of them per row;
     ``predict_proba`` returns one probability distribution per row, columns in ``classes_`` order.
     """
+    import numpy as np
+
+    example = __getattr__("INPUT_EXAMPLE") if example is None else example
     problems = []
     # .item(): numpy scalars to Python values without assuming they are numbers (a broken model may use strings).
     classes = [c.item() if hasattr(c, "item") else c for c in getattr(model, "classes_", [])]

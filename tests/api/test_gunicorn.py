@@ -240,3 +240,61 @@ def test_sigterm_shuts_down_cleanly_and_removes_the_metrics_dir(trained_model_di
         code = server.stop()
     assert code == 0
     assert not os.path.exists(match.group(1))
+
+
+def _log_processes(master_pid: int) -> list[psutil.Process]:
+    return [p for p in psutil.Process(master_pid).children(recursive=True)
+            if "ytsentiment.storage.log_process" in " ".join(p.cmdline())]
+
+
+def _gone(process: psutil.Process) -> bool:
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _logged(url: str) -> int:
+    from sqlalchemy import text
+
+    from ytsentiment.storage import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.scalar(text("SELECT count(*) FROM predictions"))
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("how", ["SIGTERM to gunicorn", "SIGKILL to the worker"])
+def test_the_log_process_writes_what_it_holds_when_its_worker_ends(trained_model_dir, tmp_path, how):
+    """The log's process reads its pipe once per PREDICTION_LOG_FLUSH_SECONDS (30 s here), so the rows below are
+    still with it when the worker ends: a clean shutdown (close) and a killed worker (end of its pipes) both
+    have it write them and exit."""
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    server = start_gunicorn(str(trained_model_dir), tmp_path / "server.log", workers=1, extra_env={
+        "DATABASE_URL": url, "PREDICTION_LOG": "on", "PREDICTION_LOG_FLUSH_SECONDS": "30"})
+    try:
+        server.wait_ready()
+        session = requests.Session()
+        for i in range(5):
+            session.post(f"{server.url}/predict", json={"comments": [f"great video {i}.{j}" for j in range(10)]},
+                         timeout=30).raise_for_status()
+        deadline = time.monotonic() + 30
+        while not _log_processes(server.process.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        [log_process] = _log_processes(server.process.pid)
+        assert _logged(url) == 0  # not read yet: its interval is 30 s
+        if how == "SIGKILL to the worker":
+            [worker] = psutil.Process(server.process.pid).children()
+            worker.send_signal(signal.SIGKILL)
+        else:
+            assert server.stop() == 0
+        deadline = time.monotonic() + 30
+        while not _gone(log_process) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _gone(log_process), "the log's process outlived its worker"
+        assert _logged(url) == 50
+    finally:
+        server.stop()

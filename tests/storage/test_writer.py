@@ -170,3 +170,26 @@ def test_a_failing_hook_does_not_stop_the_writer(engine, make_row):
     log.submit([make_row(i) for i in range(5)])
     assert log.flush(30) and log.written == 5
     log.close()
+
+
+def test_an_unexpected_error_drops_the_batch_and_the_writer_goes_on(engine, make_row, caplog, monkeypatch):
+    dropped = Tally()
+    log = PredictionLog(engine, batch_size=3, flush_seconds=0.01, on_dropped=dropped, start=False)
+    real_insert, calls = log._insert, []
+
+    def insert(rows):
+        calls.append(len(rows))
+        if len(calls) == 1:
+            raise TypeError("must be real number, not NoneType")  # e.g. a bad driver argument
+        real_insert(rows)
+
+    monkeypatch.setattr(log, "_insert", insert)
+    log.submit([make_row(i) for i in range(3)])
+    log.start()
+    assert log.flush(30)
+    log.submit([make_row(i) for i in range(3, 5)])
+    assert log.flush(30)
+    assert (log.written, log.dropped, dropped.total, stored(engine)) == (2, 3, 3, 2)
+    assert calls[0] == 3  # not retried
+    assert any("failed unexpectedly" in r.getMessage() for r in records(caplog, logging.ERROR))
+    log.close()

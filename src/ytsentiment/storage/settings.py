@@ -6,9 +6,12 @@
     PREDICTION_LOG_TEXT             keep the raw comment text of each prediction (true/false); default: true on the
                                     embedded store, false when DATABASE_URL is set (then say so explicitly)
     PREDICTION_LOG_RETENTION_DAYS   default window of `ytsentiment purge` (days, default 30)
-    PREDICTION_LOG_QUEUE_SIZE       rows waiting in memory before new ones are dropped (default 10000)
+    PREDICTION_LOG_QUEUE_SIZE       rows waiting (per API worker: in memory, in the pipe and in its log process)
+                                    before new ones are dropped (default 10000)
     PREDICTION_LOG_BATCH_SIZE       rows per INSERT batch (default 200)
-    PREDICTION_LOG_FLUSH_SECONDS    longest wait before a partial batch is written (default 1.0)
+    PREDICTION_LOG_FLUSH_SECONDS    longest wait before a partial batch is written; the API's log process reads
+                                    its worker's pipe once per this interval, or sooner when the pipe is full
+                                    (default 1.0)
     FEEDBACK_EXPORT_MAX_PER_CLIENT  most feedback rows one client contributes to an export (default 200)
     FEEDBACK_EXPORT_MIN_AGREEMENT   share of clients that must agree on a text's label (default 1.0: any conflict
                                     drops the text)

@@ -188,6 +188,11 @@ class PredictionLog:
             except SQLAlchemyError as exc:
                 error = exc
                 continue
+            except Exception as exc:  # noqa: BLE001 - a driver or programming error: not retried, never fatal
+                log.exception("prediction log: writing %d rows to %s failed unexpectedly; dropped", len(batch),
+                              self.where)
+                error = exc
+                break
             self._recovered(len(batch))
             return
         self._outage(batch, error)
