@@ -14,7 +14,6 @@ the monthly counts.
 from __future__ import annotations
 
 import math
-import uuid
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
@@ -25,6 +24,7 @@ import pandas as pd
 
 from ytsentiment.contract import CLASSES, LABELS, TEXT_COLUMN
 from ytsentiment.language import identify, is_supported
+from ytsentiment.storage.rows import new_prediction_ids
 
 Z_95 = 1.959963984540054  # standard normal quantile for a two-sided 95 % interval
 DEFAULT_MIN_MONTH_COMMENTS = 10
@@ -122,10 +122,10 @@ class SentimentService:
         sentiments = self.classes[best].tolist()
         confidences = proba[np.arange(len(texts)), best].round(4).tolist()
         predictions: list[Prediction] = []
-        for text, s, c in zip(texts, sentiments, confidences, strict=True):
+        for text, s, c, pid in zip(texts, sentiments, confidences, new_prediction_ids(len(texts)), strict=True):
             language = identify(text)
             predictions.append({"comment": text, "sentiment": s, "label": LABELS[s], "confidence": c,
-                                "prediction_id": str(uuid.uuid4()), "language": language,
+                                "prediction_id": pid, "language": language,
                                 "language_supported": is_supported(language)})
         in_class_order = proba[:, [int(np.flatnonzero(self.classes == c)[0]) for c in CLASSES]]
         return predictions, in_class_order

@@ -3,7 +3,7 @@
 The model is trained on English text; a Spanish or Japanese comment goes through the English normaliser and
 vocabulary and usually comes out "neutral", which skews every share computed over a multilingual video. This module
 tells them apart with CLD2 (``pycld2``: Google's Compact Language Detector 2, its model compiled into the package, no
-download at run time; about 14 µs a comment, measured by ``make bench-api``).
+download at run time; ``identify`` takes about 11 µs a comment, measured by ``make bench-api``).
 
 ``identify(text)`` returns an ISO 639-1 code (``"en"``, ``"es"``, ``"ja"`` …) or ``UNDETERMINED`` (``"und"``).
 It is deliberately conservative, because throwing an English comment out is worse than scoring a foreign one:
@@ -54,7 +54,15 @@ def _letters(text: str) -> tuple[int, int]:
 
 def identify(text: str) -> str:
     """ISO 639-1 code of ``text``'s language, or ``"und"`` when it is too short or unclear to say."""
-    stripped = _ELONGATION.sub(r"\1\1", _TAG.sub(" ", _HANDLE.sub(" ", _URL.sub(" ", text))))
+    stripped = text
+    # each pattern only where its one required character can be (most comments have none: 2.3 of 13 us saved)
+    if "://" in stripped or "www." in stripped.lower():
+        stripped = _URL.sub(" ", stripped)
+    if "@" in stripped:
+        stripped = _HANDLE.sub(" ", stripped)
+    if "<" in stripped:
+        stripped = _TAG.sub(" ", stripped)
+    stripped = _ELONGATION.sub(r"\1\1", stripped)
     letters, non_latin = _letters(stripped)
     script_says_foreign = non_latin >= MIN_SCRIPT_LETTERS and non_latin / max(letters, 1) >= _NON_LATIN_SHARE
     if not script_says_foreign and (letters < MIN_LETTERS or len(stripped.split()) < MIN_WORDS):

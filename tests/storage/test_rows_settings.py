@@ -54,6 +54,22 @@ def test_prediction_row():
                        log_text=True)
 
 
+def test_prediction_ids_are_random_version_4_uuids():
+    import uuid
+
+    from ytsentiment.storage import new_prediction_ids
+
+    ids = new_prediction_ids(2000)
+    assert len(set(ids)) == 2000 and new_prediction_ids(0) == []
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+    # every hex digit of the random part takes every value (a slicing mistake would pin some position)
+    positions = [{text.replace("-", "")[i] for text in ids} for i in range(32)]
+    assert [len(seen) for i, seen in enumerate(positions) if i not in (12, 16)] == [16] * 30
+    assert positions[12] == {"4"} and positions[16] == set("89ab")
+
+
 def test_sha256_is_of_the_text_as_sent():
     assert sha256_text("é") != sha256_text("e\u0301")  # no normalisation: the hash is of what the client sent
 
