@@ -3,13 +3,15 @@
 1. In process: the served Pipeline's ``predict_proba`` on real comments at batch 1, 100 and 500 (one thread,
    as in one gunicorn worker), in comments per second; and the per-comment extras of serving, per 100 comments:
    language identification (``ytsentiment.language.identify``, on the request path) and building the prediction
-   log's rows (``storage.prediction_row``: descriptors, in the worker's row-builder thread).
+   log's rows (``storage.prediction_row``: descriptors, hash; in the log's own process, off the worker).
 2. The API, twice in one run: with the prediction log off (PREDICTION_LOG=off) and on (a fresh SQLite file, the
    default store's kind, or ``--database-url``). Each starts ``gunicorn -c flask_app/gunicorn.conf.py
    "flask_app:create_app()"`` on loopback (port 0, through the tests' starter in ``tests/support/servers.py``)
-   with the same MODEL_URI and measures the time from start to ``/ready`` = 200, worker RSS (psutil), the
-   latency of ``POST /predict`` with 100 comments (p50/p95, one client), and throughput at batch 1/100/500 with
-   one client and with one client per worker; with the log on, the rows written and dropped (from /metrics).
+   with the same MODEL_URI and measures the time from start to ``/ready`` = 200 (started one after the other),
+   worker RSS (psutil), the latency of ``POST /predict`` with 100 comments (p50/p95, one client, over the batch-100
+   slices), and throughput at batch 1/100/500 with one client and with one client per worker; with the log on,
+   the rows written and dropped (from /metrics). Both servers stay up, and the in-process, log-off and log-on
+   slices alternate round by round, so a drift of the machine's speed hits all three alike.
 
 Targets (from the serving issue): p50 <= 30 ms at 100 comments; API throughput at batch 100 (one client)
 >= 70 % of in-process; worker RSS <= 400 MB; ready <= 10 s after start. The load average is printed: on a
@@ -167,6 +169,25 @@ def api_run(url: str, texts: list[str], size: int, seconds: float, clients: int)
     return sum(counts) / (time.perf_counter() - started), latencies
 
 
+def workers_cpu_s(master_pid: int) -> float:
+    """CPU seconds (user + system) used so far by the server's workers, not counting their children."""
+    import psutil
+
+    total = 0.0
+    for worker in psutil.Process(master_pid).children():
+        times = worker.cpu_times()
+        total += times.user + times.system
+    return total
+
+
+def log_processes_rss_mb(master_pid: int) -> list[float]:
+    """RSS of the prediction log's processes (each worker's child)."""
+    import psutil
+
+    return [child.memory_info().rss / 2**20 for worker in psutil.Process(master_pid).children()
+            for child in worker.children()]
+
+
 def worker_rss_mb(master_pid: int) -> list[float]:
     import psutil
 
@@ -191,39 +212,58 @@ def verdict(ok: bool) -> str:
     return "OK  " if ok else "MISS"
 
 
-def measure(args, loaded, texts: list[str], tmp: Path, mode: str, extra_env: dict[str, str]) -> dict:
-    """One server (``mode``: "off" or "on"), every figure of it, and the in-process figures interleaved with it."""
-    local = dict.fromkeys(BATCHES, 0.0)
-    single = dict.fromkeys(BATCHES, 0.0)
-    parallel = dict.fromkeys(BATCHES, 0.0)
-    server, ready_s = start_server(args.model_uri, args.workers, tmp / f"gunicorn-{mode}.log", extra_env)
-    url, process = server.url, server.process
+def measure(args, loaded, texts: list[str], tmp: Path, database: str) -> list[dict]:
+    """Both servers (log off, log on) up at once, and every figure of each, with the in-process figures measured in
+    the same rounds: in-process, API with the log off, API with the log on, one slice each, ``ROUNDS`` times per
+    batch size. A drift of this machine's speed during the run hits all three alike (measured one server after the
+    other, whichever ran second came out slower)."""
+    modes = {"off": {"PREDICTION_LOG": "off"}, "on": {"PREDICTION_LOG": "on", "DATABASE_URL": database}}
+    runs = {mode: {"mode": mode, "local": dict.fromkeys(BATCHES, 0.0), "single": dict.fromkeys(BATCHES, 0.0),
+                   "parallel": dict.fromkeys(BATCHES, 0.0), "paired": [], "latencies": [], "cpu_s": 0.0}
+            for mode in modes}
+    servers = {}
     try:
-        all_workers_ready(url, args.workers)
-        rss = worker_rss_mb(process.pid)
-        _, latencies = api_run(url, texts, 100, args.seconds, clients=1)
-        # In-process and API slices alternate, so a neighbour's load on a shared machine hits both alike.
+        for mode, env in modes.items():  # one at a time: the other is not started yet, so start-up is measured alone
+            servers[mode], runs[mode]["ready_s"] = start_server(args.model_uri, args.workers,
+                                                                tmp / f"gunicorn-{mode}.log", env)
+            all_workers_ready(servers[mode].url, args.workers)
+            runs[mode]["rss"] = worker_rss_mb(servers[mode].process.pid)
         slice_s = args.seconds / 4
-        paired: list[float] = []  # API/in-process of each round's two slices at batch 100: how noisy the ratio is
         for _ in range(ROUNDS):
             for size in BATCHES:
                 here = in_process(loaded.model, texts, size, slice_s)
-                there = api_run(url, texts, size, slice_s, clients=1)[0]
-                local[size] += here / ROUNDS
-                single[size] += there / ROUNDS
-                if size == 100:
-                    paired.append(there / here)
+                for mode, server in servers.items():
+                    cpu_before = workers_cpu_s(server.process.pid)
+                    there, latencies = api_run(server.url, texts, size, slice_s, clients=1)
+                    run = runs[mode]
+                    if size == 100:
+                        run["cpu_s"] += workers_cpu_s(server.process.pid) - cpu_before
+                    run["local"][size] += here / ROUNDS
+                    run["single"][size] += there / ROUNDS
+                    if size == 100:
+                        run["paired"].append(there / here)
+                        run["latencies"].extend(latencies)
         for size in BATCHES:
-            parallel[size] = api_run(url, texts, size, args.seconds, clients=args.workers)[0]
-        rss = [max(a, b) for a, b in zip(rss, worker_rss_mb(process.pid), strict=False)] or rss
+            for mode, server in servers.items():
+                runs[mode]["parallel"][size] = api_run(server.url, texts, size, args.seconds,
+                                                       clients=args.workers)[0]
+        for mode, server in servers.items():
+            run = runs[mode]
+            run["rss"] = [max(a, b) for a, b in zip(run["rss"], worker_rss_mb(server.process.pid), strict=False)] \
+                or run["rss"]
         time.sleep(2)  # let the last partial batches reach the database (PREDICTION_LOG_FLUSH_SECONDS = 1 s)
-        written, dropped = log_counts(url)
+        runs["on"]["written"], runs["on"]["dropped"] = log_counts(servers["on"].url)
+        runs["on"]["log_rss"] = log_processes_rss_mb(servers["on"].process.pid)
+        runs["off"]["written"] = runs["off"]["dropped"] = 0.0
     finally:
-        server.stop()
-    return {"mode": mode, "local": local, "single": single, "parallel": parallel, "rss": rss, "ready_s": ready_s,
-            "p50": statistics.median(latencies),
-            "p95": statistics.quantiles(latencies, n=20)[18] if len(latencies) >= 20 else max(latencies),
-            "requests": len(latencies), "written": written, "dropped": dropped, "paired": paired}
+        for server in servers.values():
+            server.stop()
+    for run in runs.values():
+        latencies = run.pop("latencies")
+        run.update(p50=statistics.median(latencies), requests=len(latencies),
+                   cpu_ms=run.pop("cpu_s") * 1000 / len(latencies),
+                   p95=statistics.quantiles(latencies, n=20)[18] if len(latencies) >= 20 else max(latencies))
+    return [runs["off"], runs["on"]]
 
 
 def report(args, runs: list[dict]) -> None:
@@ -243,13 +283,16 @@ def report(args, runs: list[dict]) -> None:
         ("POST /predict, 100 comments: p95 ms", "p95", "{:.1f}", lambda v: True, ""),
         ("API/in-process throughput at batch 100", "ratio", "{:.0%}", lambda v: v >= TARGETS["ratio"], ">= 70 %"),
         ("... per paired slice at batch 100, min-max", "spread", "{}", lambda v: True, ""),
+        ("workers' CPU per request at batch 100 (ms)", "cpu_ms", "{:.1f}", lambda v: True, ""),
         ("worker RSS, largest (MB)", "rss_max", "{:.0f}", lambda v: v <= TARGETS["rss_mb"], "<= 400"),
+        ("log process RSS, largest (MB)", "log_rss_max", "{}", lambda v: True, ""),
         ("start to /ready (s)", "ready_s", "{:.1f}", lambda v: v <= TARGETS["ready_s"], "<= 10"),
         ("rows written / dropped by the log", "rows", "{}", lambda v: True, ""),
     ]
     for run in runs:
         run["ratio"] = run["single"][100] / run["local"][100]
         run["rss_max"] = max(run["rss"])
+        run["log_rss_max"] = f"{max(run['log_rss']):.0f}" if run.get("log_rss") else "-"
         run["spread"] = f"{min(run['paired']):.0%}-{max(run['paired']):.0%}"
         run["rows"] = f"{run['written']:.0f}/{run['dropped']:.0f}" if run["mode"] == "on" else "-"
     for title, key, fmt, ok, target in lines:
@@ -271,13 +314,12 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.seconds:g} s per measurement; load average {load}", flush=True)
     extras = serving_extras(texts)
     print(f"per 100 comments, in process: language identification {extras['identify']:.2f} ms (request path); "
-          f"prediction-log rows {extras['row']:.2f} ms (row-builder thread)", flush=True)
+          f"prediction-log rows {extras['row']:.2f} ms (in the log's process)", flush=True)
 
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
         tmp = Path(tmp)
         database = args.database_url or f"sqlite:///{tmp / 'bench.db'}"
-        runs = [measure(args, loaded, texts, tmp, "off", {"PREDICTION_LOG": "off"}),
-                measure(args, loaded, texts, tmp, "on", {"PREDICTION_LOG": "on", "DATABASE_URL": database})]
+        runs = measure(args, loaded, texts, tmp, database)
     report(args, runs)
     load = " ".join(f"{v:.1f}" for v in os.getloadavg())
     print(f"\nload average at the end: {load} (1, 5, 15 min; {os.cpu_count()} CPUs)")

@@ -50,16 +50,16 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger(__name__)
+from ytsentiment.storage.writer import Hook, call_hook
 
-Hook = Callable[[int], object]
+log = logging.getLogger(__name__)
 RESTART_SECONDS = 5.0
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 PIPE_BYTES = 1 << 20  # Linux's default ceiling for unprivileged processes (/proc/sys/fs/pipe-max-size)
@@ -306,7 +306,7 @@ class LogProcess:
                 self._outbox_rows += n
                 self._lock.notify_all()
         if not accept:
-            self._call(self.on_dropped, n)
+            call_hook(self.on_dropped, n)
         return accept
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -349,7 +349,7 @@ class LogProcess:
             self._lock.notify_all()
         if left:
             log.warning("prediction log: %d rows not handed to its process at shutdown", left)
-            self._call(self.on_dropped, left)
+            call_hook(self.on_dropped, left)
         return self.stats()
 
     # -- threads ---------------------------------------------------------------------------------------------------
@@ -405,9 +405,9 @@ class LogProcess:
             self._dropped += new_dropped
             self._lock.notify_all()
         if new_written:
-            self._call(self.on_written, new_written)
+            call_hook(self.on_written, new_written)
         if new_dropped:
-            self._call(self.on_dropped, new_dropped)
+            call_hook(self.on_dropped, new_dropped)
 
     def _lost(self, child: _Child, why: str, wait_for_reader: bool = False) -> None:
         """The child is gone: rows it never reported are dropped (counted once, by whichever thread is first)."""
@@ -430,16 +430,7 @@ class LogProcess:
                         "" if expected else f" (a new process starts with the next request, at most one per "
                                             f"{self.restart_seconds:g} s)")
         if lost:
-            self._call(self.on_dropped, lost)
-
-    @staticmethod
-    def _call(hook: Hook | None, n: int) -> None:
-        if hook is None:
-            return
-        try:
-            hook(n)
-        except Exception:  # noqa: BLE001 - a broken metrics hook must not stop logging
-            log.exception("prediction log: the counter hook failed")
+            call_hook(self.on_dropped, lost)
 
 
 # -- the child ---------------------------------------------------------------------------------------------------

@@ -258,7 +258,7 @@ class PredictionLog:
             self._lock.notify_all()
         if was_down:
             log.info("prediction log: writing to %s again; %d rows were dropped during the outage", self.where, lost)
-        self._call(self.on_written, n)
+        call_hook(self.on_written, n)
 
     def _outage(self, batch: list[dict], error: Exception | None) -> None:
         with self._lock:
@@ -278,13 +278,14 @@ class PredictionLog:
             if pending:
                 self._pending -= n
             self._lock.notify_all()
-        self._call(self.on_dropped, n)
+        call_hook(self.on_dropped, n)
 
-    @staticmethod
-    def _call(hook: Hook | None, n: int) -> None:
-        if hook is None:
-            return
-        try:
-            hook(n)
-        except Exception:  # noqa: BLE001 - a broken metrics hook must not stop the writer
-            log.exception("prediction log: the counter hook failed")
+
+def call_hook(hook: Hook | None, n: int) -> None:
+    """``hook(n)`` (a counter's ``inc``...), if any; its failure is logged, never raised into the log's threads."""
+    if hook is None:
+        return
+    try:
+        hook(n)
+    except Exception:  # noqa: BLE001 - a broken metrics hook must not stop logging
+        log.exception("prediction log: the counter hook failed")
