@@ -174,3 +174,17 @@ def test_build_rows_matches_prediction_row():
 def test_an_in_memory_database_is_refused(url):
     with pytest.raises(ValueError, match="in-memory SQLite"):
         LogProcess(url)
+
+
+def test_a_log_process_that_cannot_start_drops_and_counts(db_url, monkeypatch, caplog):
+    dropped = Tally()
+    monkeypatch.setattr(sys, "executable", "/nonexistent/python3")
+    log = LogProcess(db_url, on_dropped=dropped, restart_seconds=3600)
+    log.start()
+    try:
+        assert not log.submit(served(0, 3))
+        assert (log.dropped, dropped.total, log.written) == (3, 3, 0)
+        assert any("cannot start its process" in r.getMessage() for r in caplog.records
+                   if r.name == "ytsentiment.storage.log_process" and r.levelno == logging.WARNING)
+    finally:
+        log.close(1)

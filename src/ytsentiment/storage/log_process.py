@@ -102,7 +102,7 @@ def check_shareable(url: str) -> None:
 
 
 class _Child:
-    """One child process and its two pipes, with what it has accounted for."""
+    """One child process and its three pipes (requests, results, bell), with what it has accounted for."""
 
     def __init__(self, config: ChildConfig) -> None:
         import ytsentiment
@@ -127,10 +127,15 @@ class _Child:
                 os.close(fd)
         self.requests = Connection(requests_w, readable=False)
         self.results = Connection(results_r, writable=False)
-        self.requests.send(("config", asdict(config)))
-        self.fd = requests_w
+        self.fd, self.bell = requests_w, bell_w
+        try:
+            self.requests.send(("config", asdict(config)))
+        except OSError:  # it died at once (EPIPE): nothing is left behind
+            self.process.kill()
+            self.process.wait()
+            self.close_pipes()
+            raise
         os.set_blocking(self.fd, False)  # the serving thread writes without waiting (see LogProcess.submit)
-        self.bell = bell_w
         os.set_blocking(self.bell, False)
         try:  # room for bursts of requests while the child builds rows (Linux; the default is 64 KiB)
             fcntl.fcntl(self.fd, F_SETPIPE_SZ, PIPE_BYTES)
