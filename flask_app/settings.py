@@ -41,7 +41,8 @@ The database itself (DATABASE_URL, PREDICTION_LOG_TEXT, PREDICTION_LOG_QUEUE_SIZ
 
 Keys of the ``config`` dict use the lower-case names (``max_comments`` ...) plus ``model_loader`` (a callable
 ``uri -> LoadedModel``, used by tests to inject a fake model), ``load_in_background`` (default True) and, for the
-database, ``database_url`` (instead of DATABASE_URL), ``database_engine`` (a SQLAlchemy Engine to use as is) and
+database, ``database_url`` (instead of DATABASE_URL), ``database_engine`` (a SQLAlchemy Engine to use as is; the
+prediction log's own process opens the same URL, so it cannot be an in-memory SQLite database) and
 ``prediction_log_text`` (instead of PREDICTION_LOG_TEXT).
 """
 

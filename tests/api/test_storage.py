@@ -113,6 +113,20 @@ def test_prediction_log_off_logs_nothing(make_db_app, db_url):
     assert metric(client, "ytsentiment_prediction_log_written_total") == 0
 
 
+def test_an_in_memory_database_is_refused_for_the_prediction_log(fake_model):
+    from flask_app import create_app
+
+    from .conftest import fake_loader
+
+    config = {"model_loader": fake_loader(fake_model), "load_in_background": False, "database_url": "sqlite://",
+              "database_auto_migrate": False}
+    with pytest.raises(ValueError, match="in-memory SQLite"):
+        create_app({**config, "prediction_log": True})
+    app = create_app({**config, "prediction_log": False})  # nothing to share with another process: fine
+    assert app.test_client().post("/predict", json={"comments": ["so good"]}).status_code == 200
+    storage_of(app).close()
+
+
 @pytest.mark.parametrize("video_id", ["dQw4w9WgXc", "dQw4w9WgXcQQ", "dQw4w9WgX?Q", 12345678901, ""])
 def test_a_bad_video_id_is_400(client, video_id):
     assert_error(client.post("/predict", json={"comments": ["a"], "video_id": video_id}), 400, "video_id")

@@ -57,7 +57,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from ytsentiment.storage.writer import Hook, call_hook
+from ytsentiment.storage.writer import Counted, Hook, call_hook
 
 log = logging.getLogger(__name__)
 RESTART_SECONDS = 5.0
@@ -195,7 +195,7 @@ def _frame(message: tuple) -> bytes:
     return header + data
 
 
-class LogProcess:
+class LogProcess(Counted):
     """The worker's handle on its logging child (see the module docstring)."""
 
     def __init__(self, url: str, *, timeout: float | None = None, log_text: bool = True,
@@ -228,14 +228,6 @@ class LogProcess:
         self._sender: threading.Thread | None = None
 
     # -- figures ---------------------------------------------------------------------------------------------------
-    @property
-    def written(self) -> int:
-        return self._written
-
-    @property
-    def dropped(self) -> int:
-        return self._dropped
-
     def _in_flight(self) -> int:
         """Rows submitted and not yet written or dropped (lock held)."""
         return self._outbox_rows + (self._child.unaccounted if self._child is not None else 0)

@@ -37,7 +37,21 @@ log = logging.getLogger(__name__)
 Hook = Callable[[int], object]
 
 
-class PredictionLog:
+class Counted:
+    """The two totals every prediction log keeps (``PredictionLog`` here, ``LogProcess`` in its own process)."""
+
+    _written = _dropped = 0
+
+    @property
+    def written(self) -> int:
+        return self._written
+
+    @property
+    def dropped(self) -> int:
+        return self._dropped
+
+
+class PredictionLog(Counted):
     """Batched, non-blocking writer of ``predictions`` rows (dicts, see ``rows.prediction_row``)."""
 
     def __init__(self, engine: Engine | str | None = None, *, queue_size: int | None = None,
@@ -70,14 +84,6 @@ class PredictionLog:
             self.start()
 
     # -- counters --------------------------------------------------------------------------------------------------
-    @property
-    def written(self) -> int:
-        return self._written
-
-    @property
-    def dropped(self) -> int:
-        return self._dropped
-
     @property
     def queued(self) -> int:
         """Rows submitted and not yet written or dropped (in the queue or in the batch being written)."""
