@@ -150,3 +150,56 @@ def test_concurrent_upgrades_in_one_process_serialise(empty_url, tmp_path):
     assert not any(t.is_alive() for t in threads)
     assert errors == []
     assert {current_revision(url) for url in urls} == {head_revision()}
+
+
+def _sqlite_error(message: str):
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    return OperationalError("PRAGMA journal_mode=WAL", {}, sqlite3.OperationalError(message))
+
+
+def test_a_locked_sqlite_attempt_is_retried(tmp_path, monkeypatch, caplog):
+    """SQLite answers "database is locked" without waiting when two connections would deadlock (seen in CI: one
+    of three processes upgrading a new file). The attempt is rolled back and retried."""
+    from ytsentiment.storage import migrate
+
+    real, calls = migrate._run_once, []
+
+    def flaky(url, action):
+        calls.append(url)
+        if len(calls) <= 2:
+            raise _sqlite_error("database is locked")
+        real(url, action)
+
+    monkeypatch.setattr(migrate, "_run_once", flaky)
+    url = f"sqlite:///{tmp_path / 'retried.db'}"
+    with caplog.at_level("INFO", logger="ytsentiment.storage.migrate"):
+        assert upgrade(url) == head_revision()
+    assert len(calls) == 3
+    assert sum("database is locked (attempt" in r.getMessage() for r in caplog.records) == 2
+
+
+def test_other_errors_and_a_lock_that_never_ends_are_not_retried_forever(tmp_path, monkeypatch):
+    from ytsentiment.storage import migrate
+
+    calls = []
+
+    def failing(message):
+        def run(url, action):
+            calls.append(message)
+            raise _sqlite_error(message)
+        return run
+
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    monkeypatch.setattr(migrate, "_run_once", failing("disk I/O error"))
+    with pytest.raises(YtSentimentError, match="disk I/O error"):
+        upgrade(url)
+    assert calls == ["disk I/O error"]  # not a lock: reported at once
+    calls.clear()
+    monkeypatch.setattr(migrate, "LOCK_TIMEOUT", 0.4)
+    monkeypatch.setattr(migrate, "_run_once", failing("database is locked"))
+    with pytest.raises(YtSentimentError, match="database is locked"):
+        upgrade(url)
+    assert 2 <= len(calls) <= 6  # retried with growing pauses, then given up at LOCK_TIMEOUT

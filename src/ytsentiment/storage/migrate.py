@@ -8,13 +8,18 @@ Concurrency: every upgrade runs in ONE transaction that first takes a lock, so t
 (two gunicorn masters, a deploy hook and a job) run one after the other and the second finds nothing to do.
 PostgreSQL: ``pg_advisory_xact_lock`` (released at commit; DDL is transactional there). SQLite: ``BEGIN IMMEDIATE``
 (the database's write lock) with a long busy timeout. A new SQLite file gets its directory created and is switched to
-WAL journaling, so the API's background writer and a reading job do not block each other.
+WAL journaling, so the API's background writer and a reading job do not block each other. SQLite answers "database
+is locked" at once, without waiting, when two connections would deadlock (one switching a new file to WAL while
+another holds the write lock): that whole attempt is rolled back and retried, with a growing pause, until
+LOCK_TIMEOUT (seen once in CI with three processes upgrading one new file).
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
+import time
 from pathlib import Path
 
 from ytsentiment.storage.db import make_engine, parse_url, safe_url
@@ -77,10 +82,8 @@ def _migration_engine(url: str | None):
 _PROCESS_LOCK = threading.Lock()
 
 
-def _run(url: str | None, action) -> None:
-    from alembic.util import CommandError
+def _run_once(url: str | None, action) -> None:
     from sqlalchemy import text
-    from sqlalchemy.exc import OperationalError
 
     engine = _migration_engine(url)
     try:
@@ -90,15 +93,38 @@ def _run(url: str | None, action) -> None:
             cfg = alembic_config()
             cfg.attributes["connection"] = conn
             action(cfg)
-    except OperationalError as exc:
-        detail = " ".join(str(exc.orig or exc).split())
-        raise StorageError(f"cannot migrate {safe_url(url)}: {detail} (is the database running, and DATABASE_URL "
-                           "right?)") from None
-    except CommandError as exc:
-        raise StorageError(f"cannot migrate {safe_url(url)}: {exc} (a database newer than this code? deploy "
-                           "the code that made it)") from None
     finally:
         engine.dispose()
+
+
+def _sqlite_busy(exc: Exception) -> bool:
+    import sqlite3
+
+    return isinstance(getattr(exc, "orig", None), sqlite3.OperationalError) and "locked" in str(exc.orig)
+
+
+def _run(url: str | None, action) -> None:
+    from alembic.util import CommandError
+    from sqlalchemy.exc import OperationalError
+
+    deadline, pause, attempts = time.monotonic() + LOCK_TIMEOUT, 0.05, 1
+    while True:
+        try:
+            _run_once(url, action)
+        except OperationalError as exc:
+            if _sqlite_busy(exc) and time.monotonic() + pause < deadline:
+                log.info("migrating %s: database is locked (attempt %d); retrying in %.2f s", safe_url(url),
+                         attempts, pause)
+                time.sleep(pause * (1 + random.random()))  # jitter: racing processes do not retry in step
+                pause, attempts = min(pause * 2, 2.0), attempts + 1
+                continue
+            detail = " ".join(str(exc.orig or exc).split())
+            raise StorageError(f"cannot migrate {safe_url(url)}: {detail} (is the database running, and "
+                               "DATABASE_URL right?)") from None
+        except CommandError as exc:
+            raise StorageError(f"cannot migrate {safe_url(url)}: {exc} (a database newer than this code? deploy "
+                               "the code that made it)") from None
+        return
 
 
 def upgrade(url: str | None = None, revision: str = "head") -> str | None:
