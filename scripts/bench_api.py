@@ -32,6 +32,8 @@ import sys
 import tempfile
 import threading
 import time
+import timeit
+import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -101,7 +103,7 @@ def serving_extras(texts: list[str]) -> dict[str, float]:
     from datetime import UTC, datetime
 
     from ytsentiment.language import identify
-    from ytsentiment.storage import prediction_row
+    from ytsentiment.storage import new_prediction_ids, prediction_row
 
     now = datetime.now(UTC)
 
@@ -110,7 +112,9 @@ def serving_extras(texts: list[str]) -> dict[str, float]:
                               created_at=now, log_text=False, language="en")
 
     sample = texts[:2000]
-    return {"identify": per_100(identify, sample), "row": per_100(row, sample)}
+    ids = min(timeit.repeat(lambda: new_prediction_ids(100), number=100, repeat=5)) / 100 * 1000
+    uuid4s = min(timeit.repeat(lambda: [str(uuid.uuid4()) for _ in range(100)], number=100, repeat=5)) / 100 * 1000
+    return {"identify": per_100(identify, sample), "row": per_100(row, sample), "ids": ids, "uuid4": uuid4s}
 
 
 def start_server(model_uri: str, workers: int, log_path: Path, extra_env: dict[str, str]):
@@ -314,7 +318,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.seconds:g} s per measurement; load average {load}", flush=True)
     extras = serving_extras(texts)
     print(f"per 100 comments, in process: language identification {extras['identify']:.2f} ms (request path); "
-          f"prediction-log rows {extras['row']:.2f} ms (in the log's process)", flush=True)
+          f"prediction-log rows {extras['row']:.2f} ms (in the log's process); prediction ids "
+          f"{extras['ids']:.3f} ms (str(uuid4()) each: {extras['uuid4']:.3f} ms)", flush=True)
 
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
         tmp = Path(tmp)

@@ -37,7 +37,6 @@ disappears without closing, the request pipe ends and the child writes what it h
 from __future__ import annotations
 
 import fcntl
-import functools
 import itertools
 import logging
 import os
@@ -184,10 +183,6 @@ class _Child:
             pass
 
 
-def _dead(child: _Child) -> bool:
-    return not child.alive
-
-
 def _frame(message: tuple) -> bytes:
     """``message`` as ``multiprocessing.connection.Connection.recv`` reads it: a length header, then the pickle."""
     data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
@@ -223,7 +218,7 @@ class LogProcess(Counted):
         self._closing = False
         self._written = self._dropped = 0  # totals over every child, plus the drops made here
         self._flush_tokens = itertools.count(1)
-        self._flushed: set[int] = set()
+        self._flushed = 0  # the newest flush token answered (the child answers them in order)
         self._pid = os.getpid()
         self._sender: threading.Thread | None = None
 
@@ -270,9 +265,9 @@ class LogProcess(Counted):
 
         In the common case the calling (serving) thread writes the pickled request straight into the pipe, which
         is non-blocking and has room for many requests: no second thread wakes in the worker. Only when the pipe is
-        full, or messages are already waiting, does the rest go to the outbox for the sender thread. (A thread
-        woken after every request competed with the serving thread just when the next request arrived; measured,
-        the other worker then took it, with the model's data cold in its core's cache.)
+        full, or messages are already waiting, does the rest go to the outbox for the sender thread. (Waking a
+        thread or the child after every request cost the workers about 0.9 ms of CPU per 100-comment request in
+        a probe; see the README's "Serve the API".)
         """
         n = len(served.texts)
         if not n:
@@ -316,10 +311,9 @@ class LogProcess(Counted):
             self._outbox.append((memoryview(_frame(("flush", token, timeout))), 0, "message"))
             self._lock.notify_all()
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            self._lock.wait_for(lambda: token in self._flushed or self._in_flight() == 0
+            self._lock.wait_for(lambda: self._flushed >= token or self._in_flight() == 0
                                 or (self._child is not None and not self._child.alive and not self._outbox_rows),
                                 left)
-            self._flushed.discard(token)
             return self._in_flight() == 0
 
     def close(self, timeout: float = 5.0) -> dict[str, int | bool]:
@@ -368,7 +362,7 @@ class LogProcess(Counted):
                 self._sending = False
                 self._lock.notify_all()
                 if not delivered:  # the child is gone: the reader thread accounts for its rows
-                    self._lock.wait_for(functools.partial(_dead, child), 5.0)
+                    self._lock.wait_for(lambda gone=child: not gone.alive, 5.0)
             if kind == "close":
                 return
 
@@ -384,7 +378,7 @@ class LogProcess(Counted):
                 self._apply(child, message[-1])
             if kind == "flushed":
                 with self._lock:
-                    self._flushed.add(message[1])
+                    self._flushed = max(self._flushed, message[1])
                     self._lock.notify_all()
         if child.process.poll() is None:
             try:
@@ -449,9 +443,10 @@ def serve(requests: Connection, results: Connection, bell: int) -> None:
     The child sleeps and reads its pipe once per ``flush_seconds`` (the pipe holds about a second of one worker's
     requests), or sooner when its worker rings ``bell``: a full pipe, a flush, the close. It then builds and writes
     everything it read. Reading after every request woke the child as its worker finished each answer, and cost
-    the workers about 1 ms of CPU per 100-comment request (measured: the two workers then shared one client's
-    requests instead of one of them serving nearly all, as with the log off); waking once a second costs nothing
-    measurable. When the worker ends without closing, the bell's pipe ends: the child writes what it read and exits.
+    the workers 0.9 ms of CPU per 100-comment request on average in a probe (the README's "Serve the API" says
+    how, and what we think the cause is); waking once a second costs nothing measurable (``make bench-api``: the
+    workers' CPU per request with the log on and off). When the worker ends without closing, the bell's pipe
+    ends: the child writes what it read and exits.
     """
     from ytsentiment.storage.db import make_engine
     from ytsentiment.storage.settings import StorageSettings
