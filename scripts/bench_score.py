@@ -30,10 +30,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"
-SOURCES = {"reddit.csv": "clean_comment", "human/semeval2013_2016_subtaskA.csv": "text",
-           "human/goemotions_reddit_sentiment3.csv": "text", "human/youtube_thelwall_ss_binary.csv": "text",
-           "human/airline_tweets_crowdflower.csv": "text", "human/sanders_twitter.csv": "text"}
+SOURCES = ["reddit", "semeval2013_2016", "goemotions_reddit", "youtube_thelwall", "airline_tweets", "sanders_twitter"]
 
 CHILD = r"""
 import json, sys, time
@@ -61,16 +58,21 @@ print("RESULT " + json.dumps({"rows": rows, "seconds": seconds, "wall": time.per
 """
 
 
+def training_sources(names: list[str]):
+    """The named training sources as the ingest stage derives them from their upstream files."""
+    from ytsentiment.config import load_params
+    from ytsentiment.stages.ingest import ingest
+
+    params = load_params(REPO / "params.yaml")
+    chosen = [s for s in params.ingest.sources if s.name in names]
+    return ingest(chosen, params.seed, str(REPO / params.ingest.mirror), params.ingest.url)[0]
+
+
 def make_comments(path: Path, rows: int, seed: int = 0) -> None:
     import numpy as np
     import pandas as pd
 
-    texts = []
-    for rel, column in SOURCES.items():
-        if (DATA / rel).is_file():
-            texts += pd.read_csv(DATA / rel, usecols=[column])[column].dropna().astype(str).tolist()
-    if not texts:
-        raise SystemExit(f"no comment data under {DATA}")
+    texts = training_sources(SOURCES)["text"].tolist()
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, len(texts), size=rows)
     frame = pd.DataFrame({"comment_id": [f"c{i:08d}" for i in range(rows)],
@@ -88,13 +90,10 @@ def bench_model(workdir: Path) -> str:
     from ytsentiment.model import build_pipeline
 
     params = load_params(REPO / "params.yaml")
-    frames = []
-    for rel, (text, label, n) in {"reddit.csv": ("clean_comment", "category", 6000),
-                                  "human/semeval2013_2016_subtaskA.csv": ("text", "label", 8000),
-                                  "human/goemotions_reddit_sentiment3.csv": ("text", "label", 6000)}.items():
-        df = pd.read_csv(DATA / rel).dropna(subset=[text]).sample(n=n, random_state=0)
-        frames.append(pd.DataFrame({"text": df[text], "label": df[label].astype(int)}))
-    corpus = pd.concat(frames, ignore_index=True)
+    rows = {"reddit": 6000, "semeval2013_2016": 8000, "goemotions_reddit": 6000}
+    sources = training_sources(list(rows))
+    corpus = pd.concat([frame.sample(n=rows[name], random_state=0) for name, frame in sources.groupby("source")],
+                       ignore_index=True)
     pipe = build_pipeline(params.featurize, params.train, params.seed).fit(corpus[["text"]], corpus["label"])
     return str(save_model(pipe, workdir / "bench-model", {"name": "bench-model (params.yaml, 20k rows)",
                                                            "version": "0"}))

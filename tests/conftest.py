@@ -1,4 +1,4 @@
-"""Fixtures shared by every tier: the shared data folder, a small real trained model, an isolated MLflow store."""
+"""Fixtures shared by every tier: the training sources, a small real trained model, an isolated MLflow store."""
 
 from __future__ import annotations
 
@@ -13,31 +13,29 @@ os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
 # Sources of the small model: Reddit (machine labels) plus three human-labelled sets, a few thousand rows in all.
-SMALL_SOURCES = {
-    "reddit.csv": ("clean_comment", "category", 1500),
-    "human/semeval2013_2016_subtaskA.csv": ("text", "label", 1500),
-    "human/goemotions_reddit_sentiment3.csv": ("text", "label", 1000),
-    "human/airline_tweets_crowdflower.csv": ("text", "label", 600),
-}
+SMALL_SOURCES = {"reddit": 1500, "semeval2013_2016": 1500, "goemotions_reddit": 1000, "airline_tweets": 600}
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    if not (SHARED_DATA / "reddit.csv").is_file():
-        pytest.fail(f"the shared data folder is missing: expected {SHARED_DATA} (see README, 'Data')")
-    return SHARED_DATA
+def training_sources() -> dict[str, pd.DataFrame]:
+    """Every required source of params.yaml as (text, label), derived from its public upstream files exactly as the
+    ingest stage derives it: from the mirror ``../shared/upstream`` when present, else the download cache, else the
+    raw URL (sha256-verified either way)."""
+    from ytsentiment.config import load_params
+    from ytsentiment.stages.ingest import ingest
+
+    params = load_params(REPO / "params.yaml")
+    required = [s for s in params.ingest.sources if not s.optional]
+    combined, _ = ingest(required, params.seed, str(REPO / params.ingest.mirror), params.ingest.url)
+    return {name: frame[["text", "label"]].reset_index(drop=True) for name, frame in combined.groupby("source")}
 
 
 @pytest.fixture(scope="session")
-def small_corpus(shared_data) -> pd.DataFrame:
+def small_corpus(training_sources) -> pd.DataFrame:
     """A seeded sample of real comments (text, label, source) for training small models fast."""
-    frames = []
-    for rel, (text_col, label_col, n) in SMALL_SOURCES.items():
-        df = pd.read_csv(shared_data / rel).dropna(subset=[text_col])
-        df = df.sample(n=n, random_state=0)
-        frames.append(pd.DataFrame({"text": df[text_col], "label": df[label_col].astype(int), "source": rel}))
+    frames = [training_sources[name].sample(n=n, random_state=0).assign(source=name)
+              for name, n in SMALL_SOURCES.items()]
     return pd.concat(frames, ignore_index=True)
 
 

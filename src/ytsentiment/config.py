@@ -22,23 +22,34 @@ VALID_LABELS = frozenset({-1, 0, 1})
 
 
 @dataclass(frozen=True)
+class SourceFile:
+    """One file of a source: a path in the upstream repository at the pinned commit (or, for a source without a
+    repository, a local path or glob) and its sha256; for a file read from inside an archive, the member's path and
+    sha256 too (the mirror keeps only the member, a download is the whole archive)."""
+
+    path: str
+    sha256: str
+    member: str | None = None
+    member_sha256: str | None = None
+
+
+@dataclass(frozen=True)
 class Source:
     name: str
     group: str
-    locations: tuple[str, ...]
-    sha256: str
-    text_column: str
-    label_column: str
-    labels: Mapping[Any, int]
+    format: str  # which reader turns the files into (text, label) rows: see ytsentiment.upstream.READERS
+    files: tuple[SourceFile, ...]
+    labels: Mapping[Any, int]  # label as the file spells it -> -1/0/1
+    repo: str | None = None  # OWNER/NAME on GitHub; None = the files are local paths (globs allowed)
+    commit: str | None = None  # the full commit the files are pinned to
+    text_column: str | None = None  # format csv: which columns hold the text and the label
+    label_column: str | None = None
+    drop_labels: tuple[Any, ...] = ()  # labels whose rows are dropped (irrelevant, "I can't tell", ...)
+    read: Mapping[str, Any] = field(default_factory=dict)  # the reader's options (csv: pandas.read_csv's)
     weight: float = 1.0
     max_rows: int | None = None
-    # An optional source (the feedback export) is skipped, and said so, while none of its locations exists.
+    # An optional source (the feedback export) is skipped, and said so, while none of its files exists.
     optional: bool = False
-
-    @property
-    def sha256_in_sidecar(self) -> bool:
-        """``sha256: sidecar``: the file's own JSON sidecar records it (the feedback export writes both)."""
-        return self.sha256 == SIDECAR
 
 
 SIDECAR = "sidecar"
@@ -48,6 +59,8 @@ SIDECAR = "sidecar"
 class IngestParams:
     sources: tuple[Source, ...]
     include: tuple[str, ...] | None = None  # names of the sources to use; None = all
+    mirror: str = "../shared/upstream"  # local copy of the upstream files at OWNER/NAME/PATH, tried first
+    url: str = "https://raw.githubusercontent.com/{repo}/{commit}/{path}"  # then the raw file at the pinned commit
 
     @property
     def selected(self) -> tuple[Source, ...]:
@@ -146,16 +159,32 @@ def _build(cls, section: str, values: Any):
 
 
 def _source(i: int, values: Any) -> Source:
-    src = _build(Source, f"ingest.sources[{i}]", values)
-    if not src.locations:
-        raise YtSentimentError(f"params: source '{src.name}' has no locations")
-    if not src.sha256_in_sidecar and not re.fullmatch(r"[0-9a-fA-F]{64}", str(src.sha256)):
-        raise YtSentimentError(f"params: source '{src.name}': sha256 must be 64 hex digits (or '{SIDECAR}' for an "
-                               f"export that records it in its JSON sidecar), got {src.sha256!r}")
+    where = f"ingest.sources[{i}]"
+    if isinstance(values, Mapping) and isinstance(values.get("files"), list):
+        files = tuple(_build(SourceFile, f"{where}.files[{j}]", f) for j, f in enumerate(values["files"]))
+        values = {**values, "files": files}
+    src = _build(Source, where, values)
+    if not src.files:
+        raise YtSentimentError(f"params: source '{src.name}' lists no files")
+    if (src.repo is None) != (src.commit is None):
+        raise YtSentimentError(f"params: source '{src.name}': repo and commit go together")
+    if src.commit is not None and not re.fullmatch(r"[0-9a-f]{40}", src.commit):
+        raise YtSentimentError(f"params: source '{src.name}': commit must be a full 40-hex-digit commit id, got "
+                               f"{src.commit!r}")
+    for f in src.files:
+        shas = [f.sha256] + ([f.member_sha256] if f.member else [])
+        if (f.member is None) != (f.member_sha256 is None):
+            raise YtSentimentError(f"params: source '{src.name}': {f.path}: member and member_sha256 go together")
+        if any(not re.fullmatch(r"[0-9a-fA-F]{64}", str(sha)) for sha in shas) and not (
+                f.sha256 == SIDECAR and src.repo is None):
+            raise YtSentimentError(f"params: source '{src.name}': {f.path}: sha256 must be 64 hex digits (or "
+                                   f"'{SIDECAR}' for a local export that records it in its JSON sidecar), got "
+                                   f"{f.sha256!r}")
     bad = sorted({int(v) for v in src.labels.values()} - VALID_LABELS)
     if bad:
         raise YtSentimentError(f"params: source '{src.name}' maps labels to {bad}; targets must be -1, 0 or 1")
-    return dataclasses.replace(src, locations=tuple(src.locations), labels=dict(src.labels))
+    return dataclasses.replace(src, labels=dict(src.labels), drop_labels=tuple(src.drop_labels),
+                               read=dict(src.read))
 
 
 def _gate(values: Any) -> GateParams:
@@ -189,7 +218,8 @@ def parse_params(raw: Mapping[str, Any]) -> Params:
         raise YtSentimentError("params: clean.test_size must be between 0 and 1")
     return Params(
         seed=int(raw["base"]["seed"]),
-        ingest=IngestParams(tuple(_source(i, s) for i, s in enumerate(sources)), include),
+        ingest=_build(IngestParams, "ingest", {**raw["ingest"], "include": include,
+                                                "sources": tuple(_source(i, s) for i, s in enumerate(sources))}),
         clean=clean,
         featurize=_build(FeaturizeParams, "featurize", raw["featurize"]),
         train=train,

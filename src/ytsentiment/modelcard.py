@@ -55,7 +55,7 @@ def render(name: str, version: str, run: dict[str, Any], metrics: dict[str, Any]
             lines.append(f"| {s['name']} | {s['group']} | – | – | not used: {s['skipped']} |")
             continue
         labels = " / ".join(str(s["labels"].get(str(k), 0)) for k in CLASSES)
-        by = LABELLED_BY.get(s["group"], "people (see data README)")
+        by = LABELLED_BY.get(s["group"], "people (see docs/data.md)")
         lines.append(f"| {s['name']} | {s['group']} | {s['rows']} | {labels} | {by} |")
     lines += [
         "",

@@ -79,8 +79,8 @@ def test_dag_files_do_no_work_at_parse_time():
                                             "ytsentiment_common"}, f"{path.name}: top-level {line!r}"
 
 
-def channel_videos(shared_data: Path) -> list[FakeVideo]:
-    texts = pd.read_csv(shared_data / "human" / "youtube_thelwall_ss_binary.csv")["text"].dropna().tolist()
+def channel_videos(training_sources) -> list[FakeVideo]:
+    texts = training_sources["youtube_thelwall"]["text"].tolist()
     videos = []
     for v, n in enumerate((25, 15)):
         video = FakeVideo(f"dagvid{v:05d}", CHANNEL, title=f"video {v}")
@@ -92,13 +92,13 @@ def channel_videos(shared_data: Path) -> list[FakeVideo]:
 
 
 def test_channel_etl_dag_runs_collect_score_load_report_end_to_end(airflow_env, tmp_path, trained_model_dir,
-                                                                      shared_data):
+                                                                      training_sources):
     from sqlalchemy import select
 
     from ytsentiment.storage.batch_models import ChannelLoad, VideoAggregate
     from ytsentiment.storage.db import make_engine, session_scope
 
-    videos = channel_videos(shared_data)
+    videos = channel_videos(training_sources)
     data, db = tmp_path / "data", f"sqlite:///{tmp_path / 'batch.db'}"
     with FakeYouTube(videos, [FakeChannel(CHANNEL, "@dagchannel", [v.video_id for v in videos])]) as fake:
         env = {**airflow_env, **fake.env(), "DATABASE_URL": db,

@@ -20,8 +20,8 @@ from ytsentiment.cli import main
 
 
 @pytest.fixture(scope="module")
-def youtube_comments(shared_data, tmp_path_factory) -> Path:
-    frame = pd.read_csv(shared_data / "human" / "youtube_thelwall_ss_binary.csv")[["text"]]
+def youtube_comments(training_sources, tmp_path_factory) -> Path:
+    frame = training_sources["youtube_thelwall"][["text"]]
     frame.insert(0, "row", np.arange(len(frame)))
     path = tmp_path_factory.mktemp("comments") / "comments.parquet"
     frame.to_parquet(path, row_group_size=700)

@@ -1,5 +1,5 @@
-"""A small, real copy of the pipeline's inputs in a temp dir: sampled shared-data CSVs with their true sha256,
-and a params.yaml that is the repo's with those sources and small featurize/train knobs."""
+"""A small, real copy of the pipeline's inputs in a temp dir: samples of the derived training sources written as local
+CSV sources with their true sha256, and a params.yaml that is the repo's with those sources and small knobs."""
 
 from __future__ import annotations
 
@@ -16,34 +16,28 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-# name in params.yaml -> (file under shared data, rows sampled); three human sets, one of them two-class.
-SAMPLE = {
-    "reddit": ("reddit.csv", 400),
-    "semeval2013_2016": ("human/semeval2013_2016_subtaskA.csv", 400),
-    "goemotions_reddit": ("human/goemotions_reddit_sentiment3.csv", 300),
-    "youtube_thelwall": ("human/youtube_thelwall_ss_binary.csv", 200),
-}
+# name in params.yaml -> rows sampled; three human sets, one of them two-class.
+SAMPLE = {"reddit": 400, "semeval2013_2016": 400, "goemotions_reddit": 300, "youtube_thelwall": 200}
 SMALL_KNOBS = {
     "featurize": {"max_features": 3000, "min_df": 2, "char_features": 4096},
     "train": {"n_estimators": 60, "early_stopping_rounds": 10, "num_leaves": 15, "n_jobs": 2},
 }
 
 
-def small_params(data_dir: Path, shared_data: Path) -> dict:
-    """The repo's params.yaml with the sampled sources (absolute paths, real sha256) and small knobs."""
+def small_params(data_dir: Path, training_sources: dict[str, pd.DataFrame]) -> dict:
+    """The repo's params.yaml with the sampled sources (local CSVs, absolute paths, real sha256) and small knobs."""
     raw = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
     catalogue = {s["name"]: s for s in raw["ingest"]["sources"]}
     sources = []
     data_dir.mkdir(parents=True, exist_ok=True)
-    for name, (rel, n) in SAMPLE.items():
-        entry = dict(catalogue[name])
-        df = pd.read_csv(shared_data / rel, dtype={entry["text_column"]: str}, keep_default_na=False)
+    for name, n in SAMPLE.items():
         path = data_dir / f"{name}.csv"
-        sample = df[[entry["text_column"], entry["label_column"]]].sample(n=n, random_state=0)
-        sample.to_csv(path, index=False)
+        training_sources[name].sample(n=n, random_state=0).to_csv(path, index=False)
         sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
-        entry.update(locations=[str(path)], sha256=sha256, max_rows=None)
-        sources.append(entry)
+        sources.append({"name": name, "group": catalogue[name]["group"], "format": "csv",
+                        "files": [{"path": str(path), "sha256": sha256}], "text_column": "text",
+                        "label_column": "label", "labels": {-1: -1, 0: 0, 1: 1},
+                        "weight": catalogue[name].get("weight", 1.0)})
     raw["ingest"] = {"include": None, "sources": sources}
     for section, knobs in SMALL_KNOBS.items():
         raw[section].update(knobs)
@@ -104,8 +98,8 @@ def mlflow_globals_restored():
 
 
 @pytest.fixture(scope="session")
-def small_params_raw(shared_data, tmp_path_factory) -> dict:
-    return small_params(tmp_path_factory.mktemp("small-data"), shared_data)
+def small_params_raw(training_sources, tmp_path_factory) -> dict:
+    return small_params(tmp_path_factory.mktemp("small-data"), training_sources)
 
 
 STAGE_PATHS = {

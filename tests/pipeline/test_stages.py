@@ -29,7 +29,7 @@ def test_every_stage_exits_zero(pipeline_run):
 def test_ingest_output(pipeline_run):
     combined = pd.read_csv(pipeline_run["paths"]["combined"], keep_default_na=False)
     assert list(combined.columns) == ["text", "label", "source", "group", "weight"]
-    assert combined.groupby("source").size().to_dict() == {name: n for name, (_, n) in SAMPLE.items()}
+    assert combined.groupby("source").size().to_dict() == SAMPLE
     assert set(combined["label"]) == {-1, 0, 1}
     assert set(combined.loc[combined["source"] == "youtube_thelwall", "label"]) == {-1, 1}
     provenance = json.loads(pipeline_run["paths"]["provenance"].read_text())
@@ -155,7 +155,7 @@ def test_a_failing_stage_exits_non_zero(pipeline_run, tmp_path):
 def _frame(strata: dict[tuple[str, int], int]) -> pd.DataFrame:
     rows = [{"text": f"{source} {label} row {i}", "label": label, "source": source, "group": "g",
              "weight": 1.0} for (source, label), n in strata.items() for i in range(n)]
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).assign(clean_text=lambda f: f["text"].str.lower())
 
 
 def test_clean_drops_empty_and_duplicates_keeping_the_first():
@@ -176,11 +176,12 @@ def test_split_keeps_every_stratum_in_test_and_singletons_in_train():
     assert again[1]["text"].tolist() == test["text"].tolist()  # seeded
 
 
-def test_split_of_a_tiny_corpus_falls_back_to_random():
-    # 20 strata of 2 rows: a 20 % test set (8 rows) cannot hold every stratum (sklearn raised a ValueError)
+def test_split_of_a_tiny_corpus_holds_one_row_of_each_small_stratum():
+    # 20 strata of 2 rows: each holds out ceil(0.2 * 2) = 1 row (sklearn's stratified split raised a ValueError)
     df = _frame({(f"s{i}", label): 2 for i in range(10) for label in (-1, 1)})
     train, test = split(df, 0.2, seed=0)
-    assert (len(train), len(test)) == (32, 8)
+    assert (len(train), len(test)) == (20, 20)
+    assert test.groupby(["source", "label"]).size().eq(1).all()
 
 
 def test_train_fit_handles_a_singleton_stratum(small_params):

@@ -116,7 +116,9 @@ def sources_json(train: pd.DataFrame) -> list[dict]:
         counts = rows["label"].value_counts()
         out.append({"name": name, "group": rows["group"].iloc[0], "rows": len(rows),
                     "labels": {str(k): int(counts.get(k, 0)) for k in (-1, 0, 1)},
-                    "sha256": hashlib.sha256(name.encode()).hexdigest(), "location": f"../shared/data/{name}.csv"})
+                    "sha256": hashlib.sha256(name.encode()).hexdigest(),
+                    "files": [{"location": f"../shared/upstream/{name}.csv",
+                               "sha256": hashlib.sha256(name.encode()).hexdigest()}]})
     return out
 
 

@@ -29,9 +29,8 @@ TRIAL_METRICS = {"objective", "test.human.macro_f1", "test.overall.macro_f1", "v
 @pytest.fixture(scope="module")
 def splits(small_corpus, tmp_path_factory) -> dict[str, Path]:
     frame = small_corpus.assign(
-        group=small_corpus["source"].map(lambda s: "reddit" if s == "reddit.csv" else "human"),
-        weight=small_corpus["source"].map(lambda s: 0.25 if s == "reddit.csv" else 1.0),
-        source=small_corpus["source"].str.replace(r"^human/|\.csv$", "", regex=True),
+        group=small_corpus["source"].map(lambda s: "reddit" if s == "reddit" else "human"),
+        weight=small_corpus["source"].map(lambda s: 0.25 if s == "reddit" else 1.0),
     )
     train, test = split(clean(frame), 0.2, 42)
     root = tmp_path_factory.mktemp("interim")

@@ -26,8 +26,9 @@ def test_repo_params_load():
     assert "reddit" in names and len(names) == len(set(names))
     assert params.ingest.selected == params.ingest.sources  # include: null = every source
     for source in params.ingest.sources:
-        assert (source.sha256_in_sidecar and source.optional) or len(source.sha256) == 64
-        assert source.locations
+        assert source.files and source.format
+        assert all(f.sha256 == "sidecar" or len(f.sha256) == 64 for f in source.files)
+        assert (source.repo is None) == source.optional  # every training source is pinned upstream
         assert set(source.labels.values()) <= {-1, 0, 1}
     assert 0 < params.clean.test_size < 1
     assert params.featurize.ngram_min <= params.featurize.ngram_max
@@ -67,20 +68,28 @@ def _broken(raw: dict, edit) -> dict:
     (lambda r: r["train"].update(learning_rte=0.1), "learning_rte"),
     (lambda r: r["featurize"].pop("max_features"), "max_features"),
     (lambda r: r["ingest"]["sources"][0].update(colour="red"), "colour"),
-    (lambda r: r["ingest"]["sources"][0].pop("sha256"), "sha256"),
-    (lambda r: r["ingest"]["sources"][0].update(sha256="not-a-checksum"), "64 hex digits"),
+    (lambda r: r["ingest"]["sources"][0].pop("format"), "format"),
+    (lambda r: r["ingest"]["sources"][0]["files"][0].update(sha256="not-a-checksum"), "64 hex digits"),
+    (lambda r: r["ingest"]["sources"][0]["files"][0].update(sha256="sidecar"), "64 hex digits"),
+    (lambda r: r["ingest"]["sources"][0]["files"][0].update(colour="red"), "files[0]"),
+    (lambda r: r["ingest"]["sources"][0].update(commit="e69ad84"), "full 40-hex-digit commit"),
+    (lambda r: r["ingest"]["sources"][0].pop("commit"), "repo and commit go together"),
+    (lambda r: r["ingest"]["sources"][6]["files"][0].pop("member_sha256"), "member and member_sha256"),
     (lambda r: r["ingest"]["sources"][1]["labels"].update({2: 2}), "semeval2013_2016"),
     (lambda r: r["ingest"]["sources"][2].update(name="reddit"), "unique"),
     (lambda r: r["ingest"].update(include=["reddit", "youtube_api"]), "ingest.include"),
     (lambda r: r["ingest"].update(include=[]), "ingest.include"),
     (lambda r: r["ingest"].update(sources=[]), "ingest.sources"),
-    (lambda r: r["ingest"]["sources"][0].update(locations=[]), "locations"),
+    (lambda r: r["ingest"]["sources"][0].update(files=[]), "no files"),
+    (lambda r: r["ingest"].update(mirrors="x"), "mirrors"),
     (lambda r: r["train"].update(validation_fraction=1.5), "train.validation_fraction"),
     (lambda r: r["clean"].update(test_size=0), "clean.test_size"),
     (lambda r: r.update(gate=[1, 2]), "'gate'"),
 ], ids=["missing-section", "missing-base", "unknown-key", "missing-key", "unknown-source-key",
-        "missing-source-key", "bad-checksum", "bad-label-target", "duplicate-source", "include-unknown",
-        "include-empty", "no-sources", "no-locations", "validation-fraction", "test-size", "section-not-mapping"])
+        "missing-source-key", "bad-checksum", "sidecar-for-a-pinned-file", "unknown-file-key", "short-commit",
+        "repo-without-commit", "member-without-sha256", "bad-label-target", "duplicate-source", "include-unknown",
+        "include-empty", "no-sources", "no-files", "unknown-ingest-key", "validation-fraction", "test-size",
+        "section-not-mapping"])
 def test_invalid_params_name_the_key(raw, edit, named):
     with pytest.raises(YtSentimentError) as err:
         parse_params(_broken(raw, edit))

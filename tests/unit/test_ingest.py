@@ -4,20 +4,16 @@ stage's real main() leaves no output behind."""
 from __future__ import annotations
 
 import hashlib
-import http.server
 import logging
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
-from support.servers import free_port
 
-from ytsentiment import YtSentimentError
 from ytsentiment.config import parse_params
 from ytsentiment.logs import run_main
 from ytsentiment.stages import ingest
@@ -36,9 +32,10 @@ def _sha(path: Path) -> str:
 
 
 def _source(path: Path | str, sha256: str | None = None, **over) -> dict:
+    """A local CSV source (no upstream repository), as the pipeline tests and the feedback export use."""
     source = {
-        "name": "tiny", "group": "human", "locations": [str(path)],
-        "sha256": sha256 if sha256 is not None else _sha(Path(path)),
+        "name": "tiny", "group": "human", "format": "csv",
+        "files": [{"path": str(path), "sha256": sha256 if sha256 is not None else _sha(Path(path))}],
         "text_column": "text", "label_column": "label", "labels": {-1: -1, 0: 0, 1: 1},
         "weight": 1.0, "max_rows": None,
     }
@@ -70,8 +67,7 @@ def test_ingest_happy_path_maps_caps_and_records(tmp_path):
                  columns=("body", "stars"))
     params = _params_file(
         tmp_path,
-        # the first location is missing, so the second is used (and recorded)
-        _source(good, locations=[str(tmp_path / "absent.csv"), str(good)], max_rows=3),
+        _source(good, max_rows=3),
         _source(stars, name="stars", text_column="body", label_column="stars", labels={1: -1, 3: 0, 5: 1},
                 weight=0.5),
     )
@@ -80,13 +76,14 @@ def test_ingest_happy_path_maps_caps_and_records(tmp_path):
     assert list(combined.columns) == ingest.COLUMNS
     assert (combined["source"] == "tiny").sum() == 3  # max_rows cap
     stars_rows = combined[combined["source"] == "stars"]
-    assert stars_rows["label"].tolist() == [1, -1, 1, 0]
-    # an empty text is kept as "" here; the clean stage drops it
-    assert stars_rows["text"].tolist() == ["five stars", "one star", "", "ok"]
+    assert stars_rows["label"].tolist() == [1, -1, 0]  # the empty text is dropped
+    assert stars_rows["text"].tolist() == ["five stars", "one star", "ok"]
     assert set(stars_rows["weight"]) == {0.5}
     provenance = pd.read_json(tmp_path / "out" / "sources.json")
-    assert provenance.loc[0, "location"] == str(good)
-    assert provenance.loc[1, "labels"] == {"-1": 1, "0": 1, "1": 2}
+    assert provenance.loc[0, "files"] == [{"location": str(good), "sha256": _sha(good)}]
+    assert provenance.loc[0, "dropped"]["over_max_rows"] == 2
+    assert provenance.loc[1, "labels"] == {"-1": 1, "0": 1, "1": 1}
+    assert provenance.loc[1, "dropped"]["empty"] == 1
 
 
 def _expect_failure(tmp_path, caplog, params: Path, *fragments: str) -> str:
@@ -104,7 +101,7 @@ def test_checksum_mismatch(tmp_path, caplog):
     other = _csv(tmp_path / "other.csv", GOOD_ROWS[:3])
     params = _params_file(tmp_path, _source(other, name="second"), _source(good, sha256="0" * 64))
     _expect_failure(tmp_path, caplog, params, "source 'tiny': sha256 mismatch", str(good), _sha(good),
-                    "Fix:", "update ingest.sources[tiny].sha256")
+                    "Fix:", "the sha256 of ingest.sources[tiny]")
 
 
 def test_missing_column(tmp_path, caplog):
@@ -117,17 +114,8 @@ def test_missing_column(tmp_path, caplog):
 def test_unknown_label_value(tmp_path, caplog, bad):
     path = _csv(tmp_path / "labels.csv", [*GOOD_ROWS, ("what", bad)])
     _expect_failure(tmp_path, caplog, _params_file(tmp_path, _source(path)),
-                    "source 'tiny': 1 row(s) with label values outside [-1, 0, 1]", f"'{bad}': 1",
-                    "extend ingest.sources[tiny].labels")
-
-
-def test_no_readable_location(tmp_path, caplog):
-    missing = tmp_path / "nowhere" / "data.csv"
-    url = f"http://127.0.0.1:{free_port()}/x.csv"  # nothing listens: refused at once, no network needed
-    params = _params_file(tmp_path, _source(missing, sha256="0" * 64, locations=[str(missing), url]))
-    message = _expect_failure(tmp_path, caplog, params, "source 'tiny': no location could be read",
-                              f"{missing}: no such file", url, "Fix:")
-    assert "refused" in message.lower()
+                    "source 'tiny': 1 row(s) with label values outside ['-1', '0', '1']", f"'{bad}': 1",
+                    "map them in ingest.sources[tiny].labels or list them in drop_labels")
 
 
 def test_unreadable_csv(tmp_path, caplog):
@@ -170,10 +158,10 @@ def test_text_labels(tmp_path):
 
 
 def test_unknown_text_label(tmp_path, caplog):
-    path = _csv(tmp_path / "words.csv", [("yay", "positive"), ("eh", "mixed")])
-    params = _params_file(tmp_path, _source(path, labels={"positive": 1, 0: 0}))
-    _expect_failure(tmp_path, caplog, params, "1 row(s) with label values outside [0, 'positive']",
-                    "'mixed': 1")
+    path = _csv(tmp_path / "words.csv", [("yay", "positive"), ("eh", "mixed"), ("?", "unsure")])
+    params = _params_file(tmp_path, _source(path, labels={"positive": 1, 0: 0}, drop_labels=["unsure"]))
+    _expect_failure(tmp_path, caplog, params, "1 row(s) with label values outside ['0', 'positive'] "
+                    "(dropped: ['unsure'])", "'mixed': 1")
 
 
 def test_read_source_direct(tmp_path):
@@ -181,93 +169,9 @@ def test_read_source_direct(tmp_path):
     path = _csv(tmp_path / "nums.csv", [("123", 1), ("0.5", 0), ("NA", -1)])
     params = parse_params({**yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8")),
                            "ingest": {"sources": [_source(path)]}})
-    df = ingest.read_source(params.ingest.sources[0], path, seed=0)
+    df, record = ingest.read_source(params.ingest.sources[0], seed=0)
     assert df["text"].tolist() == ["123", "0.5", "NA"]
-    with pytest.raises(YtSentimentError, match="sha256 mismatch"):
-        ingest.verify_checksum(params.ingest.sources[0], _csv(tmp_path / "x.csv", GOOD_ROWS), "x.csv")
-
-
-# ---- download from a URL: a real HTTP server on loopback ------------------------------------------------------
-
-@pytest.fixture
-def http_files(tmp_path, monkeypatch):
-    """Serve ``tmp_path/www`` over HTTP on 127.0.0.1 (port 0, http.server in a thread, stopped afterwards).
-
-    Yields (folder, base URL, paths requested so far)."""
-    folder = tmp_path / "www"
-    folder.mkdir()
-    requested: list[str] = []
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=str(folder), **kwargs)
-
-        def log_request(self, code="-", size="-"):  # once per request, whatever its status
-            requested.append(self.path)
-
-        def log_message(self, format, *args):  # noqa: A002 - the base class's signature; keep stderr quiet
-            pass
-
-    for name in ("no_proxy", "NO_PROXY"):  # a proxy in the environment must not see loopback requests
-        monkeypatch.setenv(name, "127.0.0.1,localhost")
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, name="test-http-files", daemon=True)
-    thread.start()
-    try:
-        yield folder, f"http://127.0.0.1:{server.server_address[1]}", requested
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-
-
-def test_download_from_url_with_checksum(tmp_path, http_files):
-    folder, base, requested = http_files
-    served = _csv(folder / "good.csv", GOOD_ROWS)
-    url = f"{base}/good.csv?raw=true"  # the query is not part of the downloaded file's name
-    assert _run(tmp_path, _params_file(tmp_path, _source(url, sha256=_sha(served)))) == 0
-    assert requested == ["/good.csv?raw=true"]
-    combined = pd.read_csv(tmp_path / "out" / "combined.csv", keep_default_na=False)
-    assert combined[["text", "label"]].values.tolist() == [list(row) for row in GOOD_ROWS]
-    provenance = pd.read_json(tmp_path / "out" / "sources.json")
-    assert provenance.loc[0, "location"] == url and provenance.loc[0, "sha256"] == _sha(served)
-
-
-def test_missing_local_path_falls_back_to_the_url(tmp_path, http_files):
-    folder, base, requested = http_files
-    served = _csv(folder / "mirror.csv", GOOD_ROWS[:3])
-    missing = tmp_path / "mirror" / "not-here.csv"
-    params = _params_file(tmp_path, _source(missing, sha256=_sha(served),
-                                            locations=[str(missing), f"{base}/mirror.csv"]))
-    assert _run(tmp_path, params) == 0
-    assert requested == ["/mirror.csv"]
-    assert pd.read_json(tmp_path / "out" / "sources.json").loc[0, "location"] == f"{base}/mirror.csv"
-    assert len(pd.read_csv(tmp_path / "out" / "combined.csv")) == 3
-
-
-def test_downloaded_file_with_a_bad_checksum_stops_the_stage(tmp_path, caplog, http_files):
-    folder, base, _ = http_files
-    served = _csv(folder / "changed.csv", GOOD_ROWS)
-    url = f"{base}/changed.csv"
-    params = _params_file(tmp_path, _source(tmp_path / "absent.csv", sha256="ab" * 32,
-                                            locations=[str(tmp_path / "absent.csv"), url]))
-    _expect_failure(tmp_path, caplog, params, f"source 'tiny': sha256 mismatch for {url}",
-                    f"expected {'ab' * 32}", f"actual   {_sha(served)}", "update ingest.sources[tiny].sha256")
-
-
-def test_url_not_found_tries_the_next_location_then_says_what_failed(tmp_path, caplog, http_files):
-    folder, base, requested = http_files
-    local = _csv(tmp_path / "local.csv", GOOD_ROWS)
-    params = _params_file(tmp_path, _source(local, locations=[f"{base}/gone.csv", str(local)]))
-    assert _run(tmp_path, params) == 0
-    assert pd.read_json(tmp_path / "out" / "sources.json").loc[0, "location"] == str(local)
-    assert requested == ["/gone.csv"]
-
-    (tmp_path / "out" / "combined.csv").unlink()
-    (tmp_path / "out" / "sources.json").unlink()
-    params = _params_file(tmp_path, _source(local, locations=[f"{base}/gone.csv"]))
-    _expect_failure(tmp_path, caplog, params, "source 'tiny': no location could be read",
-                    f"{base}/gone.csv: HTTP Error 404")
+    assert record["sha256"] == _sha(path) and record["rows"] == 3
 
 
 # ---- the feedback export as an optional, sidecar-verified source --------------------------------------------------
@@ -306,7 +210,7 @@ def test_the_newest_feedback_export_is_read_and_verified_against_its_sidecar(tmp
     assert feedback["text"].tolist() == ["this slaps", "mid at best"]
     assert set(feedback["group"]) == {"feedback"}
     provenance = pd.read_json(tmp_path / "out" / "sources.json").to_dict("records")
-    assert provenance[1]["location"] == str(newest) and provenance[1]["sha256"] == _sha(newest)
+    assert provenance[1]["files"] == [{"location": str(newest), "sha256": _sha(newest)}]
 
 
 def test_a_feedback_export_edited_after_export_stops_the_stage(tmp_path, caplog):
@@ -328,4 +232,4 @@ def test_a_feedback_export_without_its_sidecar_stops_the_stage(tmp_path, caplog)
 
 def test_a_required_source_is_still_an_error_when_absent(tmp_path, caplog):
     params = _params_file(tmp_path, _source(tmp_path / "absent.csv", sha256="0" * 64))
-    _expect_failure(tmp_path, caplog, params, "source 'tiny': no location could be read")
+    _expect_failure(tmp_path, caplog, params, "source 'tiny': no file matches", "Fix:")

@@ -2,7 +2,8 @@
 
 Every text goes through ``ytsentiment.text.normalize`` (the function the served model runs); rows whose normalised
 text is empty are dropped, and so are duplicates (first occurrence kept, in catalogue order), so no text can sit in
-both train and test. The split is stratified by label *and* source, seeded from ``base.seed``.
+both train and test. The split is stratified by label *and* source and keyed by the normalised text (seeded from
+``base.seed``), so a text's side does not move when other rows are added.
 
 Columns out: text (raw), clean_text, label, source, group, weight.
 """
@@ -17,7 +18,7 @@ import pandas as pd
 from ytsentiment.config import load_params
 from ytsentiment.io import atomic_write
 from ytsentiment.logs import run_main
-from ytsentiment.splits import strata_of, stratified_split
+from ytsentiment.splits import keyed_split, strata_of
 from ytsentiment.text import normalize_many
 
 log = logging.getLogger(__name__)
@@ -35,8 +36,8 @@ def clean(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def split(df: pd.DataFrame, test_size: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Stratify by (source, label), seeded (see ``ytsentiment.splits``)."""
-    train, test = stratified_split(strata_of(df), test_size, seed)
+    """Stratified by (source, label); a row's side follows from its normalised text (see ``splits.keyed_split``)."""
+    train, test = keyed_split(df["clean_text"], strata_of(df), test_size, seed)
     return df.iloc[train].reset_index(drop=True), df.iloc[test].reset_index(drop=True)
 
 

@@ -1,178 +1,89 @@
 """Stage ingest: the source catalogue in params.yaml -> one verified CSV of (text, label, source, group, weight).
 
-Each source is read from its first location that exists (a local mirror path, then a public URL), its sha256 is
-verified, its columns and label values are checked, its labels are mapped to -1/0/1, and it is capped if asked.
-Any failure stops the stage with a message naming the source and the fix; nothing is written unless every source
-passed, so DVC never caches a partial corpus.
+Each source's files are found and verified by ``ytsentiment.upstream`` (the local mirror, the download cache, then
+the raw URL pinned to a commit; sha256 checked wherever they came from), read by the reader of their format, and
+derived into -1/0/1 labels by the source's rules in params.yaml; then capped if asked. Any failure stops the stage
+with a message naming the source and the fix; nothing is written unless every source passed, so DVC never caches a
+partial corpus. The feedback export (``make feedback-source``) is an optional local source: skipped, and recorded
+as skipped, while none exists.
 
-The feedback people gave through the API (``make feedback-source`` exports it into ``feedback/``) is a source like
-the others with two differences: it is ``optional`` (skipped, and recorded as skipped, while no export exists), and
-its location may be a glob (``feedback/feedback-*.csv``: the newest export, by its dated name, holds all feedback
-so far) whose sha256 is the one the export recorded in the file's JSON sidecar (``sha256: sidecar``).
-
-Outputs: the combined CSV and a JSON provenance record (location used, sha256, rows per label) per source.
+Outputs: the combined CSV and a JSON provenance record per source (where each file came from, its sha256, rows
+per label, what each rule dropped).
 """
 
 from __future__ import annotations
 
 import argparse
-import glob
+import hashlib
 import logging
-import tempfile
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pandas as pd
 
 from ytsentiment import YtSentimentError
-from ytsentiment.config import Source, load_params
-from ytsentiment.io import atomic_write, file_digest, read_json, write_json
+from ytsentiment.config import IngestParams, Source, load_params
+from ytsentiment.io import atomic_write, write_json
 from ytsentiment.logs import run_main
+from ytsentiment.upstream import READERS, derive, fetch_local, fetch_pinned
 
 log = logging.getLogger(__name__)
 
 COLUMNS = ["text", "label", "source", "group", "weight"]
-DOWNLOAD_TIMEOUT_S = 60
 
 
-def _is_url(location: str) -> bool:
-    return location.startswith(("http://", "https://"))
+def source_digest(file_digests: list[str]) -> str:
+    """One sha256 for a source (the data tag of its MLflow run): its file's, or for several files the sha256 of
+    their sha256s, one per line in catalogue order."""
+    if len(file_digests) == 1:
+        return file_digests[0]
+    return hashlib.sha256("\n".join(file_digests).encode()).hexdigest()
 
 
-def _download(url: str, into: Path) -> Path:
-    target = into / Path(url.split("?")[0]).name
-    with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as resp, target.open("wb") as fh:
-        while block := resp.read(1 << 20):
-            fh.write(block)
-    return target
-
-
-def _newest_match(pattern: str) -> str | None:
-    """The last file matching a glob, by name (dated exports sort by date); the pattern itself when it has none."""
-    if not any(ch in pattern for ch in "*?["):
-        return pattern
-    matches = sorted(p for p in glob.glob(pattern) if Path(p).is_file())
-    return matches[-1] if matches else None
-
-
-def fetch(source: Source, workdir: Path) -> tuple[Path, str] | None:
-    """Return (local file, location used) for the first location that can be read; None for an absent optional
-    source."""
-    tried = []
-    for pattern in source.locations:
-        location = pattern if _is_url(pattern) else _newest_match(pattern)
-        if location is None:
-            tried.append(f"{pattern}: no matching file")
-        elif _is_url(location):
-            try:
-                return _download(location, workdir), location
-            except (urllib.error.URLError, OSError, ValueError) as exc:
-                tried.append(f"{location}: {exc}")
-        elif Path(location).is_file():
-            return Path(location), location
-        else:
-            tried.append(f"{location}: no such file")
-    if source.optional:
-        return None
-    raise YtSentimentError(
-        f"source '{source.name}': no location could be read:\n  " + "\n  ".join(tried)
-        + "\nFix: put the file at one of these paths (see ../shared/data/README.md), restore network access, "
-        "or remove the source from ingest.sources in params.yaml."
-    )
-
-
-def expected_sha256(source: Source, path: Path, location: str) -> str:
-    """The sha256 a source must have: from params.yaml, or (``sha256: sidecar``) from the file's JSON sidecar."""
-    if not source.sha256_in_sidecar:
-        return source.sha256.lower()
-    sidecar = path.with_suffix(".json")
-    try:
-        recorded = read_json(sidecar)["sha256"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise YtSentimentError(
-            f"source '{source.name}': {location} has no readable sidecar {sidecar.name} with its sha256 ({exc}).\n"
-            "Fix: export it again with `make feedback-source` (it writes both files), or remove the CSV."
-        ) from exc
-    return str(recorded).lower()
-
-
-def verify_checksum(source: Source, path: Path, location: str) -> str:
-    actual = file_digest(path, "sha256")
-    if actual != expected_sha256(source, path, location):
-        raise YtSentimentError(
-            f"source '{source.name}': sha256 mismatch for {location}\n"
-            f"  expected {expected_sha256(source, path, location)}\n  actual   {actual}\n"
-            "Fix: the file changed; restore the original, or if the new file is intended, review it and update "
-            f"ingest.sources[{source.name}].sha256 in params.yaml (or, for an exported source, export it again)."
-        )
-    return actual
-
-
-def _label_key(value) -> float | str:
-    """Label values compare as numbers when they are numbers ("1", 1 and 1.0 alike), else as stripped text, so
-    sources labelled "positive"/"negative" work too."""
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return str(value).strip()
-
-
-def read_source(source: Source, path: Path, seed: int) -> pd.DataFrame:
-    """Read, check the schema, map labels, cap; returns the standard columns."""
-    try:
-        df = pd.read_csv(path, dtype={source.text_column: "string"}, keep_default_na=False, na_values=[""])
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise YtSentimentError(f"source '{source.name}': {path} is not a readable CSV: {exc}") from exc
-    missing = [c for c in (source.text_column, source.label_column) if c not in df.columns]
-    if missing:
-        raise YtSentimentError(
-            f"source '{source.name}': missing column(s) {missing} in {path}; found {list(df.columns)}.\n"
-            "Fix: correct text_column/label_column for this source in params.yaml."
-        )
-    mapping = {_label_key(k): int(v) for k, v in source.labels.items()}
-    labels = df[source.label_column].map(_label_key)
-    unknown = df.loc[~labels.isin(list(mapping)), source.label_column]
-    if len(unknown):
-        counts = unknown.astype(str).value_counts().head(5).to_dict()
-        raise YtSentimentError(
-            f"source '{source.name}': {len(unknown)} row(s) with label values outside "
-            f"{sorted(source.labels, key=str)}: {counts}.\n"
-            f"Fix: extend ingest.sources[{source.name}].labels in params.yaml or clean the file."
-        )
-    out = pd.DataFrame({
-        "text": df[source.text_column].fillna(""),
-        "label": labels.map(mapping).astype(int),
-        "source": source.name,
-        "group": source.group,
-        "weight": float(source.weight),
-    })
+def read_source(source: Source, seed: int, mirror: str = IngestParams.mirror,
+                url: str = IngestParams.url) -> tuple[pd.DataFrame, dict] | None:
+    """One source's rows in the standard columns and its provenance record; None for an absent optional source."""
+    if source.format not in READERS:
+        raise YtSentimentError(f"source '{source.name}': unknown format {source.format!r}; known: {sorted(READERS)}")
+    if source.repo:
+        found = [fetch_pinned(source, spec, Path(mirror), url) for spec in source.files]
+    else:
+        local = [fetch_local(source, spec) for spec in source.files]
+        if any(f is None for f in local):
+            if source.optional:
+                return None
+            raise YtSentimentError(f"source '{source.name}': no file matches "
+                                   f"{[s.path for s in source.files]}.\nFix: create it, or remove the source from "
+                                   "ingest.sources in params.yaml.")
+        found = [f for f in local if f is not None]
+    rows, dropped = derive(source, READERS[source.format](source, found))
+    out = rows.assign(source=source.name, group=source.group, weight=float(source.weight))
     if source.max_rows is not None and len(out) > source.max_rows:
+        dropped["over_max_rows"] = len(out) - source.max_rows
         out = out.sample(n=source.max_rows, random_state=seed).sort_index()
-    return out
+    record = {
+        "name": source.name, "group": source.group, "weight": source.weight, "rows": len(out),
+        "sha256": source_digest([f.sha256 for f in found]),
+        "files": [{"location": f.location, "sha256": f.sha256} for f in found],
+        "labels": {str(k): int(v) for k, v in out["label"].value_counts().sort_index().items()},
+        "dropped": dropped,
+    }
+    return out[COLUMNS], record
 
 
-def ingest(sources, seed: int) -> tuple[pd.DataFrame, list[dict]]:
+def ingest(sources, seed: int, mirror: str = IngestParams.mirror,
+           url: str = IngestParams.url) -> tuple[pd.DataFrame, list[dict]]:
     frames, provenance = [], []
-    with tempfile.TemporaryDirectory(prefix="ytsentiment-ingest-") as tmp:
-        for source in sources:
-            found = fetch(source, Path(tmp))
-            if found is None:
-                provenance.append({"name": source.name, "group": source.group, "skipped": "optional, not present",
-                                   "locations": list(source.locations)})
-                log.info("source %-20s skipped: optional and not present (%s)", source.name,
-                         ", ".join(source.locations))
-                continue
-            path, location = found
-            digest = verify_checksum(source, path, location)
-            df = read_source(source, path, seed)
-            frames.append(df)
-            provenance.append({
-                "name": source.name, "group": source.group, "location": location, "sha256": digest,
-                "rows": len(df), "labels": {str(k): int(v) for k, v in df["label"].value_counts().sort_index().items()},
-                "weight": source.weight,
-            })
-            log.info("source %-20s %6d rows from %s", source.name, len(df), location)
+    for source in sources:
+        result = read_source(source, seed, mirror, url)
+        if result is None:
+            provenance.append({"name": source.name, "group": source.group, "skipped": "optional, not present",
+                               "files": [s.path for s in source.files]})
+            log.info("source %-20s skipped: optional and not present", source.name)
+            continue
+        frame, record = result
+        frames.append(frame)
+        provenance.append(record)
+        log.info("source %-20s %6d rows (dropped %s)", source.name, len(frame), record["dropped"])
     return pd.concat(frames, ignore_index=True)[COLUMNS], provenance
 
 
@@ -183,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--provenance", required=True, help="JSON record of every source read")
     args = ap.parse_args(argv)
     params = load_params(args.params)
-    combined, provenance = ingest(params.ingest.selected, params.seed)
+    combined, provenance = ingest(params.ingest.selected, params.seed, params.ingest.mirror, params.ingest.url)
     with atomic_write(args.out) as tmp:
         combined.to_csv(tmp, index=False)
     write_json(args.provenance, provenance)

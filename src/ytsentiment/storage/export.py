@@ -1,4 +1,4 @@
-"""Feedback -> a training source: ``feedback-YYYY-MM-DD.csv`` (``text,label``, like ../shared/data/human/*.csv)
+"""Feedback -> a training source: ``feedback-YYYY-MM-DD.csv`` (``text,label``, a local csv source)
 and a JSON sidecar (the CSV's sha256 for the ingest catalogue, row counts, what was dropped and why).
 
 Feedback is untrusted input, so the export is conservative, in this order:
