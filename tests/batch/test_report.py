@@ -5,12 +5,12 @@ self-contained page checked in headless Chromium), plus the CLI chain collect â†
 from __future__ import annotations
 
 import math
-import os
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from support.chromium import chromium_path
 
 from batch.fake_youtube import FakeChannel, FakeVideo, FakeYouTube
 from ytsentiment.cli import main
@@ -121,9 +121,7 @@ def test_reloading_a_channel_and_date_replaces_rows_and_other_dates_stay(engine,
 def browser_page(path: Path, shot: Path):
     from playwright.sync_api import sync_playwright
 
-    chromium = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-    if not Path(chromium).exists():
-        pytest.fail(f"Chromium not found at {chromium} (apt-get install chromium, or set CHROMIUM_PATH)")
+    chromium = chromium_path()
     pw = sync_playwright().start()
     browser = pw.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-gpu"])
     page = browser.new_page(viewport={"width": 1100, "height": 900})
@@ -174,8 +172,8 @@ def test_report_for_an_unknown_channel_exits_2(db_url, tmp_path, caplog):
     assert "no load of channel @nobody" in caplog.text and not (tmp_path / "r.html").exists()
 
 
-def test_cli_chain_from_the_fake_api_to_the_report(trained_model_dir, shared_data, db_url, tmp_path, monkeypatch):
-    texts = pd.read_csv(shared_data / "human" / "youtube_thelwall_ss_binary.csv")["text"].dropna().tolist()
+def test_cli_chain_from_the_fake_api_to_the_report(trained_model_dir, training_sources, db_url, tmp_path, monkeypatch):
+    texts = training_sources["youtube_thelwall"]["text"].tolist()
     videos = []
     for v, n in enumerate((30, 12)):
         video = FakeVideo(f"clivid{v:05d}", CHANNEL)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -14,13 +13,13 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from support.chromium import chromium_path
 from support.servers import free_port, start_gunicorn
 
 REPO = Path(__file__).resolve().parents[2]
 EXT_DIR = REPO / "chrome-extension"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 EXTENSION_ID = "hjpcimaolalbjpklelngebhdenmmbfmd"
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 READY_TIMEOUT_S = 120
 
 
@@ -193,13 +192,12 @@ def extension_context(tmp_path_factory, youtube):
     """Headless Debian Chromium with the unpacked extension loaded, the YouTube API routed to the fixtures."""
     from playwright.sync_api import sync_playwright
 
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)")
+    chromium = chromium_path()
     profile = tmp_path_factory.mktemp("chromium-profile")
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
             str(profile),
-            executable_path=CHROMIUM,
+            executable_path=chromium,
             headless=True,
             viewport={"width": 480, "height": 900},
             args=[
