@@ -2,7 +2,8 @@
 
 Environment: HOST (default 127.0.0.1), PORT (5000), WEB_CONCURRENCY (workers, default 2), GUNICORN_TIMEOUT
 (seconds a request may take, default 60), LOG_LEVEL (info), PROMETHEUS_MULTIPROC_DIR (optional; emptied at
-start).
+start). ``.env`` in the working directory is read first (``ytsentiment.environ.load_env_file``: a variable
+already set wins), here in the master, so these settings and every worker's app see it.
 
 Each worker builds its own app after the fork (``preload_app`` off), so each loads the model once in its own
 memory and a crash while loading stays inside one worker; likewise its database work (the schema migration thread,
@@ -16,6 +17,10 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+
+from ytsentiment.environ import load_env_file
+
+load_env_file()
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from typing import Any, cast
 
 import emoji
 import numpy as np
@@ -127,7 +128,8 @@ class CharNgrams(BaseEstimator, TransformerMixin):
         texts = [" ".join(youtube_idiom(t).lower().split()) for t in _texts(X)]
         blocks = [self._counts(texts[i:i + self._BATCH]) for i in range(0, len(texts), self._BATCH)]
         if not blocks:
-            return sp.csr_matrix((0, self.n_features), dtype=np.float32)
+            # scipy-stubs accept the documented (M, N) shape form only without dtype
+            return sp.csr_matrix((0, self.n_features), dtype=np.float32)  # type: ignore[arg-type]
         return blocks[0] if len(blocks) == 1 else sp.vstack(blocks, format="csr")
 
     def _counts(self, texts: list[str]) -> sp.csr_matrix:
@@ -236,7 +238,8 @@ class PackedTfidfVectorizer(TfidfVectorizer):
             if not 0 <= i < len(terms) or terms[i] is not None or "\n" in term:
                 return state  # not one term per column 0..n-1: stored as it is
             terms[i] = term
-        state = dict(state, vocabulary_=None, **{self._PACKED: "\n".join(terms)})
+        # every slot is filled: len(terms) distinct indices in 0..len(terms)-1
+        state = dict(state, vocabulary_=None, **{self._PACKED: "\n".join(cast(list[str], terms))})
         if isinstance(state.get("vocabulary"), dict) and state["vocabulary"] == vocabulary:
             state["vocabulary"] = self._PACKED  # the given vocabulary (top_terms) is the fitted one: stored once
         return state
@@ -376,6 +379,10 @@ class BlendedClassifier(BaseEstimator, ClassifierMixin):
     ``fit`` fits clones of ``boosted`` and ``linear`` (extra keyword arguments go to LightGBM, e.g. an early-stopping
     ``eval_set``); the train stage fits them itself and hands them over with ``from_fitted``.
     """
+
+    # The fitted models (sklearn and LightGBM are untyped); either may be None, never both: see linear_weight.
+    boosted_: Any
+    linear_: Any
 
     def __init__(self, boosted=None, linear=None, linear_weight: float = 0.0, log_offsets=None):
         self.boosted = boosted

@@ -25,6 +25,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from collections.abc import Iterable
 
 import emoji
 
@@ -166,7 +167,7 @@ def _mark_negation(tokens: list[str]) -> list[str]:
     return out
 
 
-def normalize_many(texts) -> list[str]:
+def normalize_many(texts: Iterable[str]) -> list[str]:
     """Vectorised convenience: ``[normalize(t) for t in texts]``."""
     return [normalize(t) for t in texts]
 

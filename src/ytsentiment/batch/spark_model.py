@@ -13,11 +13,12 @@ from pathlib import Path
 
 import mlflow.pyfunc
 import pandas as pd
+from mlflow.pyfunc import PythonModel  # not mlflow.pyfunc.PythonModel: mlflow's lazy attribute hides it from mypy
 
 PIPELINE_ARTIFACT = "pipeline"
 
 
-class ProbaModel(mlflow.pyfunc.PythonModel):
+class ProbaModel(PythonModel):
     """DataFrame[text] -> DataFrame[sentiment, confidence], one LightGBM thread per Spark task."""
 
     def load_context(self, context) -> None:

@@ -166,12 +166,12 @@ def rewrite(dvc_yaml: Path, derived: Mapping[str, list[str]]) -> str:
     ``- path`` line per dep).
     """
     out: list[str] = []
-    stage = None
+    stage: str | None = None
     in_deps = False
     indent = ""
 
     def close_deps():
-        if in_deps and stage in derived:
+        if in_deps and stage is not None and stage in derived:
             out.extend(f"{indent}- {p}" for p in derived[stage])
 
     for line in dvc_yaml.read_text(encoding="utf-8").splitlines():

@@ -104,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timings", help="fit time (JSON, not tracked by DVC)")
     args = ap.parse_args(argv)
     params = load_params(args.params)
-    X = sp.load_npz(args.features).tocsr()
+    # scipy-stubs: load_npz's result has no 2-D shape type, so tocsr() (2-D only) does not match; the file is 2-D.
+    X = sp.load_npz(args.features).tocsr()  # type: ignore[misc, var-annotated]
     frame = pd.read_parquet(args.frame, columns=["label", "source", "weight"])
     clf, facts, timings = fit(X, frame, params.train, params.seed)
     with atomic_write(args.model) as tmp:

@@ -90,15 +90,17 @@ def record_feedback(engine: Engine, *, label: int, client_id: str, prediction_id
                     raise InvalidFeedback(f"the text sent is not the text of prediction {prediction_id}")
                 subject, digest = f"p:{prediction_id}", pred.text_sha256
                 row_text = text if text is not None else pred.text
-                row_model = (pred.model_name, pred.model_version)
+                row_model: tuple[str | None, str | None] = (pred.model_name, pred.model_version)
             else:
+                if text is None:  # _validate lets no label through without a prediction id or a text
+                    raise InvalidFeedback("send a prediction_id, or the comment's text when it was not logged")
                 digest = sha256_text(text)
                 subject, row_text, row_model = f"t:{digest}", text, (model_name, model_version)
             existing = session.scalars(
                 select(Feedback).where(Feedback.subject == subject, Feedback.client_id == client_id)).first()
             if existing is not None:
                 previous = existing.label
-                status = "unchanged" if previous == label else "updated"
+                status: Literal["updated", "unchanged"] = "unchanged" if previous == label else "updated"
                 if status == "updated":
                     existing.label, existing.updated_at = label, now
                 if existing.text is None and row_text is not None:
@@ -126,7 +128,7 @@ def counts(engine: Engine, since: datetime | None = None, until: datetime | None
     from sqlalchemy import func, select
     from sqlalchemy.orm import Session
 
-    result = {}
+    result: dict[str, int] = {}
     with Session(engine) as session:
         for name, table in (("predictions", Prediction), ("feedback", Feedback)):
             query = select(func.count()).select_from(table)
@@ -136,5 +138,5 @@ def counts(engine: Engine, since: datetime | None = None, until: datetime | None
                 query = query.where(table.created_at < until)
             if model_version is not None:
                 query = query.where(table.model_version == str(model_version))
-            result[name] = session.scalar(query)
+            result[name] = session.scalar(query) or 0  # COUNT(*) always answers a row
     return result

@@ -149,6 +149,10 @@ class _Child:
     def unaccounted(self) -> int:
         return self.sent - self.written - self.dropped
 
+    def gone(self) -> bool:
+        """Whether the child has ended (a predicate for ``Condition.wait_for``)."""
+        return not self.alive
+
     def ring(self) -> None:
         """Wake the child now (it otherwise reads its pipe once per flush interval)."""
         try:
@@ -282,7 +286,7 @@ class LogProcess(Counted):
             accept = not self._closing and self._in_flight() + n <= self.queue_size and (not self._wanted or live)
             if not accept:
                 self._dropped += n
-            elif live and not self._outbox and not self._sending:
+            elif live and child is not None and not self._outbox and not self._sending:
                 child.sent += n
                 try:
                     written = os.write(child.fd, frame)
@@ -354,6 +358,7 @@ class LogProcess(Counted):
                     return
                 data, rows, kind = self._outbox.popleft()
                 child = self._child
+                assert child is not None  # wait_for returned with an outbox: only for a live child
                 self._outbox_rows -= rows
                 child.sent += rows
                 self._sending = True
@@ -362,7 +367,7 @@ class LogProcess(Counted):
                 self._sending = False
                 self._lock.notify_all()
                 if not delivered:  # the child is gone: the reader thread accounts for its rows
-                    self._lock.wait_for(lambda gone=child: not gone.alive, 5.0)
+                    self._lock.wait_for(child.gone, 5.0)
             if kind == "close":
                 return
 

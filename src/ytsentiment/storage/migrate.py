@@ -46,7 +46,10 @@ def head_revision() -> str:
     """The newest revision the code knows."""
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise RuntimeError(f"no Alembic revision under {MIGRATIONS}")
+    return head
 
 
 def _migration_engine(url: str | None):
@@ -100,7 +103,8 @@ def _run_once(url: str | None, action) -> None:
 def _sqlite_busy(exc: Exception) -> bool:
     import sqlite3
 
-    return isinstance(getattr(exc, "orig", None), sqlite3.OperationalError) and "locked" in str(exc.orig)
+    orig = getattr(exc, "orig", None)
+    return isinstance(orig, sqlite3.OperationalError) and "locked" in str(orig)
 
 
 def _run(url: str | None, action) -> None:

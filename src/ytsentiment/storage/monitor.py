@@ -113,7 +113,10 @@ def pin_baseline(engine: Engine, *, model_name: str, model_version: str, window_
             session.commit()
         except IntegrityError:  # another job pinned it first: theirs stands
             session.rollback()
-            return get_baseline(engine, model_name, model_version)
+            theirs = get_baseline(engine, model_name, model_version)
+            if theirs is None:  # the row that refused ours was deleted meanwhile
+                raise
+            return theirs
         return _plain(found)
 
 

@@ -105,20 +105,20 @@ class PredictionLog(Counted):
         """Queue rows for writing; never blocks. Returns how many were accepted (the rest are counted dropped)."""
         if os.getpid() != self._pid:
             raise RuntimeError("PredictionLog was created before a fork; create it in the worker process")
-        rows = [dict(row) for row in rows]
-        for row in rows:
+        batch = [dict(row) for row in rows]
+        for row in batch:
             check_row(row)
         with self._lock:  # counted before they are queued, so flush() never sees a row it does not wait for
-            self._pending += len(rows)
-            accepted = 0 if self._closing.is_set() else max(0, min(len(rows), self.queue_size - self._queue_rows))
+            self._pending += len(batch)
+            accepted = 0 if self._closing.is_set() else max(0, min(len(batch), self.queue_size - self._queue_rows))
             if accepted:
                 was_empty = not self._queue
-                self._queue.append(rows[:accepted] if accepted < len(rows) else rows)
+                self._queue.append(batch[:accepted] if accepted < len(batch) else batch)
                 self._queue_rows += accepted
                 if was_empty or self._queue_rows >= self.batch_size:  # the writer waits for one of these two
                     self._lock.notify_all()
-        if accepted < len(rows):
-            self._count_dropped(len(rows) - accepted, pending=True)
+        if accepted < len(batch):
+            self._count_dropped(len(batch) - accepted, pending=True)
         return accepted
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -232,7 +232,7 @@ class PredictionLog(Counted):
                 dialect=self.engine.dialect, compile_kwargs={"render_postcompile": True})
             sql = compiled.string
             if compiled.positional:  # qmark / format styles (sqlite3 ...)
-                names = list(compiled.positiontup)
+                names = list(compiled.positiontup or ())
             else:  # pyformat (psycopg's %(name)s): the names in the order they appear, then plain %s
                 names = re.findall(r"%\((\w+)\)s", sql)
                 sql = re.sub(r"%\((\w+)\)s", "%s", sql)

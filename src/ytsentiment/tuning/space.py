@@ -38,17 +38,26 @@ class Knob:
     def integer(self) -> bool:
         return isinstance(self.low, int) and isinstance(self.high, int)
 
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """``(low, high)`` of a range knob."""
+        if self.low is None or self.high is None:
+            raise YtSentimentError(f"params: tune.space.{self.key} is a list of choices, not a range")
+        return self.low, self.high
+
     def suggest(self, trial) -> Any:
         if self.choices is not None:
             return trial.suggest_categorical(self.key, list(self.choices))
+        low, high = self.bounds
         if self.integer:
-            return trial.suggest_int(self.key, self.low, self.high, log=self.log)
-        return round_value(trial.suggest_float(self.key, float(self.low), float(self.high), log=self.log))
+            return trial.suggest_int(self.key, low, high, log=self.log)
+        return round_value(trial.suggest_float(self.key, float(low), float(high), log=self.log))
 
     def contains(self, value: Any) -> bool:
         if self.choices is not None:
             return any(value is c or (type(value) is type(c) and value == c) for c in self.choices)
-        return isinstance(value, int | float) and not isinstance(value, bool) and self.low <= value <= self.high
+        low, high = self.bounds
+        return isinstance(value, int | float) and not isinstance(value, bool) and low <= value <= high
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,81 @@
+"""Load a model to serve by its URI and say what it is: the one loader of the API and ``ytsentiment predict``.
+
+``load_model(uri)`` returns a :class:`LoadedModel`: the sklearn Pipeline exactly as training logged it (so the
+same normaliser runs inside it), checked against the output contract of ``ytsentiment.contract``, plus the
+facts ``GET /model`` reports (``contract.model_info``; ``trained_at`` is when the training run finished). ``uri``
+is ``models:/NAME@ALIAS``, ``models:/NAME/VERSION``, a local MLflow model directory (``ytsentiment export``) or
+any other MLflow model URI. A registry alias is resolved to a version first and that version is loaded, so the
+model and its description cannot disagree if the alias moves meanwhile.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from ytsentiment import YtSentimentError
+from ytsentiment.contract import MODEL_INFO_KEYS, model_info, output_problems, registry_model_info
+
+log = logging.getLogger(__name__)
+
+_ALIAS_URI = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[^/@]+)$")
+_VERSION_URI = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)$")
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadedModel:
+    model: Any
+    info: dict[str, Any]
+
+
+def load_model(uri: str) -> LoadedModel:
+    """Load the Pipeline behind ``uri`` (registry URI or local MLflow model directory) and describe it."""
+    # Imported here, not at module level: importing mlflow costs ~2 s, which must not happen at import time.
+    import mlflow.sklearn
+
+    from ytsentiment.tracking import use_tracking
+
+    started = time.perf_counter()
+    path = Path(uri).expanduser()
+    if path.is_dir():
+        info = _directory_info(path, uri)
+        model = mlflow.sklearn.load_model(str(path))
+    elif match := _ALIAS_URI.match(uri):
+        use_tracking()
+        client = mlflow.MlflowClient()
+        version = client.get_model_version_by_alias(match["name"], match["alias"])
+        info = registry_model_info(client, version, uri, alias=match["alias"])
+        model = mlflow.sklearn.load_model(f"models:/{version.name}/{version.version}")
+    elif match := _VERSION_URI.match(uri):
+        use_tracking()
+        client = mlflow.MlflowClient()
+        version = client.get_model_version(match["name"], match["version"])
+        info = registry_model_info(client, version, uri, alias=version.aliases[0] if version.aliases else None)
+        model = mlflow.sklearn.load_model(uri)
+    else:
+        use_tracking()
+        info = model_info(uri=uri)
+        model = mlflow.sklearn.load_model(uri)
+    _check_contract(model, uri)
+    log.info("loaded model %s (name=%s version=%s) in %.2f s", uri, info["name"], info["version"],
+             time.perf_counter() - started)
+    return LoadedModel(model=model, info=info)
+
+
+def _directory_info(path: Path, uri: str) -> dict[str, Any]:
+    from ytsentiment.artifact import MODEL_INFO_FILE, read_info
+
+    raw = read_info(path)
+    if not raw:
+        log.warning("%s has no %s; the model is described by its URI only", path, MODEL_INFO_FILE)
+    return model_info(uri=uri, **{key: raw.get(key) for key in MODEL_INFO_KEYS if key != "uri"})
+
+
+def _check_contract(model: Any, uri: str) -> None:
+    if problems := output_problems(model):
+        raise YtSentimentError(f"{uri} does not follow the model contract: {'; '.join(problems)}; serve a model "
+                               "that `ytsentiment promote` accepted (its gate checks the same contract)")

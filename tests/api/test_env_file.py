@@ -1,0 +1,38 @@
+"""The API's gunicorn config reads `.env` from the working directory; a variable already in the environment wins.
+
+``gunicorn --print-config`` evaluates flask_app/gunicorn.conf.py exactly as a server start does, then prints the
+settings and exits: no app, no model, no port.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+GUNICORN = Path(sys.executable).parent / "gunicorn"
+
+
+def printed_config(cwd: Path, **env: str) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if k not in {"HOST", "PORT", "WEB_CONCURRENCY"}}
+    done = subprocess.run([str(GUNICORN), "-c", str(REPO / "flask_app" / "gunicorn.conf.py"), "--print-config",
+                           "flask_app:create_app()"], cwd=cwd, env={**base, **env}, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return {key.strip(): value.strip() for key, _, value in
+            (line.partition("=") for line in done.stdout.splitlines()) if value}
+
+
+def test_gunicorn_config_reads_dotenv_and_the_environment_wins(tmp_path):
+    (tmp_path / ".env").write_text("HOST=127.0.0.2\nPORT=5999\nWEB_CONCURRENCY=\n", encoding="utf-8")
+    from_file = printed_config(tmp_path)
+    assert from_file["bind"] == "['127.0.0.2:5999']"
+    assert from_file["workers"] == "2"  # blank in .env: the default
+    from_env = printed_config(tmp_path, PORT="6001")
+    assert from_env["bind"] == "['127.0.0.2:6001']"
+
+
+def test_without_dotenv_the_defaults_hold(tmp_path):
+    assert printed_config(tmp_path)["bind"] == "['127.0.0.1:5000']"
