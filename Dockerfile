@@ -24,7 +24,8 @@ LABEL org.opencontainers.image.title="ytsentiment" \
       org.opencontainers.image.description="YouTube comment sentiment API (gunicorn + Flask + LightGBM)" \
       org.opencontainers.image.revision="${GIT_SHA}" \
       io.ytsentiment.model-version="${MODEL_VERSION}"
-# LightGBM needs the OpenMP runtime; Debian's security updates are wanted, so its version is not pinned.
+# libgomp1: the OpenMP runtime LightGBM needs to import (model.py imports it for the optional blend; the default
+# served model is a logistic regression). Debian's security updates are wanted, so its version is not pinned.
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libgomp1 \

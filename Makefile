@@ -74,6 +74,10 @@ test: install airflow-venv lint-js test-js ## run every test: JS lint + unit, th
 lint: install lint-js ## ruff on the Python code, ESLint on the extension
 	$(PY) -m ruff check src flask_app tests scripts
 
+.PHONY: typecheck
+typecheck: install ## mypy on src/ytsentiment (settings: pyproject.toml [tool.mypy])
+	$(PY) -m mypy
+
 .PHONY: lint-js
 lint-js: install ## ESLint the Chrome extension
 	npx eslint chrome-extension tests/extension eslint.config.mjs
@@ -81,6 +85,10 @@ lint-js: install ## ESLint the Chrome extension
 .PHONY: test-js
 test-js: install ## unit tests of the extension's pure logic (node --test)
 	node --test tests/extension/
+
+.PHONY: pre-commit
+pre-commit: install ## every pre-commit hook on every file: ruff, detect-secrets, shellcheck, hadolint, actionlint
+	$(PY) -m pre_commit run --all-files
 
 # ---- registry ---------------------------------------------------------------------------------------------------
 .PHONY: register
@@ -146,6 +154,21 @@ collect: install ## YouTube comments -> Parquet (CHANNEL=@handle or VIDEOS="id .
 	ytsentiment collect $(if $(CHANNEL),--channel $(CHANNEL),--videos $(VIDEOS)) --out $(or $(OUT),var/comments)
 bench-score: install ## in-process vs pandas engine vs Spark local[2] on 200k comments, + a 1M-row memory run
 	$(PY) scripts/bench_score.py
+
+.PHONY: demo
+demo: install ## everything locally, no key/data/cloud: API + YouTube stand-in + batch path + monitor (Ctrl-C stops)
+	ytsentiment demo $(DEMO_ARGS)
+
+# ---- docs -------------------------------------------------------------------------------------------------------
+# MkDocs Material from docs/ (config: mkdocs.yml); NO_MKDOCS_2_WARNING silences Material's banner about MkDocs 2.0.
+DOCS_PORT ?= 8000
+.PHONY: docs docs-serve api-reference
+docs: install ## build the docs site into site/ with --strict (a warning or broken link fails; also run by make test)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir site
+docs-serve: install ## serve the docs site with live reload on http://127.0.0.1:8000 (DOCS_PORT=... for another port)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs serve --dev-addr 127.0.0.1:$(DOCS_PORT)
+api-reference: install ## regenerate docs/api/openapi.json from the app's /openapi.json (tests fail when it is stale)
+	$(PY) -m flask_app.apidoc
 
 # ---- delivery ---------------------------------------------------------------------------------------------------
 .PHONY: dvc-pull dvc-push image-tag image push-image deploy

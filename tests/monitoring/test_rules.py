@@ -89,7 +89,7 @@ def test_every_alert_is_actionable(alerts):
         assert 60 <= seconds(alert["for"]) <= 3600, name
         assert alert["labels"]["severity"] in {"critical", "warning"}, name
         annotations = alert["annotations"]
-        assert set(annotations) == {"summary", "description", "runbook"}, name
+        assert set(annotations) == {"summary", "description", "runbook", "runbook_url"}, name
         assert all(isinstance(v, str) and len(v) > 20 for v in annotations.values()), name
         assert "\n" not in annotations["summary"], name
         assert annotations["runbook"].rstrip().endswith((".", "?")), name
