@@ -6,7 +6,10 @@
     export     copy name@production to a local model directory (what the Docker image serves)
     deploy     ship an image through ECR and CodeDeploy (see ytsentiment.deploy.cli)
     summary    Markdown of the metrics and the last promotion decision (for $GITHUB_STEP_SUMMARY)
+    predict    a one-line try: label and confidence of each comment given (see ytsentiment.predict)
+    ...        and the verbs of PLUGINS below; `ytsentiment --help` lists them all, `--version` the version
 
+Variables in ``.env`` in the working directory are read first; a variable already set in the environment wins.
 Exit codes: 0 ok, 1 unexpected error, 2 refused or bad input (the message says why).
 """
 
@@ -15,13 +18,18 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
 
-from ytsentiment import YtSentimentError, config
+from ytsentiment import YtSentimentError, __version__, config
+from ytsentiment.environ import load_env_file
 from ytsentiment.io import write_json
 from ytsentiment.logs import run_main
 
+Command = Callable[[argparse.Namespace], int]
 
-def cmd_register(args) -> int:
+
+def cmd_register(args: argparse.Namespace) -> int:
     from ytsentiment import registry
 
     version = registry.register_run(args.name, args.run, args.metrics, args.provenance, args.card)
@@ -29,7 +37,7 @@ def cmd_register(args) -> int:
     return 0
 
 
-def cmd_promote(args) -> int:
+def cmd_promote(args: argparse.Namespace) -> int:
     from ytsentiment import gate
 
     report = gate.run_gate(args.name, args.params, args.test, args.report)
@@ -39,7 +47,7 @@ def cmd_promote(args) -> int:
     return 0
 
 
-def cmd_rollback(args) -> int:
+def cmd_rollback(args: argparse.Namespace) -> int:
     from ytsentiment import registry
 
     record = registry.rollback(args.name)
@@ -48,7 +56,7 @@ def cmd_rollback(args) -> int:
     return 0
 
 
-def cmd_export(args) -> int:
+def cmd_export(args: argparse.Namespace) -> int:
     from ytsentiment import registry
 
     info = registry.export(args.name, args.alias, args.out)
@@ -56,7 +64,7 @@ def cmd_export(args) -> int:
     return 0
 
 
-def cmd_summary(args) -> int:
+def cmd_summary(args: argparse.Namespace) -> int:
     from ytsentiment import modelcard
 
     print(modelcard.summary(args.metrics, args.report))
@@ -64,10 +72,11 @@ def cmd_summary(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="ytsentiment", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="ytsentiment", description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--version", action="version", version=f"ytsentiment {package_version()}")
     sub = ap.add_subparsers(dest="command", required=True)
 
-    def cmd(name, func, helptext):
+    def cmd(name: str, func: Command, helptext: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=helptext)
         p.set_defaults(func=func)
         p.add_argument("--name", default=config.model_name(), help="registered model name (env MODEL_NAME)")
@@ -110,22 +119,35 @@ PLUGINS: dict[str, tuple[str, str]] = {
     "deploy": ("ytsentiment.deploy.cli", "ship an image through ECR and CodeDeploy (ytsentiment deploy --help)"),
     "monitor": ("ytsentiment.monitoring.cli", "drift + live quality of @production; the retrain decision"),
     "tune": ("ytsentiment.tuning.cli", "Optuna search of featurize/train knobs (MLflow); prints the dvc exp run line"),
+    "demo": ("ytsentiment.demo.cli", "the API, a YouTube stand-in, batch path and monitor locally: no key, no cloud"),
+    "predict": ("ytsentiment.predict", "label and confidence of each comment given, by the served model (--json)"),
 }
 
 
-def _plugin_runner(module: str):
-    def run(args) -> int:
-        return importlib.import_module(module).run(args)
+def _plugin_runner(module: str) -> Command:
+    def run(args: argparse.Namespace) -> int:
+        status: int = importlib.import_module(module).run(args)
+        return status
 
     return run
 
 
+def package_version() -> str:
+    """The installed distribution's version (pyproject's), or the source tree's when it is not installed."""
+    try:
+        return version("ytsentiment")
+    except PackageNotFoundError:
+        return __version__
+
+
 def _dispatch(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    func: Command = args.func
+    return func(args)
 
 
 def main(argv: list[str] | None = None) -> int:
+    load_env_file()  # before the parser: its defaults read the environment
     return run_main(_dispatch, sys.argv[1:] if argv is None else argv)
 
 
