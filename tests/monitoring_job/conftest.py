@@ -32,15 +32,15 @@ TOPICS = ["fortnite", "crypto", "makeup", "minecraft", "fitness", "music", "gami
 
 
 @pytest.fixture(scope="session")
-def youtube(shared_data) -> pd.DataFrame:
+def youtube(training_sources) -> pd.DataFrame:
     """Human-coded YouTube comments (text, label), shuffled with a fixed seed."""
-    frame = pd.read_csv(shared_data / "human" / "youtube_thelwall_ss_binary.csv").dropna(subset=["text"])
+    frame = training_sources["youtube_thelwall"]
     return frame.sample(frac=1, random_state=7).reset_index(drop=True)
 
 
 @pytest.fixture(scope="session")
-def airline(shared_data) -> pd.DataFrame:
-    frame = pd.read_csv(shared_data / "human" / "airline_tweets_crowdflower.csv").dropna(subset=["text"])
+def airline(training_sources) -> pd.DataFrame:
+    frame = training_sources["airline_tweets"]
     return frame.sample(n=600, random_state=7).reset_index(drop=True)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from support.chromium import chromium_path
 
 from monitoring_job.logdb import T0, insert_feedback, insert_predictions
 from ytsentiment.cli import main
@@ -28,10 +29,10 @@ def params_file(tmp_path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def test_split(shared_data, tmp_path_factory) -> Path:
+def test_split(training_sources, tmp_path_factory) -> Path:
     """A stand-in for data/interim/test.parquet: tweets and Reddit comments, as the training data are."""
-    frames = [pd.read_csv(shared_data / "human" / name).dropna(subset=["text"]).sample(n=400, random_state=3)
-              for name in ("semeval2013_2016_subtaskA.csv", "goemotions_reddit_sentiment3.csv")]
+    frames = [training_sources[name].sample(n=400, random_state=3)
+              for name in ("semeval2013_2016", "goemotions_reddit")]
     path = tmp_path_factory.mktemp("split") / "test.parquet"
     pd.concat(frames, ignore_index=True)[["text", "label"]].to_parquet(path, index=False)
     return path
@@ -141,7 +142,7 @@ def _screenshot(report: Path, tmp_path: Path) -> None:
 
     shot = tmp_path / "monitor-report.png"
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        browser = pw.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(report.as_uri())
@@ -175,3 +176,74 @@ def test_time_window_reads_only_the_last_hours(youtube, score, engine, tmp_path)
     assert summary["window"]["start"] == "2026-03-02T23:10:00+00:00"   # now - 50 min
     assert summary["window"]["end"] == "2026-03-02T23:51:30+00:00"     # + 249 x 10 s
     assert summary["decision"] == "ok" and summary["drift"]["drift_detected"] is False
+
+
+# Comment text is data, never markup (house style 22): payloads from the usual XSS corpus, each of which would run
+# script (or plant an element) if a view put it into the page as markup.
+XSS = [
+    "</script><img src=x onerror=alert(1)>",
+    "<!--<script>alert(2)</script>",
+    '"><svg onload=alert(3)>',
+    '<iframe srcdoc="<script>alert(4)</script>">',
+    "javascript:alert(5)",
+    "<script>alert(6)</script>",
+    "</textarea></title></style><script>alert(7)</script>",
+    "<details open ontoggle=alert(8)>",
+    '<a href="javascript:alert(9)">click me</a>',
+    "<body onload=alert(10)>",
+    "]]><!--></script><svg/onload=alert(11)>",
+    "'';!--\"<XSS>=&{()}",
+]
+# Every element a payload could plant, in any frame: handlers, its tags, script links, and scripts holding alert(
+# other than Evidently's data (a JSON string there is text: it starts `var metric_…`).
+INJECTED = """() => [...document.querySelectorAll('*')].filter(e =>
+    [...e.attributes].some(a => a.name.startsWith('on') || /^\\s*javascript:/i.test(a.value))
+    || e.matches('img[src=x], svg[onload], details, xss, iframe:not([sandbox])')
+    || (e.tagName === 'SCRIPT' && e.text.includes('alert(') && !e.text.trim().startsWith('var metric_'))
+).map(e => e.outerHTML.slice(0, 120))"""
+
+
+def test_comment_markup_stays_text_in_the_report(youtube, score, engine, db_url, params_file, tmp_path):
+    insert_predictions(engine, score(youtube["text"][:400]))
+    texts = [f"{t} {XSS[i // 2 % len(XSS)]}" if i % 2 else t for i, t in enumerate(youtube["text"][400:800])]
+    insert_predictions(engine, score(texts, start=T0 + timedelta(days=1)))
+    out = tmp_path / "out"
+    assert _monitor(db_url, params_file, out, "--test-split", "none", "--no-mlflow") == 0
+    report = out / "report.html"
+    assert json.loads((out / "summary.json").read_text())["drift"]["signals"]["text"]["drift"]  # so examples show
+
+    dialogs: list[str] = []
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.goto(report.as_uri())
+            page.wait_for_timeout(1_000)  # an onerror on a missing image fires within it
+            assert dialogs == [], f"comment markup ran script in the report: alert({', '.join(dialogs)})"
+            assert _planted(page) == {}  # markup the HTML parser made of a comment, before any view renders
+            assert page.locator("iframe").evaluate_all("fs => fs.map(f => f.getAttribute('sandbox'))") == \
+                ["allow-scripts"]
+            csp = page.locator("meta[http-equiv=Content-Security-Policy]").get_attribute("content") or ""
+            script_src = next(d for d in csp.split(";") if d.strip().startswith("script-src"))
+            assert "'unsafe-inline'" not in script_src and "'sha256-" in script_src
+            evidently = page.frame_locator("iframe").first
+            evidently.get_by_text("Drift in column 'text'").wait_for(timeout=60_000)  # the view still renders
+            evidently.get_by_text("current: characteristic examples").click()
+            shown = [p for p in XSS if evidently.get_by_text(p).count()]
+            page.wait_for_timeout(500)
+            assert len(page.frames) == 2  # the report and its one Evidently view: no frame planted by a comment
+            planted = _planted(page)  # and none that a view made of a comment
+        finally:
+            browser.close()
+    assert dialogs == []
+    assert planted == {}
+    assert len(shown) >= 3, shown  # Evidently's examples show the comments as written, markup and all
+
+
+def _planted(page) -> dict[str, list[str]]:
+    """Elements a comment planted, by frame (the report and each Evidently view): empty when all is text."""
+    found = {frame.url: frame.evaluate(INJECTED) for frame in page.frames}
+    return {url: elements for url, elements in found.items() if elements}

@@ -210,7 +210,8 @@ def trend_svg(months: list[dict[str, Any]], min_month: int) -> dict[str, Any]:
     out = []
     for i, m in enumerate(months):
         x = 8 + i * (bar + gap)
-        y, segments = top + plot, []
+        y: float = top + plot
+        segments: list[dict[str, Any]] = []
         for name in ("negative", "neutral", "positive"):
             share = float(m[f"share_{name}"])
             h = round(plot * share, 2)

@@ -3,16 +3,31 @@
 The HTML page starts with what a reader needs first (decision, reasons, window, live quality, each drift signal
 against the baseline and against the training test split) and then embeds Evidently's own interactive views of the
 same comparisons (distributions, the domain classifier's most telling words and examples), each in an ``iframe``
-with ``srcdoc`` so the file has no outside dependency. Every value from the data is HTML-escaped.
+with ``srcdoc`` so the file has no outside dependency.
+
+Comments are untrusted text (house style 22), and three independent layers keep them text:
+- every value this page writes itself is HTML-escaped;
+- Evidently's page holds its data as raw JSON inside a ``<script>``, where ``</script>`` or ``<!--`` in a comment
+  would end or derail the element: every ``<`` in that JSON is rewritten as ``\\u003c``, the same JavaScript string,
+  so the views show the comment exactly as written and the HTML parser never sees markup in it;
+- each view's ``iframe`` is sandboxed (``allow-scripts`` only: an opaque origin, no dialogs, popups, forms or top
+  navigation), and the page's Content-Security-Policy (inherited by the ``srcdoc`` frames) lets only the scripts
+  Evidently wrote run, by their SHA-256, so no inline handler or injected script could.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
+import logging
+import re
 from pathlib import Path
 from typing import Any
 
 from ytsentiment.io import atomic_write, write_json
+
+log = logging.getLogger(__name__)
 
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1d232a;max-width:1200px}
@@ -23,6 +38,14 @@ table{border-collapse:collapse;margin:6px 0}td,th{border:1px solid #ccd;padding:
 th{background:#f3f4f8}.drift{color:#c62828;font-weight:600}.muted{color:#666}
 iframe{width:100%;height:900px;border:1px solid #ccd}
 """
+# Evidently's standalone page (evidently 0.7 legacy/utils/dashboard.py, file_html_template) starts with its data, one
+# JSON document a line (json.dumps writes no raw newline), before any other script.
+EVIDENTLY_DATA = re.compile(r"(<script>\n    var (metric_[0-9a-f]{32}) = )(.*)(;\n    var additional_graphs_\2 = )(.*)"
+                            r"(;\n</script>)")
+SCRIPT = re.compile(r"<script\b[^>]*>(.*?)</script>", re.S)
+IFRAME_SANDBOX = "allow-scripts"
+CSP = ("default-src 'none'; script-src {scripts}; style-src 'unsafe-inline'; img-src data:; font-src data:; "
+       "base-uri 'none'; form-action 'none'")
 
 
 def _e(value: Any) -> str:
@@ -60,12 +83,38 @@ def _drift_section(title: str, view: dict[str, Any] | None) -> str:
     return "".join(out)
 
 
+def inert_evidently_page(doc: str) -> str | None:
+    """Evidently's page with every ``<`` in its embedded JSON written ``\\u003c`` (JSON has ``<`` only inside
+    strings, so the data is unchanged); None when the page is not laid out as this code knows (never unsafe)."""
+    match = EVIDENTLY_DATA.search(doc)
+    if match is None:
+        return None
+    head, _, data, middle, graphs, tail = match.groups()
+    safe = head + data.replace("<", "\\u003c") + middle + graphs.replace("<", "\\u003c") + tail
+    return doc[:match.start()] + safe + doc[match.end():]
+
+
+def script_hashes(docs: list[str]) -> list[str]:
+    """CSP sources allowing exactly the inline scripts of ``docs`` (their text's SHA-256), none twice."""
+    digests = (hashlib.sha256(body.encode("utf-8")).digest() for doc in docs for body in SCRIPT.findall(doc))
+    return list(dict.fromkeys(f"'sha256-{base64.b64encode(d).decode('ascii')}'" for d in digests))
+
+
 def render_html(summary: dict[str, Any], snapshots: dict[str, Any]) -> str:
     """The report page for a summary (``job.run_monitor``'s) and the Evidently snapshots by title."""
     decision = summary["decision"]
     w, q = summary["window"], summary["live_quality"]
+    views: dict[str, str | None] = {}
+    for title, snapshot in snapshots.items():
+        if snapshot is not None:
+            views[title] = inert_evidently_page(snapshot.get_html_str(as_iframe=False))
+            if views[title] is None:
+                log.warning("the Evidently view %r is left out of the report: its page is not laid out as "
+                            "monitoring/report.py knows, so its data could not be made inert", title)
+    scripts = " ".join(script_hashes([doc for doc in views.values() if doc is not None])) or "'none'"
     parts = [
         "<!doctype html><html lang=en><head><meta charset=utf-8>",
+        f"<meta http-equiv=Content-Security-Policy content=\"{CSP.format(scripts=scripts)}\">",
         f"<title>ytsentiment monitor: {_e(summary['model_name'])} v{_e(summary['model_version'])}</title>",
         f"<style>{CSS}</style></head><body>",
         f"<h1>{_e(summary['model_name'])} v{_e(summary['model_version'])} "
@@ -89,11 +138,11 @@ def render_html(summary: dict[str, Any], snapshots: dict[str, Any]) -> str:
         _drift_section("Drift vs the version's baseline (decides)", summary["drift"]),
         _drift_section("Distance to the training test split (informative)", summary.get("test_split")),
     ]
-    for title, snapshot in snapshots.items():
-        if snapshot is not None:
-            doc = snapshot.get_html_str(as_iframe=False)
-            parts.append(f"<h2>Evidently: {_e(title)}</h2><iframe title='{_e(title)}' srcdoc=\"{html.escape(doc)}\">"
-                         "</iframe>")
+    for title, doc in views.items():
+        parts.append(f"<h2>Evidently: {_e(title)}</h2>")
+        parts.append(f"<iframe title='{_e(title)}' sandbox={IFRAME_SANDBOX} srcdoc=\"{html.escape(doc)}\"></iframe>"
+                     if doc is not None else "<p class=muted>Evidently's view is left out: its page is not laid out "
+                     "as this report knows, so the comments in it could not be shown safely.</p>")
     parts.append("</body></html>")
     return "".join(parts)
 
