@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# Serving image: gunicorn + flask_app + the exported production model, as a non-root user.
+# Serving image: gunicorn + the ytsentiment package (its API) + the exported production model, as a non-root user.
 # Built and pushed by GitHub Actions (`make image`, `make push-image`); no Docker engine runs on the dev box, so
 # tests/delivery/test_image.py proves these steps by running scripts/build-serve-env.sh into a clean venv and
 # starting this CMD against an exported model on loopback.
@@ -14,7 +14,6 @@ COPY scripts/build-serve-env.sh requirements-serve.txt ./
 RUN sh build-serve-env.sh deps /opt/venv requirements-serve.txt
 COPY pyproject.toml README.md ./
 COPY src/ src/
-COPY flask_app/ flask_app/
 RUN sh build-serve-env.sh package /opt/venv .
 
 FROM ${PYTHON_IMAGE} AS runtime
@@ -34,7 +33,7 @@ RUN apt-get update \
     && useradd --system --uid 10001 --gid app --home-dir /app --no-create-home --shell /usr/sbin/nologin app
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
-COPY flask_app/gunicorn.conf.py /app/gunicorn.conf.py
+COPY src/ytsentiment/api/gunicorn.conf.py /app/gunicorn.conf.py
 COPY model/ /app/model/
 # Code and model stay root-owned and read-only for the app user; matplotlib gets a writable cache in /tmp, and so
 # does the fallback prediction log (production passes DATABASE_URL, a PostgreSQL URL, at `docker run`).
@@ -50,4 +49,4 @@ USER 10001:10001
 EXPOSE 5000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/ready' % os.environ.get('PORT', '5000'), timeout=4)"]
-CMD ["gunicorn", "-c", "/app/gunicorn.conf.py", "flask_app:create_app()"]
+CMD ["gunicorn", "-c", "/app/gunicorn.conf.py", "ytsentiment.api:create_app()"]

@@ -72,7 +72,7 @@ test: install airflow-venv lint-js test-js ## run every test: JS lint + unit, th
 
 .PHONY: lint
 lint: install lint-js ## ruff on the Python code, ESLint on the extension
-	$(PY) -m ruff check src flask_app tests scripts
+	$(PY) -m ruff check src tests scripts
 
 .PHONY: typecheck
 typecheck: install ## mypy on src/ytsentiment (settings: pyproject.toml [tool.mypy])
@@ -115,7 +115,7 @@ summary: install ## Markdown of the metrics and the last promotion decision (CI 
 # ---- serving ----------------------------------------------------------------------------------------------------
 .PHONY: serve
 serve: install ## serve the API with gunicorn on HOST:PORT (default 127.0.0.1:5000), MODEL_URI or @production
-	HOST=$(HOST) PORT=$(PORT) gunicorn -c flask_app/gunicorn.conf.py "flask_app:create_app()"
+	HOST=$(HOST) PORT=$(PORT) gunicorn -c src/ytsentiment/api/gunicorn.conf.py "ytsentiment.api:create_app()"
 
 .PHONY: db-upgrade purge
 db-upgrade: install ## create or migrate the prediction-log database (DATABASE_URL; default var/ytsentiment.db)
@@ -131,10 +131,11 @@ bench-api: install ## in-process vs gunicorn throughput, p50/p95 latency, worker
 .PHONY: monitor monitoring-check monitoring-up feedback-source
 monitor: install ## drift + live quality of @production -> reports/monitor/{report.html,summary.json}, MLflow, DB
 	ytsentiment monitor $(MONITOR_ARGS)
-monitoring-check: ## promtool: check the Prometheus config and rules, run the rules' unit tests
+monitoring-check: ## promtool and amtool: check the Prometheus and Alertmanager configs and rules, run the rules' tests
 	promtool check config monitoring/prometheus/prometheus.yml
 	promtool check rules monitoring/prometheus/rules/*.rules.yml
 	cd monitoring/prometheus && promtool test rules tests/*.test.yml
+	amtool check-config monitoring/alertmanager/alertmanager.yml
 monitoring-up: ## API + Prometheus + Grafana in Docker (needs Docker and model/: make export)
 	docker compose -f monitoring/docker-compose.yml up --build
 feedback-source: install ## export the feedback people gave into feedback/ (the ingest source youtube_feedback)
@@ -168,7 +169,7 @@ docs: install ## build the docs site into site/ with --strict (a warning or brok
 docs-serve: install ## serve the docs site with live reload on http://127.0.0.1:8000 (DOCS_PORT=... for another port)
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs serve --dev-addr 127.0.0.1:$(DOCS_PORT)
 api-reference: install ## regenerate docs/api/openapi.json from the app's /openapi.json (tests fail when it is stale)
-	$(PY) -m flask_app.apidoc
+	$(PY) -m ytsentiment.api.apidoc
 
 # ---- delivery ---------------------------------------------------------------------------------------------------
 .PHONY: dvc-pull dvc-push image-tag image push-image deploy

@@ -5,8 +5,8 @@
    language identification (``ytsentiment.language.identify``, on the request path) and building the prediction
    log's rows (``storage.prediction_row``: descriptors, hash; in the log's own process, off the worker).
 2. The API, twice in one run: with the prediction log off (PREDICTION_LOG=off) and on (a fresh SQLite file, the
-   default store's kind, or ``--database-url``). Each starts ``gunicorn -c flask_app/gunicorn.conf.py
-   "flask_app:create_app()"`` on loopback (port 0, through the tests' starter in ``tests/support/servers.py``)
+   default store's kind, or ``--database-url``). Each starts ``gunicorn -c src/ytsentiment/api/gunicorn.conf.py
+   "ytsentiment.api:create_app()"`` on loopback (port 0, through the tests' starter in ``tests/support/servers.py``)
    with the same MODEL_URI and measures the time from start to ``/ready`` = 200 (started one after the other),
    worker RSS (psutil), the latency of ``POST /predict`` with 100 comments (p50/p95, one client, over the batch-100
    slices), and throughput at batch 1/100/500 with one client and with one client per worker; with the log on,
@@ -307,7 +307,7 @@ def report(args, runs: list[dict]) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    from flask_app.model_store import limit_threads, load_model
+    from ytsentiment.api.model_store import limit_threads, load_model
 
     texts = load_texts(args.data, args.text_column)
     loaded = load_model(args.model_uri)

@@ -22,7 +22,7 @@ image_name=${IMAGE_NAME:-ytsentiment}
 [[ -f model/MLmodel && -f model/model_info.json ]] || die "model/ has no exported model: run 'make export' first"
 expected=$("$python" -m ytsentiment.deploy tag --model-info model/model_info.json) || die "cannot compute the tag"
 [[ $tag == "$expected" ]] || die "IMAGE_TAG '$tag' does not describe this checkout and model/ (expected '$expected')"
-if ! git diff --quiet HEAD -- Dockerfile requirements-serve.txt pyproject.toml src flask_app scripts/build-serve-env.sh; then
+if ! git diff --quiet HEAD -- Dockerfile requirements-serve.txt pyproject.toml src scripts/build-serve-env.sh; then
   die "uncommitted changes in files the image copies: commit them first, so the sha in the tag describes them"
 fi
 

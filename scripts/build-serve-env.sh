@@ -3,7 +3,7 @@
 # the very steps the image runs (no Docker engine is needed for that).
 #
 #   build-serve-env.sh deps    VENV REQUIREMENTS  create VENV, install the pinned serving requirements, pip check
-#   build-serve-env.sh package VENV SOURCE_DIR    install ytsentiment + flask_app from SOURCE_DIR (dependencies
+#   build-serve-env.sh package VENV SOURCE_DIR    install ytsentiment (with its API) from SOURCE_DIR (dependencies
 #                                                 come only from REQUIREMENTS), then import what gunicorn loads
 #
 # PYTHON picks the interpreter for a new venv (default python3); pip's cache follows PIP_NO_CACHE_DIR.
@@ -32,7 +32,7 @@ case "$step" in
     [ -x "$venv/bin/python" ] || { echo "no venv at $venv: run the deps step first" >&2; exit 2; }
     # --no-deps: the serving requirements above are the whole dependency set; training-only extras stay out.
     pip_install --no-deps "$source_path"
-    "$venv/bin/python" -c "import flask_app, ytsentiment.model; flask_app.create_app"
+    "$venv/bin/python" -c "import ytsentiment.api, ytsentiment.model; ytsentiment.api.create_app"
     ;;
   *) usage ;;
 esac

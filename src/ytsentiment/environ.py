@@ -1,7 +1,7 @@
 """Settings from environment variables: one reader for booleans and bounded numbers, whose errors name the variable.
 
 Used by every settings object read from the environment (the prediction log's ``storage.settings``, the YouTube
-client's ``batch.youtube.ClientSettings``, the API's ``flask_app.settings``), so ``PREDICTION_LOG_TEXT=maybe`` or
+client's ``batch.youtube.ClientSettings``, the API's ``ytsentiment.api.settings``), so ``PREDICTION_LOG_TEXT=maybe`` or
 ``YOUTUBE_MAX_RETRIES=-1`` fail the same way everywhere: ``YtSentimentError`` with what to set instead.
 
 ``load_env_file()`` reads ``.env`` into the environment; only entry points call it (the ``ytsentiment`` CLI's

@@ -17,8 +17,8 @@ from flask.testing import FlaskClient
 from support.database import backend, db_url, outage, pg_migrated, pg_server, sqlite_template  # noqa: F401
 from support.servers import start_gunicorn
 
-from flask_app import create_app
-from flask_app.model_store import LoadedModel
+from ytsentiment.api import create_app
+from ytsentiment.api.model_store import LoadedModel
 
 FAKE_INFO = {"name": "fake", "version": "7", "alias": "production", "uri": "fake://model", "run_id": "r1",
              "metrics": {"test.macro_f1": 0.5}, "trained_at": "2026-01-01T00:00:00+00:00"}
@@ -84,7 +84,7 @@ def make_db_app(fake_model):
     Its test client closes each response once read, as a WSGI server does after sending it: the prediction log's
     rows are built then (``call_on_close``).
     """
-    from flask_app.storage import STORAGE_KEY
+    from ytsentiment.api.storage import STORAGE_KEY
 
     apps = []
 

@@ -10,8 +10,8 @@ import threading
 import pytest
 from PIL import Image
 
-from flask_app import create_app
-from flask_app.settings import EXTENSION_ORIGIN
+from ytsentiment.api import create_app
+from ytsentiment.api.settings import EXTENSION_ORIGIN
 
 from .conftest import FAKE_INFO, Blocker, fake_loader
 

@@ -1,7 +1,7 @@
 """The API's gunicorn config reads `.env` from the working directory; a variable already in the environment wins.
 
-``gunicorn --print-config`` evaluates flask_app/gunicorn.conf.py exactly as a server start does, then prints the
-settings and exits: no app, no model, no port.
+``gunicorn --print-config`` evaluates src/ytsentiment/api/gunicorn.conf.py exactly as a server start does, then
+prints the settings and exits: no app, no model, no port.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ GUNICORN = Path(sys.executable).parent / "gunicorn"
 
 def printed_config(cwd: Path, **env: str) -> dict[str, str]:
     base = {k: v for k, v in os.environ.items() if k not in {"HOST", "PORT", "WEB_CONCURRENCY"}}
-    done = subprocess.run([str(GUNICORN), "-c", str(REPO / "flask_app" / "gunicorn.conf.py"), "--print-config",
-                           "flask_app:create_app()"], cwd=cwd, env={**base, **env}, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run([str(GUNICORN), "-c", str(REPO / "src" / "ytsentiment" / "api" / "gunicorn.conf.py"),
+                           "--print-config", "ytsentiment.api:create_app()"], cwd=cwd, env={**base, **env},
+                          capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     return {key.strip(): value.strip() for key, _, value in
             (line.partition("=") for line in done.stdout.splitlines()) if value}

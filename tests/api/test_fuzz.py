@@ -11,10 +11,10 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from flask_app import create_app
-from flask_app.blueprints import BLUEPRINTS
-from flask_app.openapi import build_openapi
-from flask_app.schemas import Limits
+from ytsentiment.api import create_app
+from ytsentiment.api.blueprints import BLUEPRINTS
+from ytsentiment.api.openapi import build_openapi
+from ytsentiment.api.schemas import Limits
 
 MAX_EXAMPLES = 20  # per operation
 LIMITS = {"max_comments": 20, "max_comment_chars": 300, "max_content_length": 64 * 1024}

@@ -18,7 +18,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 from support.servers import start_gunicorn
 
-from flask_app.settings import EXTENSION_ORIGIN
+from ytsentiment.api.settings import EXTENSION_ORIGIN
 
 pytestmark = pytest.mark.slow
 

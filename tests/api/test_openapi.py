@@ -61,7 +61,7 @@ def test_415_matches_the_document(real_client, document):
 
 
 def test_not_ready_matches_the_document(document):
-    from flask_app import create_app
+    from ytsentiment.api import create_app
 
     from .conftest import Blocker
 

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flask_app import create_app
-from flask_app.model_store import load_model
-from flask_app.service import SentimentService
+from ytsentiment.api import create_app
+from ytsentiment.api.model_store import load_model
+from ytsentiment.api.service import SentimentService
 
 RAW_COMMENTS = [
     "This video is AMAZING, thank you so much!!! 😍",

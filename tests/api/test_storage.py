@@ -12,7 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from support.servers import free_port
 
-from flask_app.storage import STORAGE_KEY
+from ytsentiment.api.storage import STORAGE_KEY
 
 from .test_contract import assert_error
 
@@ -114,7 +114,7 @@ def test_prediction_log_off_logs_nothing(make_db_app, db_url):
 
 
 def test_an_in_memory_database_is_refused_for_the_prediction_log(fake_model):
-    from flask_app import create_app
+    from ytsentiment.api import create_app
 
     from .conftest import fake_loader
 

@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from flask_app import charts
-from flask_app.metrics import Metrics
-from flask_app.schemas import parse_timestamp
-from flask_app.service import SentimentService
-from flask_app.settings import EXTENSION_ORIGIN, load_settings
+from ytsentiment.api import charts
+from ytsentiment.api.metrics import Metrics
+from ytsentiment.api.schemas import parse_timestamp
+from ytsentiment.api.service import SentimentService
+from ytsentiment.api.settings import EXTENSION_ORIGIN, load_settings
 
 from .conftest import FakeModel
 
@@ -155,7 +155,7 @@ def test_metrics_are_per_app_without_gunicorn():
 def test_extensions_are_bound_to_each_app_with_init_app(monkeypatch, fake_model):
     """The slot the storage of the next lap uses: every object of EXTENSIONS gets ``init_app(app)`` once per app,
     after the app's state exists (so it can read the settings)."""
-    from flask_app import create_app, extensions
+    from ytsentiment.api import create_app, extensions
 
     from .conftest import fake_loader
 
@@ -191,7 +191,7 @@ def test_extensions_are_bound_to_each_app_with_init_app(monkeypatch, fake_model)
     (0, 0, {"share": None, "low": None, "high": None}),
 ])
 def test_wilson_interval_by_hand(k, n, expected):
-    from flask_app.service import wilson
+    from ytsentiment.api.service import wilson
 
     assert wilson(k, n) == expected
 
@@ -242,7 +242,7 @@ def test_bad_new_settings_name_the_variable(env, message):
 
 
 def test_monitor_gauges_of_a_run():
-    from flask_app.metrics import monitor_families
+    from ytsentiment.api.metrics import monitor_families
 
     run = {"model_version": "3", "drift_score": 0.25, "drift_detected": False, "live_macro_f1": 0.71,
            "n_feedback": 80, "run_at": datetime(2026, 3, 2, tzinfo=UTC),

@@ -46,9 +46,9 @@ def test_model_is_baked_in_and_served_from_it():
 
 def test_command_is_gunicorn_with_the_repo_config_and_healthcheck_is_readiness():
     command = dockerfile.exec_form(RUNTIME.all("CMD")[-1])
-    assert command[:2] == ["gunicorn", "-c"] and command[-1] == "flask_app:create_app()"
+    assert command[:2] == ["gunicorn", "-c"] and command[-1] == "ytsentiment.api:create_app()"
     copies = {dest: sources for _, sources, dest in (dockerfile.copy_args(a) for a in RUNTIME.all("COPY"))}
-    assert copies[command[2]] == ["flask_app/gunicorn.conf.py"]
+    assert copies[command[2]] == ["src/ytsentiment/api/gunicorn.conf.py"]
     health = " ".join(dockerfile.healthcheck_command(RUNTIME.all("HEALTHCHECK")[-1]))
     assert "/ready" in health and "PORT" in health
 
@@ -122,7 +122,7 @@ def test_every_copy_source_is_in_the_build_context(stage):
         "src/ytsentiment/__pycache__/x.cpython-311.pyc",
         ".dvc/config.local",
         "ytsentiment.egg-info/PKG-INFO",
-        "flask_app/__pycache__/service.cpython-311.pyc",
+        "src/ytsentiment/api/__pycache__/service.cpython-311.pyc",
     ],
 )
 def test_secrets_and_bulk_stay_out_of_the_build_context(path):

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from flask_app import apidoc
+from ytsentiment.api import apidoc
 
 from .conftest import REPO
 

@@ -170,7 +170,7 @@ def test_the_venv_is_complete_and_holds_the_installed_package(serve_venv):
     done = subprocess.run([python, "-m", "pip", "check"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout
     done = subprocess.run(
-        [python, "-c", "import flask_app, ytsentiment; print(flask_app.__file__)"],
+        [python, "-c", "import ytsentiment.api; print(ytsentiment.api.__file__)"],
         capture_output=True,
         text=True,
         timeout=120,

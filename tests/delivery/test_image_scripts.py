@@ -52,7 +52,7 @@ def checkout(tmp_path) -> tuple[Path, str]:
         "requirements-serve.txt",
         "pyproject.toml",
         "src/ytsentiment/__init__.py",
-        "flask_app/__init__.py",
+        "src/ytsentiment/api/__init__.py",
         "scripts/build-serve-env.sh",
     ):
         (root / rel).parent.mkdir(parents=True, exist_ok=True)

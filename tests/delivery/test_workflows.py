@@ -129,7 +129,7 @@ def test_dependabot_watches_every_lock_file_and_the_actions_weekly():
 def test_cd_triggers_on_model_inputs_on_main_and_by_hand():
     on = load("cd.yml")["on"]
     assert on["push"]["branches"] == ["main"]
-    assert {"params.yaml", "dvc.yaml", "src/**", "flask_app/**"} <= set(on["push"]["paths"])
+    assert {"params.yaml", "dvc.yaml", "src/**"} <= set(on["push"]["paths"])
     assert "workflow_dispatch" in on
 
 

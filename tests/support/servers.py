@@ -2,7 +2,7 @@
 
 - ``free_port()``: THE one helper for a port nothing listens on (e.g. a URL that must be refused). Do not use
   it to pick a port a server binds later: another process can take it meanwhile.
-- ``start_gunicorn(...)``: the API under gunicorn (``flask_app/gunicorn.conf.py``) bound to port 0; the port
+- ``start_gunicorn(...)``: the API under gunicorn (``src/ytsentiment/api/gunicorn.conf.py``) bound to port 0; the port
   the kernel chose is read from gunicorn's own log line ``Listening at: http://127.0.0.1:NNNN``, so two
   servers can never race for one port.
 - ``wait_until_ok`` / ``stop_group``: poll a URL until 200; stop a server's whole process group.
@@ -111,7 +111,8 @@ def start_gunicorn(model_uri: str, log: Path, workers: int = 2, extra_env: dict 
     started = time.monotonic()
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "flask_app/gunicorn.conf.py", "flask_app:create_app()"],
+            [sys.executable, "-m", "gunicorn", "-c", "src/ytsentiment/api/gunicorn.conf.py",
+             "ytsentiment.api:create_app()"],
             cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
     server = GunicornServer("", process, log, started)

@@ -1,7 +1,7 @@
 """`ytsentiment demo` (`make demo`): the whole system on this machine, with no key, no data to fetch and no cloud.
 
-1. The API: the real gunicorn (``flask_app/gunicorn.conf.py``) on 127.0.0.1, serving the promoted model when there
-   is one, else a SAMPLE model trained on the spot (``demo.model``).
+1. The API: the real gunicorn (``src/ytsentiment/api/gunicorn.conf.py``) on 127.0.0.1, serving the promoted model
+   when there is one, else a SAMPLE model trained on the spot (``demo.model``).
 2. A stand-in of the YouTube Data API v3 (``demo.youtube_standin``) serving a synthetic channel of four videos and
    a few hundred comments written for the project (``demo.synthetic``).
 3. The batch path against them, through the same verbs as the CLI: ``collect`` -> ``score`` -> ``load`` ->

@@ -1,4 +1,4 @@
-"""The demo's API: the real gunicorn (``flask_app/gunicorn.conf.py``) in a process group of its own, and ports.
+"""The demo's API: the real gunicorn (``ytsentiment/api/gunicorn.conf.py``) in a process group of its own, and ports.
 
 The server runs in its own session, so a Ctrl-C in the terminal reaches the demo only; the demo then stops the
 server with SIGTERM (gunicorn's graceful shutdown: workers write their queued prediction-log rows), SIGKILLs the
@@ -25,6 +25,7 @@ from ytsentiment import YtSentimentError
 
 LISTENING = re.compile(r"Listening at: (http://\S+)")
 HOST = "127.0.0.1"
+GUNICORN_CONF = Path("src", "ytsentiment", "api", "gunicorn.conf.py")  # relative to the checkout
 
 
 def check_port(port: int, what: str) -> None:
@@ -50,12 +51,12 @@ def port_error(what: str, port: int, exc: OSError) -> YtSentimentError:
 
 
 def repo_root() -> Path:
-    """The checkout holding ``flask_app/`` (the API is not part of the installed package)."""
+    """The checkout of the editable install, where gunicorn runs (its config ``GUNICORN_CONF``, ``.env``)."""
     for candidate in (Path(__file__).resolve().parents[3], Path.cwd()):
-        if (candidate / "flask_app" / "gunicorn.conf.py").is_file():
+        if (candidate / GUNICORN_CONF).is_file():
             return candidate
-    raise YtSentimentError("flask_app/gunicorn.conf.py not found: run the demo from the repository root of an "
-                           "editable install (pip install -e .)")
+    raise YtSentimentError(f"{GUNICORN_CONF} not found: run the demo from the repository root of an editable "
+                           "install (pip install -e .)")
 
 
 @dataclass
@@ -76,8 +77,8 @@ class ApiServer:
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("wb") as out:
             process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-c", str(root / "flask_app" / "gunicorn.conf.py"),
-                 "flask_app:create_app()"],
+                [sys.executable, "-m", "gunicorn", "-c", str(root / GUNICORN_CONF),
+                 "ytsentiment.api:create_app()"],
                 cwd=root, env=full, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True)
         return cls(process, log)

@@ -1,4 +1,4 @@
-"""gunicorn settings for the API: ``gunicorn -c flask_app/gunicorn.conf.py "flask_app:create_app()"``.
+"""gunicorn settings for the API: ``gunicorn -c src/ytsentiment/api/gunicorn.conf.py "ytsentiment.api:create_app()"``.
 
 Environment: HOST (default 127.0.0.1), PORT (5000), WEB_CONCURRENCY (workers, default 2), GUNICORN_TIMEOUT
 (seconds a request may take, default 60), LOG_LEVEL (info), PROMETHEUS_MULTIPROC_DIR (optional; emptied at
@@ -7,7 +7,7 @@ already set wins), here in the master, so these settings and every worker's app 
 
 Each worker builds its own app after the fork (``preload_app`` off), so each loads the model once in its own
 memory and a crash while loading stays inside one worker; likewise its database work (the schema migration thread,
-the prediction log's process: ``flask_app.storage``) starts in the worker, and ``worker_exit`` writes the rows
+the prediction log's process: ``ytsentiment.api.storage``) starts in the worker, and ``worker_exit`` writes the rows
 still queued and stops the log's process.
 Prometheus multiprocess mode needs a directory shared by the workers and empty at every start: one is created
 here (or the given one is cleared) before any worker exists.
@@ -68,7 +68,7 @@ def _preimport(server):
     """
     import importlib
 
-    for name in ("flask_app", "mlflow.sklearn", "ytsentiment.model", "skops.io"):
+    for name in ("ytsentiment.api", "mlflow.sklearn", "ytsentiment.model", "skops.io"):
         try:
             importlib.import_module(name)
         except ImportError as exc:  # e.g. no skops: not fatal, the worker says so if the model needs it
@@ -77,7 +77,7 @@ def _preimport(server):
 
 def worker_exit(server, worker):
     """In the exiting worker: write the prediction log's queued rows (a few seconds at most), stop its process."""
-    from flask_app.storage import STORAGE_KEY
+    from ytsentiment.api.storage import STORAGE_KEY
 
     app = getattr(worker, "wsgi", None)
     state = getattr(app, "extensions", {}).get(STORAGE_KEY)

@@ -1,15 +1,15 @@
 """Chart endpoints: ``/generate_chart``, ``/generate_wordcloud``, ``/generate_trend_graph`` (PNG; no model needed).
 
-Request models, routes and OpenAPI entries; the drawing itself is ``flask_app.charts``.
+Request models, routes and OpenAPI entries; the drawing itself is ``ytsentiment.api.charts``.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from flask_app import charts, openapi
-from flask_app.endpoints import ApiBlueprint, parse_body, png
-from flask_app.schemas import (
+from ytsentiment.api import charts, openapi
+from ytsentiment.api.endpoints import ApiBlueprint, parse_body, png
+from ytsentiment.api.schemas import (
     STRICT,
     Count,
     Limits,
@@ -19,7 +19,7 @@ from flask_app.schemas import (
     list_request,
     parse_timestamp,
 )
-from flask_app.state import current_state
+from ytsentiment.api.state import current_state
 
 bp = ApiBlueprint("charts", __name__)
 

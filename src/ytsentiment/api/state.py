@@ -13,15 +13,17 @@ from typing import TYPE_CHECKING
 
 from flask import current_app
 
-from flask_app.metrics import Metrics
-from flask_app.model_store import LoadedModel, ModelHolder, limit_threads, load_model
-from flask_app.openapi import build_openapi
-from flask_app.schemas import Limits
-from flask_app.service import SentimentService
-from flask_app.settings import Settings
+from ytsentiment.api.metrics import Metrics
+from ytsentiment.api.model_store import LoadedModel, ModelHolder, limit_threads, load_model
+from ytsentiment.api.openapi import build_openapi
+from ytsentiment.api.schemas import Limits
+from ytsentiment.api.service import SentimentService
+from ytsentiment.api.settings import Settings
 
 if TYPE_CHECKING:
-    from flask_app.endpoints import ApiBlueprint
+    from pydantic import BaseModel
+
+    from ytsentiment.api.endpoints import ApiBlueprint
 
 EXTENSION_KEY = "ytsentiment"
 RETRY_AFTER_SECONDS = 5
@@ -41,7 +43,7 @@ class ApiState:
     def __init__(self, settings: Settings, blueprints: Sequence[ApiBlueprint]) -> None:
         self.settings = settings
         self.limits = Limits.of(settings)
-        self.request_models = {}
+        self.request_models: dict[str, type[BaseModel]] = {}
         for bp in blueprints:
             models = bp.build_request_models(self.limits)
             if clash := set(models) & set(self.request_models):

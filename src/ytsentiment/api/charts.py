@@ -1,6 +1,6 @@
 """PNG charts for the extension, free of Flask: sentiment pie, word cloud, monthly trend.
 
-Served by ``flask_app.blueprints.charts``. The word cloud strips URLs, @handles and HTML tags with the
+Served by ``ytsentiment.api.blueprints.charts``. The word cloud strips URLs, @handles and HTML tags with the
 normaliser's own patterns (``ytsentiment.text``).
 
 Figures are built with ``matplotlib.figure.Figure`` on the Agg canvas, never through pyplot, so there is no
@@ -171,7 +171,7 @@ def trend_figure(points: Sequence[tuple[datetime, int]], min_month_comments: int
         handles.append(Patch(facecolor="#999999", alpha=0.3, label=f"sparse: fewer than {min_month_comments} "
                                                                      "comments (hollow markers)"))
     ax.legend(handles=handles, loc="best", fontsize=9)
-    locator = mdates.AutoDateLocator(minticks=2, maxticks=12)
+    locator: mdates.DateLocator = mdates.AutoDateLocator(minticks=2, maxticks=12)
     if (months[-1] - months[0]).days <= 3 * 366:
         n_months = (months[-1].year - months[0].year) * 12 + months[-1].month - months[0].month + 1
         locator = mdates.MonthLocator(interval=max(1, n_months // 12))
@@ -180,8 +180,9 @@ def trend_figure(points: Sequence[tuple[datetime, int]], min_month_comments: int
     # Explicit limits: autoscale margins would leave matplotlib's year 1..9999 range for extreme dates.
     pad = timedelta(days=45 if len(months) == 1 else 15)
     low, high = months[0], months[-1]
-    ax.set_xlim(low - pad if low - datetime.min > pad else datetime.min,
-                high + pad if datetime.max - high > pad else datetime.max)
+    left = low - pad if low - datetime.min > pad else datetime.min
+    right = high + pad if datetime.max - high > pad else datetime.max
+    ax.set_xlim(left, right)  # type: ignore[arg-type]  # datetimes: matplotlib's date converter takes them
     fig.autofmt_xdate()
     return fig
 

@@ -1,15 +1,15 @@
 """The ytsentiment HTTP API: ``create_app(config=None)`` builds a Flask app serving the promoted model.
 
-Run it under gunicorn: ``gunicorn -c flask_app/gunicorn.conf.py "flask_app:create_app()"``. Settings come from
-the environment (see ``flask_app.settings``); ``config`` overrides them (tests inject a fake
+Run it under gunicorn: ``gunicorn -c src/ytsentiment/api/gunicorn.conf.py "ytsentiment.api:create_app()"``.
+Settings come from the environment (see ``ytsentiment.api.settings``); ``config`` overrides them (tests inject a fake
 ``model_loader``). The model is loaded once per app, in a background thread started here, never at import;
 ``/ready`` is 503 until it is in memory.
 
-Layout: the factory (here) wires settings -> ``ApiState`` (``flask_app.state``) -> CORS -> extensions
-(``flask_app.extensions``: the database of ``flask_app.storage``, the /feedback rate limiter) -> blueprints
-(``flask_app.blueprints``: one module per concern holding its request models, routes and OpenAPI entries) ->
-error handlers (``flask_app.errors``).
-Views only validate, call ``SentimentService`` or ``flask_app.charts``, and shape JSON; every client mistake is
+Layout: the factory (here) wires settings -> ``ApiState`` (``ytsentiment.api.state``) -> CORS -> extensions
+(``ytsentiment.api.extensions``: the database of ``ytsentiment.api.storage``, the /feedback rate limiter) -> blueprints
+(``ytsentiment.api.blueprints``: one module per concern holding its request models, routes and OpenAPI entries) ->
+error handlers (``ytsentiment.api.errors``).
+Views only validate, call ``SentimentService`` or ``ytsentiment.api.charts``, and shape JSON; every client mistake is
 a 4xx ``{"error", "detail"}``.
 """
 
@@ -21,11 +21,11 @@ from typing import Any
 from flask import Flask
 from flask_cors import CORS
 
-from flask_app.blueprints import BLUEPRINTS
-from flask_app.errors import register_error_handlers
-from flask_app.extensions import init_extensions
-from flask_app.settings import load_settings
-from flask_app.state import EXTENSION_KEY, ApiState
+from ytsentiment.api.blueprints import BLUEPRINTS
+from ytsentiment.api.errors import register_error_handlers
+from ytsentiment.api.extensions import init_extensions
+from ytsentiment.api.settings import load_settings
+from ytsentiment.api.state import EXTENSION_KEY, ApiState
 
 __all__ = ["create_app", "ApiState"]
 
@@ -37,7 +37,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     settings = load_settings(config)
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
-    app.json.sort_keys = False  # keep {"comment", "sentiment", "label", "confidence"} in contract order
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider; keep {"comment", "sentiment", "label", "confidence"} in contract order
     state = ApiState(settings, BLUEPRINTS)
     app.extensions[EXTENSION_KEY] = state
     CORS(app, origins=list(settings.cors_origins), methods=["GET", "POST", "OPTIONS"],

@@ -6,23 +6,32 @@ Each needs the model: a worker still loading it makes the request wait up to MOD
 
 Every prediction carries its ``prediction_id`` (for ``POST /feedback``), ``language`` and ``language_supported``;
 the body may name the ``video_id`` the comments come from. Each request's predictions are handed to the
-prediction log's process (``flask_app.storage``) without waiting for the database.
+prediction log's process (``ytsentiment.api.storage``) without waiting for the database.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from flask import after_this_request, jsonify
 from pydantic import BaseModel, Field
 
-from flask_app import openapi
-from flask_app.endpoints import ApiBlueprint, parse_body
-from flask_app.schemas import STRICT, Count, Limits, Timestamp, VideoId, comment_text, list_request, parse_timestamp
-from flask_app.service import Prediction as PredictionRecord
-from flask_app.service import SentimentService
-from flask_app.state import current_state
-from flask_app.storage import current_storage
+from ytsentiment.api import openapi
+from ytsentiment.api.endpoints import ApiBlueprint, parse_body
+from ytsentiment.api.schemas import (
+    STRICT,
+    Count,
+    Limits,
+    Timestamp,
+    VideoId,
+    comment_text,
+    list_request,
+    parse_timestamp,
+)
+from ytsentiment.api.service import Prediction as PredictionRecord
+from ytsentiment.api.service import SentimentService
+from ytsentiment.api.state import current_state
+from ytsentiment.api.storage import current_storage
 from ytsentiment.contract import CLASSES, NAMES
 
 Confidence = Annotated[float, Field(ge=0, le=1, description="Probability of the predicted class.")]
@@ -30,8 +39,8 @@ Confidence = Annotated[float, Field(ge=0, le=1, description="Probability of the 
 
 class Prediction(BaseModel):
     comment: str = Field(description="The comment as sent.")
-    sentiment: Literal[CLASSES]
-    label: Literal[NAMES]
+    sentiment: Literal[CLASSES]  # type: ignore[valid-type]  # the contract's tuple, read by pydantic at runtime
+    label: Literal[NAMES]  # type: ignore[valid-type]
     confidence: Confidence
     prediction_id: str = Field(description="Id of this prediction (a UUID made by the server): what POST /feedback "
                                            "names.")
@@ -114,17 +123,17 @@ def request_models(limits: Limits) -> list[type[BaseModel]]:
 
     class TimestampedComment(BaseModel):
         model_config = STRICT
-        text: CommentText
+        text: CommentText  # type: ignore[valid-type]  # built from the app's limits
         timestamp: Timestamp
 
     class AnalyzeComment(BaseModel):
         model_config = STRICT
-        text: CommentText
+        text: CommentText  # type: ignore[valid-type]  # built from the app's limits
         timestamp: Timestamp | None = None
         likes: Count | None = None
         author: Annotated[str, Field(max_length=limits.max_comment_chars)] | None = None
 
-    video = {"video_id": (VideoId | None, None)}
+    video: dict[str, Any] = {"video_id": (VideoId | None, None)}
     PredictRequest = list_request("PredictRequest", "comments", CommentText, limits, **video)
     TimestampedPredictRequest = list_request("TimestampedPredictRequest", "comments", TimestampedComment, limits,
                                              **video)
@@ -138,7 +147,7 @@ def _predict(texts: list[str], video_id: str | None) -> list[PredictionRecord]:
     state.metrics.count_predictions([p["label"] for p in predictions])
     store = current_storage()
     if store is not None:
-        info = state.holder.model.info
+        info = state.holder.model.info  # type: ignore[union-attr]  # loaded: require_service() returned
 
         @after_this_request
         def log_after_sending(response):

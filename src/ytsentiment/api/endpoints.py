@@ -1,6 +1,6 @@
 """The toolkit of a blueprint module: ``ApiBlueprint`` keeps each route's OpenAPI entry and request models with it.
 
-A blueprint module (``flask_app/blueprints/*.py``) declares, in one place, everything about its endpoints::
+A blueprint module (``src/ytsentiment/api/blueprints/*.py``) declares, in one place, everything about its endpoints::
 
     bp = ApiBlueprint("feedback", __name__, response_models=[FeedbackAck])
 
@@ -14,7 +14,7 @@ A blueprint module (``flask_app/blueprints/*.py``) declares, in one place, every
         body = parse_body("FeedbackRequest")
         ...
 
-``create_app`` registers every blueprint of ``flask_app.blueprints.BLUEPRINTS``, builds each one's request
+``create_app`` registers every blueprint of ``ytsentiment.api.blueprints.BLUEPRINTS``, builds each one's request
 models once per app (``ApiState.request_models``) and collects their operations and response models into
 ``/openapi.json``. Adding an endpoint therefore touches its blueprint module only.
 """
@@ -27,8 +27,8 @@ from typing import Any
 from flask import Blueprint, Response, request
 from pydantic import BaseModel, ValidationError
 
-from flask_app.schemas import Limits, validation_problem
-from flask_app.state import ApiError, current_state
+from ytsentiment.api.schemas import Limits, validation_problem
+from ytsentiment.api.state import ApiError, current_state
 
 ModelBuilder = Callable[[Limits], Iterable[type[BaseModel]]]
 
@@ -52,7 +52,7 @@ class ApiBlueprint(Blueprint):
         return {model.__name__: model for model in models}
 
     def api_route(self, rule: str, method: str, operation: dict) -> Callable:
-        """Decorator: route ``method rule`` to the view and document it with ``operation`` (``flask_app.openapi``)."""
+        """Decorator: route ``method rule`` to the view, documented by ``operation`` (``ytsentiment.api.openapi``)."""
         def register(view: Callable) -> Callable:
             self.operations.setdefault(rule, {})[method.lower()] = operation
             return self.route(rule, methods=[method])(view)

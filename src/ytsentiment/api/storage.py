@@ -1,6 +1,6 @@
 """The API's database (``storage`` extension): the prediction log, feedback labels, the monitoring gauges' source.
 
-``storage.init_app(app)`` (bound by ``flask_app.extensions``) gives each app a ``StorageState`` in
+``storage.init_app(app)`` (bound by ``ytsentiment.api.extensions``) gives each app a ``StorageState`` in
 ``app.extensions["ytsentiment.storage"]``; views reach it through ``current_storage()``. What it does, per app
 (one per gunicorn worker: the app is built after the fork, ``preload_app`` stays off):
 
@@ -33,9 +33,9 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app
 
@@ -44,8 +44,9 @@ from ytsentiment.config import model_name as default_model_name
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-    from flask_app.metrics import Metrics
-    from flask_app.settings import Settings
+    from ytsentiment.api.metrics import Metrics
+    from ytsentiment.api.settings import Settings
+    from ytsentiment.storage.log_process import LogProcess
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ class StorageState:
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._pid: int | None = None
-        self._log = None
+        self._log: LogProcess | None = None
         self._monitor_lock = threading.Lock()
         self._monitor_cache: tuple[float, str, dict | None] | None = None
 
@@ -149,7 +150,8 @@ class StorageState:
                     prediction_log.start()
             return self._log
 
-    def record(self, *, model_info: dict, video_id: str | None, predictions: Sequence[dict], proba) -> None:
+    def record(self, *, model_info: dict, video_id: str | None, predictions: Sequence[Mapping[str, Any]],
+               proba) -> None:
         """Hand one request's predictions to the log's process; never waits for the database. The prediction
         routes call it once their answer is sent (see the module docstring)."""
         if not self.logging_enabled or not predictions or self._closing.is_set():
@@ -223,8 +225,8 @@ class Storage:
     """The extension object: ``init_app(app)`` builds and starts the app's ``StorageState``."""
 
     def init_app(self, app: Flask) -> None:
-        from flask_app.metrics import MonitorCollector
-        from flask_app.state import EXTENSION_KEY
+        from ytsentiment.api.metrics import MonitorCollector
+        from ytsentiment.api.state import EXTENSION_KEY
 
         api = app.extensions[EXTENSION_KEY]
         state = StorageState(api.settings, api.metrics)

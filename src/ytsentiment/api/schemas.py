@@ -104,7 +104,8 @@ def list_request(name: str, field: str, item: Any, limits: Limits, what: str = "
                  **extra: tuple[Any, Any]) -> type[BaseModel]:
     """A strict request model ``name`` whose field ``field`` is a list of 1 to MAX_COMMENTS ``item``s (plus the
     ``extra`` fields, as ``create_model`` takes them: ``name=(type, default)``)."""
-    return create_model(name, __config__=STRICT, **{field: (item_list(item, limits, what), ...)}, **extra)
+    fields: dict[str, Any] = {field: (item_list(item, limits, what), ...), **extra}
+    return create_model(name, __config__=STRICT, **fields)
 
 
 def validation_problem(exc: ValidationError, limits: Limits) -> tuple[int, str]:

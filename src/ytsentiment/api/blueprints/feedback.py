@@ -28,11 +28,11 @@ from typing import Annotated, Any, Literal
 from flask import Flask, current_app, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from flask_app import openapi
-from flask_app.endpoints import ApiBlueprint, parse_body
-from flask_app.schemas import Limits, Sentiment
-from flask_app.state import EXTENSION_KEY, ApiError, current_state
-from flask_app.storage import current_storage
+from ytsentiment.api import openapi
+from ytsentiment.api.endpoints import ApiBlueprint, parse_body
+from ytsentiment.api.schemas import Limits, Sentiment
+from ytsentiment.api.state import EXTENSION_KEY, ApiError, current_state
+from ytsentiment.api.storage import current_storage
 from ytsentiment.contract import CLASSES, LABELS
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class FeedbackAck(BaseModel):
         "created (201): first label of this client for this comment; updated (200): the label replaced the "
         "client's earlier one; unchanged (200): the same label again."))
     prediction_id: str | None = Field(description="The prediction the label is about (null for a text).")
-    label: Literal[CLASSES] = Field(description="The label stored: -1, 0 or 1.")
+    label: Literal[CLASSES] = Field(description="The label stored: -1, 0 or 1.")  # type: ignore[valid-type]
 
 
 bp = ApiBlueprint("feedback", __name__, response_models=[FeedbackAck])
@@ -68,12 +68,15 @@ def request_models(limits: Limits) -> list[type[BaseModel]]:
     class FeedbackRequest(BaseModel):
         model_config = ConfigDict(strict=True, extra="ignore", json_schema_extra=_exactly_one_schema)
 
+        # None means absent: typed str, not str | None, so an explicit null is refused (mypy: the ignores).
         prediction_id: Annotated[str, Field(
             pattern=PREDICTION_ID_PATTERN, max_length=36,
-            description="The `prediction_id` of a prediction the API made (send it, or `text`).")] = None
+            description="The `prediction_id` of a prediction the API made (send it, or `text`).",
+        )] = None  # type: ignore[assignment]
         text: Annotated[str, Field(
             min_length=1, max_length=limits.max_comment_chars, pattern=r"\S",
-            description="The comment, when it was not predicted by this API (send it, or `prediction_id`).")] = None
+            description="The comment, when it was not predicted by this API (send it, or `prediction_id`).",
+        )] = None  # type: ignore[assignment]
         label: Sentiment
         client_id: Annotated[str, Field(
             pattern=CLIENT_ID_PATTERN, description="An anonymous id the client keeps (8-64 characters of "

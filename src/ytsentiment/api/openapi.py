@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 document at ``/openapi.json``, assembled from what each blueprint declares beside its routes.
 
-Every ``ApiBlueprint`` (``flask_app.endpoints``) carries its operations (path entries written next to each
+Every ``ApiBlueprint`` (``ytsentiment.api.endpoints``) carries its operations (path entries written next to each
 route), its response models and its request-model builder; ``build_openapi`` collects them. Request schemas are
 the pydantic models that validate requests, built with the app's limits (``maxItems`` = MAX_COMMENTS ...), so
 they cannot drift from the validation; response schemas are checked against real responses by ``tests/api``.
@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
 
-from flask_app.schemas import Limits
+from ytsentiment.api.schemas import Limits
 
 if TYPE_CHECKING:
-    from flask_app.endpoints import ApiBlueprint
+    from ytsentiment.api.endpoints import ApiBlueprint
 
 REF = "#/components/schemas/{model}"
 
@@ -81,7 +81,7 @@ def build_openapi(limits: Limits, blueprints: Iterable[ApiBlueprint],
     blueprints = list(blueprints)
     if request_models is None:
         request_models = {name: m for bp in blueprints for name, m in bp.build_request_models(limits).items()}
-    response_models = [Error, *(m for bp in blueprints for m in bp.response_models)]
+    response_models: list[type[BaseModel]] = [Error, *(m for bp in blueprints for m in bp.response_models)]
     _, defs = models_json_schema([(m, "validation") for m in request_models.values()]
                                  + [(m, "serialization") for m in response_models], ref_template=REF)
     paths: dict[str, dict] = {}

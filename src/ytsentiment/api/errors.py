@@ -10,7 +10,7 @@ import logging
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from flask_app.state import ApiError, current_state
+from ytsentiment.api.state import ApiError, current_state
 
 log = logging.getLogger(__name__)
 

@@ -4,12 +4,12 @@ An extension is a module-level object holding no app of its own; ``init_app(app)
 that app under ``app.extensions[<its name>]`` (read it back through ``current_app`` in views) and registers its
 hooks (``app.teardown_appcontext`` to close sessions ...). ``create_app`` calls ``init_extensions(app)`` after
 the settings and ``ApiState`` exist and before the blueprints are registered, so views can rely on every
-extension. Configuration comes from the environment, documented in ``.env.example`` like ``flask_app.settings``.
+extension. Configuration comes from the environment, documented in ``.env.example`` like ``ytsentiment.api.settings``.
 
 Bound here, in this order:
 
-- ``flask_app.storage.storage``: the database (prediction log, feedback, monitoring run for /metrics);
-- ``flask_app.blueprints.feedback.rate_limits``: Flask-Limiter for ``POST /feedback`` (one ``Limiter`` per app).
+- ``ytsentiment.api.storage.storage``: the database (prediction log, feedback, monitoring run for /metrics);
+- ``ytsentiment.api.blueprints.feedback.rate_limits``: Flask-Limiter for ``POST /feedback`` (one ``Limiter`` per app).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import Protocol
 
 from flask import Flask
 
-from flask_app.blueprints.feedback import rate_limits
-from flask_app.storage import storage
+from ytsentiment.api.blueprints.feedback import rate_limits
+from ytsentiment.api.storage import storage
 
 
 class Extension(Protocol):

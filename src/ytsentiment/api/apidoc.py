@@ -1,6 +1,6 @@
 """The API reference of the docs site: ``docs/api/openapi.json``, the document the app serves at ``/openapi.json``.
 
-``python -m flask_app.apidoc`` (``make api-reference``) builds an app with ``create_app`` on its default limits,
+``python -m ytsentiment.api.apidoc`` (``make api-reference``) builds an app with ``create_app`` on its default limits,
 asks it for ``/openapi.json`` and writes the answer; ``--check`` writes nothing and exits 1 when the committed file
 differs (``tests/delivery/test_docs.py`` asserts the same, so the reference cannot drift from the code). The app
 gets a stand-in model (the document does not depend on the model), no prediction log and a throw-away SQLite file,
@@ -16,13 +16,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from flask_app import create_app
-from flask_app.model_store import LoadedModel
-from flask_app.settings import Settings
-from flask_app.storage import STORAGE_KEY
+from ytsentiment.api import create_app
+from ytsentiment.api.model_store import LoadedModel
+from ytsentiment.api.settings import Settings
+from ytsentiment.api.storage import STORAGE_KEY
 
-REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "api" / "openapi.json"
-INFO = {"name": "apidoc", "version": "0", "alias": "none", "uri": "apidoc://none", "run_id": "none",
+REFERENCE = Path(__file__).resolve().parents[3] / "docs" / "api" / "openapi.json"
+INFO: dict[str, Any] = {"name": "apidoc", "version": "0", "alias": "none", "uri": "apidoc://none", "run_id": "none",
         "metrics": {}, "trained_at": None}
 
 
@@ -61,7 +61,7 @@ def render(document: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m flask_app.apidoc", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m ytsentiment.api.apidoc", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REFERENCE, help="where to write (default: %(default)s)")
     parser.add_argument("--check", action="store_true", help="exit 1 if --out differs from what the app serves")
     args = parser.parse_args(argv)

@@ -1,6 +1,6 @@
 """Prometheus metrics for the API, correct under several gunicorn workers.
 
-Under gunicorn, ``flask_app/gunicorn.conf.py`` sets ``PROMETHEUS_MULTIPROC_DIR`` (a fresh directory per server
+Under gunicorn, ``src/ytsentiment/api/gunicorn.conf.py`` sets ``PROMETHEUS_MULTIPROC_DIR`` (a fresh directory per server
 start) before any worker imports prometheus_client, so every worker writes its samples to files there and
 ``/metrics`` merges them with a ``MultiProcessCollector``; gunicorn's ``child_exit`` hook (in
 ``gunicorn.conf.py``) marks dead workers. Without that variable (the Flask test client, ``flask run``) each app

@@ -10,12 +10,12 @@ operations      GET /health, /ready, /model, /metrics, /openapi.json; request me
 ==============  ===========================================================================
 
 Each module holds its request models (built per app from the limits), its routes and their OpenAPI entries
-(see ``flask_app.endpoints``). A new concern is one new module plus its line here; what it needs from outside
-the request (the database, a limiter) is an extension bound in ``flask_app.extensions``.
+(see ``ytsentiment.api.endpoints``). A new concern is one new module plus its line here; what it needs from outside
+the request (the database, a limiter) is an extension bound in ``ytsentiment.api.extensions``.
 """
 
 from __future__ import annotations
 
-from flask_app.blueprints import charts, feedback, operations, prediction
+from ytsentiment.api.blueprints import charts, feedback, operations, prediction
 
 BLUEPRINTS = (prediction.bp, charts.bp, feedback.bp, operations.bp)

@@ -10,9 +10,9 @@ from typing import Literal
 from flask import Response, g, jsonify, request
 from pydantic import BaseModel, Field
 
-from flask_app import openapi
-from flask_app.endpoints import ApiBlueprint
-from flask_app.state import RETRY_AFTER_SECONDS, current_state
+from ytsentiment.api import openapi
+from ytsentiment.api.endpoints import ApiBlueprint
+from ytsentiment.api.state import RETRY_AFTER_SECONDS, current_state
 
 
 class Health(BaseModel):
@@ -83,7 +83,7 @@ def ready():
 def model_info():
     state = current_state()
     state.require_service()
-    return jsonify(state.holder.model.info)
+    return jsonify(state.holder.model.info)  # type: ignore[union-attr]  # loaded: require_service() returned
 
 
 @bp.api_route("/metrics", "GET", openapi.get("Prometheus metrics (all workers).", {"200": {

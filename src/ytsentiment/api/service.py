@@ -17,7 +17,7 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -38,6 +38,7 @@ class Prediction(TypedDict):
     prediction_id: str
     language: str
     language_supported: bool
+    timestamp: NotRequired[str]  # added by /analyze when the comment had one
 
 
 class Share(TypedDict):
@@ -166,8 +167,8 @@ class SentimentService:
         for i in scored:
             label = str(predictions[i]["sentiment"])
             counts[label] += 1
-            if timestamps[i] is not None:
-                month = months.setdefault(month_of(timestamps[i]), {str(c): 0 for c in CLASSES})
+            if (timestamp := timestamps[i]) is not None:
+                month = months.setdefault(month_of(timestamp), {str(c): 0 for c in CLASSES})
                 month[label] += 1
         sentiments = [predictions[i]["sentiment"] for i in scored]
         weights = [like_weight(likes[i]) for i in scored]
