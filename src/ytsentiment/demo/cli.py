@@ -26,10 +26,10 @@ import shlex
 import shutil
 import signal
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import requests
 import yaml
@@ -149,21 +149,6 @@ def prepare_out(out: Path) -> Path:
     return out
 
 
-@contextmanager
-def environ(values: dict[str, str]) -> Iterator[None]:
-    """Set environment variables for the duration of a block (a CLI verb that reads them), then restore them."""
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in old.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def verb(name: str, module: str, argv: list[str], env: dict[str, str] | None = None) -> None:
     """Run ``ytsentiment NAME ARGV`` in this process through the verb's own ``add_arguments``/``run`` pair."""
     shown = " ".join(f"{k}={shlex.quote(v)}" for k, v in (env or {}).items() if k != "YOUTUBE_BACKOFF_BASE")
@@ -171,7 +156,7 @@ def verb(name: str, module: str, argv: list[str], env: dict[str, str] | None = N
     mod = importlib.import_module(module)
     parser = argparse.ArgumentParser(prog=f"ytsentiment {name}")
     mod.add_arguments(parser)
-    with environ(env or {}):
+    with mock.patch.dict(os.environ, env or {}):  # set for the verb, restored after
         code = mod.run(parser.parse_args(argv))
     if code:
         raise YtSentimentError(f"ytsentiment {name} exited with {code}")

@@ -13,10 +13,10 @@ import dataclasses
 import logging
 import os
 import shutil
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from unittest import mock
 
 from ytsentiment import YtSentimentError
 
@@ -37,20 +37,8 @@ class DemoModel:
     sample: bool = False
 
 
-@contextmanager
-def _quick_http():
-    """A tracking server that does not answer must not hold the demo for minutes of MLflow's retries."""
-    names = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
-    old = {k: os.environ.get(k) for k in names}
-    os.environ.update(names)
-    try:
-        yield
-    finally:
-        for key, value in old.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+# A tracking server that does not answer must not hold the demo for minutes of MLflow's retries.
+QUICK_HTTP = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
 
 
 def registry_store_exists(uri: str) -> bool:
@@ -67,7 +55,7 @@ def promoted(name: str) -> DemoModel | None:
     uri = config.tracking_uri()
     if registry_store_exists(uri):
         try:
-            with _quick_http():
+            with mock.patch.dict(os.environ, QUICK_HTTP):
                 version = registry.alias_version(name, registry.PRODUCTION)
         except Exception as exc:  # noqa: BLE001 - an unreachable registry only means "look elsewhere"; it is said
             log.warning("cannot ask the MLflow registry at %s for %s@production (%s)", uri, name, exc)
