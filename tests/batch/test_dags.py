@@ -1,15 +1,18 @@
 """The Airflow DAGs, run by the Airflow 3 virtualenv (.venv-airflow, `make airflow-venv`) in a subprocess.
 
-A DagBag import test (no import errors, no cycles, tags, owners, retries, the expected edges) and ``dag.test()`` runs:
-the channel ETL against the fake YouTube API with the small real model (collect → score → load → report through the
-project's CLI), and the retrain DAG down both branches (the real `ytsentiment monitor` deciding "not_enough_data" on
-an empty database, then a stand-in monitor deciding "retrain" with harmless retrain/gate/CD commands).
+A DagBag import test (no import errors, no cycles, tags, owners, the expected edges), a per-task test of what makes a
+schedule fail loudly rather than quietly (an execution_timeout everywhere, retries only where a task is idempotent,
+the YouTube pool on every collect, the monitor's decision passed by XCom) and ``dag.test()`` runs: the channel ETL
+against the fake YouTube API with the small real model (collect → score → load → report through the project's CLI),
+and the retrain DAG down both branches (the real `ytsentiment monitor` deciding "not_enough_data" on an empty
+database, then a stand-in monitor deciding "retrain" with harmless retrain/gate/CD commands).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -26,6 +29,27 @@ AIRFLOW_PY = REPO / ".venv-airflow" / "bin" / "python"
 DRIVER = Path(__file__).with_name("airflow_driver.py")
 CLI = Path(sys.executable).with_name("ytsentiment")
 CHANNEL = "UC" + "d" * 22
+POOL, POOL_SLOTS = "youtube_api", 1  # ytsentiment_common.YOUTUBE_POOL / YOUTUBE_POOL_SLOTS, as docs/channel-scale.md
+NOT_IDEMPOTENT = {"retrain", "trigger_cd"}  # a new model version, a deployment: never retried
+MAX_TIMEOUT = timedelta(hours=12)
+# Run in the Airflow venv: every task's retries, timeout and pool, the decide task's inputs, the pools in the
+# metadata DB and the DagBag's warnings about pools that do not exist there.
+INSPECT = """
+import json, sys
+sys.path.insert(0, sys.argv[2])
+from airflow.models.pool import Pool
+from airflow.dag_processing.dagbag import BundleDagBag
+pools = {p.pool: p.slots for p in Pool.get_pools()}
+bag = BundleDagBag(dag_folder=sys.argv[1], bundle_path=sys.argv[1], known_pools=set(pools))
+out = {"pools": pools, "warnings": sorted(w.message for w in bag.dag_warnings), "dags": {}}
+for dag_id, dag in bag.dags.items():
+    out["dags"][dag_id] = {t.task_id: {
+        "retries": t.retries, "pool": t.pool, "pool_slots": t.pool_slots,
+        "timeout": t.execution_timeout.total_seconds() if t.execution_timeout else None,
+        "xcom_inputs": sorted(a.operator.task_id for a in getattr(t, "op_args", ()) if hasattr(a, "operator")),
+    } for t in dag.tasks}
+print("RESULT " + json.dumps(out, sort_keys=True))
+"""
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +62,15 @@ def airflow_env(tmp_path_factory) -> dict[str, str]:
     env.update({"AIRFLOW_HOME": str(home), "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "MLFLOW_DISABLE_TELEMETRY": "true",
                 "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING"})
-    done = subprocess.run([str(AIRFLOW_PY.with_name("airflow")), "db", "migrate"], env=env, capture_output=True,
-                          text=True, timeout=300)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    for command in (["db", "migrate"], ["pools", "set", POOL, str(POOL_SLOTS), "YouTube Data API quota"]):
+        done = subprocess.run([str(AIRFLOW_PY.with_name("airflow")), *command], env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return env
+
+
+def metadata_db(env: dict[str, str]) -> sqlite3.Connection:
+    return sqlite3.connect(Path(env["AIRFLOW_HOME"]) / "airflow.db")
 
 
 def driver(env: dict[str, str], *args: str, timeout: float = 400) -> dict:
@@ -59,13 +88,52 @@ def test_dagbag_imports_both_dags_with_owners_tags_retries_and_edges(airflow_env
     assert set(dags) == {"ytsentiment_channels", "ytsentiment_retrain"}
     for dag in dags.values():
         assert "ytsentiment" in dag["tags"] and dag["owners"] == ["ytsentiment"]
-        assert min(dag["retries"]) >= 1 and dag["schedule"] == "@daily" and dag["catchup"] is False
+        assert dag["schedule"] == "@daily" and dag["catchup"] is False
     etl = {tuple(e) for e in dags["ytsentiment_channels"]["edges"]}
     assert {("channel_etl.collect", "channel_etl.score"), ("channel_etl.score", "channel_etl.load"),
             ("channel_etl.load", "channel_etl.report"), ("configured_channels", "channel_etl.collect")} <= etl
     assert {tuple(e) for e in dags["ytsentiment_retrain"]["edges"]} == {
         ("monitor", "decide"), ("decide", "retrain"), ("decide", "no_retrain"), ("retrain", "gate"),
         ("gate", "trigger_cd")}
+
+
+@pytest.fixture(scope="module")
+def task_settings(airflow_env) -> dict:
+    done = subprocess.run([str(AIRFLOW_PY), "-c", INSPECT, str(DAGS), str(DRIVER.parent)], env=airflow_env, cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    assert done.returncode == 0 and lines, f"exit {done.returncode}\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+def test_every_task_has_an_execution_timeout(task_settings):
+    for dag_id, tasks in task_settings["dags"].items():
+        for task_id, settings in tasks.items():
+            assert settings["timeout"] is not None, f"{dag_id}.{task_id} has no execution_timeout"
+            assert 0 < settings["timeout"] <= MAX_TIMEOUT.total_seconds(), (dag_id, task_id, settings["timeout"])
+
+
+def test_only_idempotent_tasks_are_retried(task_settings):
+    retries = {task_id: s["retries"] for tasks in task_settings["dags"].values() for task_id, s in tasks.items()}
+    assert NOT_IDEMPOTENT <= set(retries)
+    assert {t: retries[t] for t in NOT_IDEMPOTENT} == dict.fromkeys(NOT_IDEMPOTENT, 0)
+    assert all(n >= 1 for t, n in retries.items() if t not in NOT_IDEMPOTENT), retries
+
+
+def test_collect_tasks_share_the_youtube_pool(task_settings):
+    """Every collect runs in the pool (one slot, so mapped channels never spend one quota in parallel); no other task
+    takes its slot; the pool exists in the metadata DB and the DagBag knows of no missing pool."""
+    channels = task_settings["dags"]["ytsentiment_channels"]
+    assert channels["channel_etl.collect"]["pool"] == POOL and channels["channel_etl.collect"]["pool_slots"] == 1
+    in_pool = [f"{d}.{t}" for d, tasks in task_settings["dags"].items() for t, s in tasks.items() if s["pool"] == POOL]
+    assert in_pool == ["ytsentiment_channels.channel_etl.collect"]
+    assert task_settings["warnings"] == []
+    assert task_settings["pools"][POOL] == POOL_SLOTS
+
+
+def test_the_branch_reads_the_monitor_decision_from_xcom(task_settings):
+    retrain = task_settings["dags"]["ytsentiment_retrain"]
+    assert retrain["decide"]["xcom_inputs"] == ["monitor"]
 
 
 def test_dag_files_do_no_work_at_parse_time():
@@ -147,3 +215,11 @@ def test_retrain_dag_takes_each_branch_on_the_monitor_decision(airflow_env, tmp_
     assert busy["tasks"] == {"monitor": "success", "decide": "success", "no_retrain": "skipped",
                              "retrain": "success", "gate": "success", "trigger_cd": "success"}
     assert steps.read_text().split() == ["retrain", "gate", "cd"]
+    # the decision travelled as the monitor task's XCom (one per run), not through a file the branch reads
+    with metadata_db(airflow_env) as db:
+        pushed = db.execute("SELECT substr(r.logical_date, 1, 10), x.value FROM xcom x JOIN dag_run r ON "
+                            "r.dag_id = x.dag_id AND r.run_id = x.run_id WHERE x.dag_id = 'ytsentiment_retrain' AND "
+                            "x.task_id = 'monitor' AND x.key = 'return_value' ORDER BY 1").fetchall()
+    assert [(day, json.loads(value)) for day, value in pushed] == [
+        ("2026-02-01", "not_enough_data"), ("2026-02-02", "retrain")], pushed
+

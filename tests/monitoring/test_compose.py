@@ -42,7 +42,7 @@ def test_schema_check_rejects_a_broken_compose_file(tmp_path):
 
 def test_images_pinned_ports_on_loopback_mounts_exist():
     compose = load_yaml(COMPOSE)
-    assert set(compose["services"]) == {"api", "prometheus", "grafana"}
+    assert set(compose["services"]) == {"api", "prometheus", "alertmanager", "grafana"}
     for name, service in compose["services"].items():
         if "image" in service:
             repo, _, tag = service["image"].rpartition(":")

@@ -1,9 +1,11 @@
 """The monitoring stack for real: Debian's Prometheus scraping a real gunicorn API (2 workers, the small real model)
-on loopback, with the repo's rules, and the Grafana dashboard's every query run against it.
+on loopback, with the repo's rules, sending its alerts to Debian's Alertmanager running the repo's
+alertmanager.yml, and the Grafana dashboard's every query run against it.
 
-What is real: prometheus.yml and the rules (a copy in a temp dir with 1 s scrape/evaluation intervals and every
-alert's ``for:`` cut to FOR_IN_TEST — expressions, labels and annotations are untouched, asserted below), the API
-and its /metrics, its database and the traffic. The monitoring gauges come the way they do in production: a
+What is real: prometheus.yml and the rules (a copy in a temp dir with 1 s scrape/evaluation intervals, the loopback
+Alertmanager as its alerting target and every alert's ``for:`` set to FOR_IN_TEST, the Watchdog's to
+WATCHDOG_FOR_IN_TEST — expressions, labels and annotations are untouched, asserted below), alertmanager.yml as it
+is, the API and its /metrics, its database and the traffic. The monitoring gauges come the way they do in production: a
 monitoring run is a ``monitor_runs`` row in the API's database (``ytsentiment.storage.record_monitor_run``, as
 ``ytsentiment monitor`` writes it), which the API reads for /metrics (cached MONITOR_CACHE_SECONDS, 1 s here).
 """
@@ -14,6 +16,7 @@ import collections
 import dataclasses
 import re
 import shutil
+import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,13 +26,17 @@ import requests
 import yaml
 from support.prometheus import Prometheus, finite, http_ok, start_prometheus, stop_prometheus
 from support.prometheus import wait_for as poll
-from support.servers import start_gunicorn
+from support.servers import free_port, start_gunicorn, stop_group
 
-from .conftest import JOB, PROMETHEUS_DIR, TINY_MODEL_INFO, load_yaml
+from .conftest import JOB, MONITORING, PROMETHEUS_DIR, TINY_MODEL_INFO, load_yaml
 
 pytestmark = pytest.mark.slow
 
 FOR_IN_TEST = "2s"
+# Prometheus evaluates its rules before it has discovered its Alertmanager (discovery updates are throttled to 5 s),
+# drops what it cannot send and resends a minute later (--rules.alert.resend-delay). The Watchdog, firing from the
+# first evaluation in production, waits this long here so that its first notification finds the Alertmanager.
+WATCHDOG_FOR_IN_TEST = "10s"
 RATE_INTERVAL = "1m"  # stands in for Grafana's $__rate_interval: wider than the whole test, so no sample is missed
 MODEL_VERSION = TINY_MODEL_INFO["version"]
 POSITIVE = ["I love this video, thank you so much!", "Amazing work, great explanation", "best tutorial ever"]
@@ -100,12 +107,63 @@ def monitor_source(api):
     source.close()
 
 
-def write_test_config(workdir: Path, targets: list[str]) -> Path:
-    """A copy of monitoring/prometheus with test intervals, ``for:`` shortened, and loopback targets."""
+@dataclasses.dataclass
+class Alertmanager:
+    url: str
+    address: str  # host:port, as Prometheus's alerting target
+    process: subprocess.Popen
+    log: Path
+
+    def alerts(self, alertname: str) -> list[dict]:
+        """GET /api/v2/alerts filtered on the alert's name (active, silenced and inhibited ones)."""
+        response = requests.get(f"{self.url}/api/v2/alerts", params={"filter": f'alertname="{alertname}"'},
+                                timeout=10)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+@pytest.fixture(scope="module")
+def alertmanager(tmp_path_factory):
+    """Debian's Alertmanager with the repo's alertmanager.yml (untouched), on a free loopback port, clustering off,
+    state in a temp dir."""
+    binary = shutil.which("prometheus-alertmanager")
+    if binary is None:
+        pytest.fail("prometheus-alertmanager is missing: apt-get install prometheus-alertmanager")
+    workdir = tmp_path_factory.mktemp("alertmanager")
+    for attempt in range(5):
+        port = free_port()
+        log = workdir / f"alertmanager-{attempt}.log"
+        process = subprocess.Popen(
+            [binary, f"--config.file={MONITORING / 'alertmanager' / 'alertmanager.yml'}",
+             f"--storage.path={workdir / f'data-{attempt}'}", f"--web.listen-address=127.0.0.1:{port}",
+             "--cluster.listen-address=", "--log.level=info"],
+            stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+        server = Alertmanager(f"http://127.0.0.1:{port}", f"127.0.0.1:{port}", process, log)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and process.poll() is None and not http_ok(f"{server.url}/-/ready"):
+            time.sleep(0.2)
+        if process.poll() is None and http_ok(f"{server.url}/-/ready"):
+            break
+        stop_group(process)
+        if "address already in use" not in log.read_text(errors="replace"):
+            pytest.fail(f"Alertmanager did not become ready:\n{log.read_text(errors='replace')[-3000:]}")
+    else:
+        pytest.fail("no free port for Alertmanager after 5 attempts")
+    try:
+        yield server
+    finally:
+        stop_group(server.process)
+
+
+def write_test_config(workdir: Path, targets: list[str], alertmanager: str) -> Path:
+    """A copy of monitoring/prometheus with test intervals, ``for:`` shortened, loopback targets and the loopback
+    Alertmanager in the compose service's place."""
     config_dir = workdir / "prometheus"
     shutil.copytree(PROMETHEUS_DIR, config_dir, ignore=shutil.ignore_patterns("tests"))
     config = load_yaml(config_dir / "prometheus.yml")
     config["global"] = {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"}
+    assert config["alerting"]["alertmanagers"] == [{"static_configs": [{"targets": ["alertmanager:9093"]}]}]
+    config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] = [alertmanager]
     (config_dir / "prometheus.yml").write_text(yaml.safe_dump(config))
     rules_path = config_dir / "rules" / "ytsentiment.rules.yml"
     production = load_yaml(rules_path)
@@ -113,7 +171,7 @@ def write_test_config(workdir: Path, targets: list[str]) -> Path:
     for group in shortened["groups"]:
         for rule in group["rules"]:
             if "alert" in rule:
-                rule["for"] = FOR_IN_TEST
+                rule["for"] = WATCHDOG_FOR_IN_TEST if rule["alert"] == "Watchdog" else FOR_IN_TEST
     rules_path.write_text(yaml.safe_dump(shortened))
     # nothing but `for:` differs from the production rules
     for group in shortened["groups"]:
@@ -167,9 +225,9 @@ def warm_up(api, monitor_source) -> Traffic:
 
 
 @pytest.fixture(scope="module")
-def prometheus(api, monitor_source, warm_up, tmp_path_factory):
+def prometheus(api, monitor_source, warm_up, alertmanager, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("prometheus")
-    config = write_test_config(workdir, [api.address])
+    config = write_test_config(workdir, [api.address], alertmanager.address)
     server = start_prometheus(config, workdir)
     try:
         poll(lambda: [t["health"] for t in server.targets()] == ["up"], 30, "the API scraped")
@@ -244,6 +302,19 @@ def test_rules_are_quiet_on_a_healthy_api(api, prometheus, traffic):
         assert rule["state"] == "inactive", (alert, rule["alerts"])
 
 
+def test_watchdog_reaches_alertmanager_and_its_own_receiver(prometheus, alertmanager):
+    """The whole alert path: Prometheus evaluates the Watchdog, sends it to Alertmanager, which routes it to the
+    watchdog receiver (never the default one)."""
+    (manager,) = prometheus.api("alertmanagers")["activeAlertmanagers"]
+    assert manager["url"] == f"{alertmanager.url}/api/v2/alerts"
+    (alert,) = poll(lambda: alertmanager.alerts("Watchdog"), 20, "the Watchdog in Alertmanager")
+    assert alert["status"]["state"] == "active", alert
+    assert [r["name"] for r in alert["receivers"]] == ["watchdog"]
+    assert alert["labels"] == {"alertname": "Watchdog", "severity": "none"}
+    assert alert["annotations"]["runbook_url"] == "docs/runbooks/Watchdog.md"
+    assert prometheus.rule("Watchdog")["state"] == "firing"
+
+
 def substitute(expr: str, variables: dict[str, str]) -> str:
     for name, value in sorted(variables.items(), key=lambda kv: -len(kv[0])):
         expr = expr.replace(f"${{{name}}}", value).replace(f"${name}", value)
@@ -285,7 +356,8 @@ def test_every_dashboard_query_returns_data(prometheus, traffic, dashboard):
     assert not empty, empty
 
 
-def test_drift_alert_fires_when_the_gauge_crosses_the_threshold(prometheus, monitor_source, traffic, dashboard):
+def test_drift_alert_fires_when_the_gauge_crosses_the_threshold(prometheus, alertmanager, monitor_source, traffic,
+                                                                 dashboard):
     alert = "YtSentimentDriftDetected"
     score = "ytsentiment_monitor_drift_score"
     poll(lambda: prometheus.value(score) == 0.25, 20, "the 0.25 drift score scraped")
@@ -305,6 +377,10 @@ def test_drift_alert_fires_when_the_gauge_crosses_the_threshold(prometheus, moni
     # the dashboard's alert annotation query sees it
     (annotation,) = dashboard["annotations"]["list"]
     assert any(s["metric"]["alertname"] == alert for s in prometheus.query(annotation["expr"]))
+    # and it reaches Alertmanager's default receiver (ALERT_WEBHOOK_URL's)
+    (routed,) = poll(lambda: alertmanager.alerts(alert), 20, "the drift alert in Alertmanager")
+    assert [r["name"] for r in routed["receivers"]] == ["default"]
+    assert routed["labels"]["model_version"] == MODEL_VERSION
 
     monitor_source.record_monitoring_run(0.25, 0.72, {"negative": 0.3, "neutral": 0.3, "positive": 0.4}, 12)
     poll(lambda: not prometheus.query(f'ALERTS{{alertname="{alert}"}}'), 30, "the drift alert to resolve")

@@ -20,8 +20,13 @@ from .conftest import COMPOSE, JOB, MONITORING, PROMETHEUS_DIR, REPO, RULES, loa
 REQUIRED_ALERTS = {
     "YtSentimentApiDown", "YtSentimentHighErrorRatio", "YtSentimentHighLatency", "YtSentimentModelNotReady",
     "YtSentimentPredictionLogDrops", "YtSentimentDriftDetected", "YtSentimentLiveF1BelowFloor",
-    "YtSentimentClassMixSkew",
+    "YtSentimentClassMixSkew", "YtSentimentMonitorStale", "Watchdog",
 }
+ALWAYS_FIRING = {"Watchdog"}  # no quiet case can exist; severity none, no `for:` (it proves the alert path)
+# staleness alerts: each must also fire when its series is missing altogether (absent()), with a promtool case where
+# the series never appears
+STALENESS = {"YtSentimentMonitorStale": "ytsentiment_monitor_last_run_timestamp_seconds",
+             "YtSentimentApiDown": 'up{job="ytsentiment-api"}'}
 UNIT_TESTS = sorted((PROMETHEUS_DIR / "tests").glob("*.test.yml"))
 
 
@@ -80,14 +85,42 @@ def test_every_alert_has_a_firing_and_a_quiet_case(alerts):
                 assert check["alertname"] in names, (path, check["alertname"])
                 (fires if check["exp_alerts"] else quiet)[check["alertname"]] += 1
     assert not [n for n, c in fires.items() if c == 0], fires
-    assert not [n for n, c in quiet.items() if c == 0], quiet
+    assert not [n for n, c in quiet.items() if c == 0 and n not in ALWAYS_FIRING], quiet
+    assert not [n for n in ALWAYS_FIRING if quiet[n]], quiet
+
+
+def has_series(case: dict, selector: str) -> bool:
+    """True when one of the case's input series matches ``selector`` (a metric name with equality matchers)."""
+    metric, _, matchers = selector.partition("{")
+    wanted = set(re.findall(r'\w+="[^"]*"', matchers))
+    for series in case["input_series"]:
+        name, _, labels = series["series"].partition("{")
+        if name == metric and wanted <= set(re.findall(r'\w+="[^"]*"', labels)):
+            return True
+    return False
+
+
+def test_staleness_alerts_fire_when_their_series_is_absent(alerts):
+    """A staleness check on a series that never existed compares nothing and stays silent unless absent() guards it;
+    each such alert has a firing promtool case whose input never has the series."""
+    exprs = {a["alert"]: a["expr"] for a in alerts}
+    for alert, selector in STALENESS.items():
+        assert f"absent({selector})" in "".join(exprs[alert].split()), (alert, exprs[alert])
+        never = [case for path in UNIT_TESTS for case in load_yaml(path)["tests"]
+                 if not has_series(case, selector)
+                 and any(c["alertname"] == alert and c["exp_alerts"] for c in case.get("alert_rule_test", []))]
+        assert never, f"{alert}: no firing case without {selector}"
 
 
 def test_every_alert_is_actionable(alerts):
     for alert in alerts:
         name = alert["alert"]
-        assert 60 <= seconds(alert["for"]) <= 3600, name
-        assert alert["labels"]["severity"] in {"critical", "warning"}, name
+        if name in ALWAYS_FIRING:
+            assert "for" not in alert and alert["labels"] == {"severity": "none"}, name
+        else:
+            assert 60 <= seconds(alert["for"]) <= 3600, name
+            assert alert["labels"]["severity"] in {"critical", "warning"}, name
+        assert alert["annotations"]["runbook_url"] == f"docs/runbooks/{name}.md", name
         annotations = alert["annotations"]
         assert set(annotations) == {"summary", "description", "runbook", "runbook_url"}, name
         assert all(isinstance(v, str) and len(v) > 20 for v in annotations.values()), name

@@ -28,8 +28,16 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[3]
 OWNER = "ytsentiment"
+# Retries are for idempotent tasks: a task that is not (retrain registers a new model version, trigger_cd deploys)
+# sets NO_RETRY. Every task sets its own execution_timeout (none is inherited, so a new task must choose one).
 DEFAULT_ARGS = {"owner": OWNER, "retries": 2, "retry_delay": timedelta(minutes=5),
                 "retry_exponential_backoff": True, "max_retry_delay": timedelta(minutes=30)}
+NO_RETRY = {"retries": 0}
+# The pool every task calling the YouTube Data API runs in, so mapped collect tasks (and other DAGs) cannot spend
+# one API key's daily quota (10,000 units) in parallel. Create it once per Airflow, with YOUTUBE_POOL_SLOTS slots:
+#   airflow pools set youtube_api 1 "YouTube Data API quota: one collect at a time"
+YOUTUBE_POOL = "youtube_api"
+YOUTUBE_POOL_SLOTS = 1
 CD_DEFAULT = ('make export && tag="$(make -s image-tag)" && make image IMAGE_TAG="$tag" && '
               'make push-image IMAGE_TAG="$tag" && make deploy IMAGE_TAG="$tag"')
 
