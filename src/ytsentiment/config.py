@@ -126,6 +126,11 @@ class GateParams:
     latency_budget_ms: float
     # Scopes compared like `compare` when the test rows have them (the feedback scope exists once it is exported).
     compare_if_present: tuple[str, ...] = ()
+    # Per-source watch: every source of the test rows (scope source.<name>) may fall at most its tolerance below
+    # production's macro-F1 on the same rows. source_tolerances overrides it per source (names from
+    # ingest.sources); a tolerance of None leaves that source unwatched (source_tolerance None: every unlisted one).
+    source_tolerance: float | None = None
+    source_tolerances: Mapping[str, float | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -187,10 +192,32 @@ def _source(i: int, values: Any) -> Source:
                                read=dict(src.read))
 
 
-def _gate(values: Any) -> GateParams:
+def _tolerance(key: str, value: Any) -> float | None:
+    """A per-source tolerance: a number in [0, 1] or None (not watched)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise YtSentimentError(f"params: {key} must be a number between 0 and 1 (or null: not watched), got "
+                               f"{value!r}")
+    return float(value)
+
+
+def _gate(values: Any, sources: list[str]) -> GateParams:
     gate = _build(GateParams, "gate", values)
-    return dataclasses.replace(gate, floors={str(k): float(v) for k, v in gate.floors.items()},
-                               compare=tuple(gate.compare), compare_if_present=tuple(gate.compare_if_present))
+    overrides = gate.source_tolerances if gate.source_tolerances is not None else {}
+    if not isinstance(overrides, Mapping):
+        raise YtSentimentError(f"params: gate.source_tolerances must map source names to tolerances, got "
+                               f"{type(overrides).__name__}")
+    unknown = sorted(str(k) for k in overrides if k not in sources)
+    if unknown:
+        raise YtSentimentError(f"params: gate.source_tolerances: unknown source(s) {unknown} (ingest.sources names: "
+                               f"{sources})")
+    return dataclasses.replace(
+        gate, floors={str(k): float(v) for k, v in gate.floors.items()},
+        compare=tuple(gate.compare), compare_if_present=tuple(gate.compare_if_present),
+        source_tolerance=_tolerance("gate.source_tolerance", gate.source_tolerance),
+        source_tolerances={k: _tolerance(f"gate.source_tolerances.{k}", v) for k, v in overrides.items()},
+    )
 
 
 def parse_params(raw: Mapping[str, Any]) -> Params:
@@ -224,7 +251,7 @@ def parse_params(raw: Mapping[str, Any]) -> Params:
         featurize=_build(FeaturizeParams, "featurize", raw["featurize"]),
         train=train,
         evaluate=_build(EvaluateParams, "evaluate", raw["evaluate"]),
-        gate=_gate(raw["gate"]),
+        gate=_gate(raw["gate"], names),
         raw=raw,
     )
 

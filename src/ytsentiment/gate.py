@@ -3,8 +3,10 @@
 The candidate is loaded through ``models:/<name>@candidate`` exactly as a user of the registry would, then checked:
 it loads; its output contract (classes, shapes, probabilities, the ``text`` input signature); the behavioural
 suites; an in-process latency budget; absolute macro-F1 floors; and macro-F1 against the current `production`
-version **re-scored on the same test rows** (logged numbers of older runs are never trusted). The decision, who
-made it, when, why, and both models' figures are written onto the version as tags and returned as a report.
+version **re-scored on the same test rows** (logged numbers of older runs are never trusted), for the headline
+scopes and for every source of the test rows on its own (so a pooled gain cannot hide a loss on one source). The
+decision, who made it, when, why, and both models' figures are written onto the version as tags and returned as a
+report.
 
 ``run_gate`` is what ``ytsentiment promote`` does: read params and the clean stage's test rows, decide, write
 reports/promotion.json; ``format_decision`` is the report's short text form (CLI output, CI summary).
@@ -26,7 +28,7 @@ from ytsentiment.config import GateParams, load_params
 from ytsentiment.contract import INPUT_EXAMPLE, TEXT_COLUMN, output_problems
 from ytsentiment.io import write_json
 from ytsentiment.registry import CANDIDATE, PRODUCTION, actor, alias_version, now, promote, tag_version
-from ytsentiment.scoring import headline_scopes, score_by_scope
+from ytsentiment.scoring import SOURCE_PREFIX, headline_scopes, score_by_scope
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,42 @@ def _headline(scores: dict[str, dict]) -> dict[str, float]:
     return {scope: round(scores[scope]["macro_f1"], 4) for scope in headline_scopes(scores)}
 
 
+def source_tolerance(gate: GateParams, source: str) -> float | None:
+    """How far ``source`` may fall below production: its override, else ``gate.source_tolerance`` (None: unwatched)."""
+    return gate.source_tolerances[source] if source in gate.source_tolerances else gate.source_tolerance
+
+
+def compare_sources(gate: GateParams, cand_scores: dict[str, dict], prod_scores: dict[str, dict],
+                    prod_v: str | None) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Candidate vs production macro-F1 on each source of the test rows: (one entry per source, refusal reasons).
+
+    An entry holds both figures, the change, the tolerance and a ``result``: ``ok``, ``failed``, ``not watched``
+    (tolerance None) or why it could not be compared (a source missing from one side's scores; an override naming a
+    source the test rows do not have).
+    """
+    scored = {s.removeprefix(SOURCE_PREFIX) for s in (*cand_scores, *prod_scores) if s.startswith(SOURCE_PREFIX)}
+    entries: dict[str, dict[str, Any]] = {}
+    reasons = []
+    for source in sorted(scored | set(gate.source_tolerances)):
+        scope, tolerance = f"{SOURCE_PREFIX}{source}", source_tolerance(gate, source)
+        c, p = (scores.get(scope, {}).get("macro_f1") for scores in (cand_scores, prod_scores))
+        if c is None or p is None:  # the same rows give both sides the same scopes: say so rather than crash
+            missing = "the test rows have no such source" if c is None and p is None else (
+                f"no {'candidate' if c is None else 'production'} figure")
+            entries[source] = {"candidate": None if c is None else round(c, 4),
+                               "production": None if p is None else round(p, 4), "tolerance": tolerance,
+                               "result": f"not compared: {missing}"}
+            continue
+        failed = tolerance is not None and c < p - tolerance
+        entries[source] = {"candidate": round(c, 4), "production": round(p, 4), "change": round(c - p, 4),
+                           "tolerance": tolerance, "rows": cand_scores[scope]["rows"],
+                           "result": "not watched" if tolerance is None else "failed" if failed else "ok"}
+        if failed:
+            reasons.append(f"source: {source} macro-F1 {c:.4f} < production v{prod_v}'s {p:.4f} "
+                           f"(tolerance {tolerance})")
+    return entries, reasons
+
+
 def read_test_rows(path: str | Path) -> pd.DataFrame:
     """The clean stage's held-out rows, checked for the columns the gate scores on."""
     if not Path(path).is_file():
@@ -91,13 +129,18 @@ def run_gate(name: str, params_path: str | Path, test_path: str | Path, report_p
 
 
 def format_decision(report: dict[str, Any]) -> str:
-    """The decision in a few lines: verdict and versions, both models' macro-F1, the reasons."""
+    """The decision in a few lines: verdict and versions, both models' macro-F1 (headline scopes, then each source
+    compared), the reasons."""
     prod_v = report["production_version"]
     lines = [f"{report['decision'].upper()}: {report['model']} candidate v{report['candidate_version']}"
              f" (production was {('v' + prod_v) if prod_v else 'none'})"]
     for who in ("candidate", "production"):
         if who in report:
             lines.append(f"  {who:<10} macro-F1 " + ", ".join(f"{k} {v:.4f}" for k, v in report[who].items()))
+    for source, e in report.get("checks", {}).get("sources", {}).items():
+        figures = (f"candidate {e['candidate']:.4f} production {e['production']:.4f} change {e['change']:+.4f} "
+                   f"tolerance {e['tolerance']}: " if "change" in e else "")
+        lines.append(f"  source {source}: {figures}{e['result']}")
     lines += [f"  - {reason}" for reason in report["reasons"]]
     return "\n".join(lines)
 
@@ -167,6 +210,11 @@ def decide(name: str, gate: GateParams, test: pd.DataFrame) -> dict[str, Any]:
                 if c < p - gate.tolerance:
                     reasons.append(f"compare: {scope} macro-F1 {c:.4f} < production v{prod_v}'s "
                                    f"{p:.4f} (tolerance {gate.tolerance})")
+            sources, failed = compare_sources(gate, cand_scores, prod_scores, prod_v)
+            report["checks"]["sources"] = sources
+            report["checks"]["sources_compared"] = [s for s, e in sources.items() if e["result"] in ("ok", "failed")]
+            report["checks"]["sources_failed"] = [s for s, e in sources.items() if e["result"] == "failed"]
+            reasons += failed
     return _finish(name, cand_v, report, promoted=not reasons)
 
 
@@ -180,6 +228,13 @@ def _finish(name: str, version: str, report: dict[str, Any], promoted: bool) -> 
     for who in ("candidate", "production"):
         for scope, value in report.get(who, {}).items():
             tags[f"gate.{who}.{scope}.macro_f1"] = value
+    sources = report["checks"].get("sources", {})
+    for source, entry in sources.items():
+        tags[f"gate.source.{source}"] = ", ".join(f"{k} {v}" for k, v in entry.items() if k != "result") + (
+            f": {entry['result']}")
+    if sources:
+        for key in ("compared", "failed"):
+            tags[f"gate.sources.{key}"] = ", ".join(report["checks"][f"sources_{key}"]) or "none"
     if promoted and report.get("replaced_version"):
         tags["promotion.replaced_version"] = report["replaced_version"]
     tag_version(name, version, tags)

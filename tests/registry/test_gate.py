@@ -54,8 +54,8 @@ class Lookup:
 
     classes_ = np.array([-1, 0, 1])
 
-    def __init__(self, predictions: list[int]) -> None:
-        self.table = dict(zip(TEXTS, predictions, strict=True))
+    def __init__(self, predictions: list[int], texts: list[str] = TEXTS) -> None:
+        self.table = dict(zip(texts, predictions, strict=True))
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         return np.array([self.table.get(t, 0) for t in frame["text"]])
@@ -232,3 +232,134 @@ def test_the_feedback_scope_is_compared_once_the_test_rows_have_it(mlflow_store,
 
     report = decide(test_frame, compare=(), compare_if_present=("feedback",))  # no feedback rows yet
     assert report["checks"]["compared"] == [] and report["decision"] == "promoted"
+
+
+# Per-source watch. The ten rows above become source "tweets"; six more rows are source "youtube". By hand:
+#   youtube, truth [-1,-1,0,0,1,1]: the candidate is right on all six (macro-F1 1); production says 0 throughout:
+#     negative F1 0, neutral P 2/6 R 1 F1 1/2, positive F1 0 -> macro-F1 1/6
+#   pooled (16 rows, all group "human", so overall = human), candidate: negative TP 5 FP 1 FN 1 F1 10/12,
+#     neutral TP 3 FP 2 FN 1 F1 6/9, positive TP 5 FP 0 FN 1 F1 10/11 -> (5/6 + 2/3 + 10/11) / 3 = 0.803030...
+#   production: negative TP 4 FP 1 FN 2 F1 8/11, neutral TP 3 FP 5 FN 1 F1 1/2, positive TP 3 FP 0 FN 3 F1 2/3
+#     -> (8/11 + 1/2 + 2/3) / 3 = 0.631313...
+# So the candidate gains 0.17 overall and on human while it loses 0.0796 on tweets (CANDIDATE_F1 vs PRODUCTION_F1).
+YT_TEXTS = [f"youtube comment number {i}" for i in range(6)]
+YT_TRUTH = [-1, -1, 0, 0, 1, 1]
+YT_CANDIDATE, YT_PRODUCTION = YT_TRUTH, [0] * 6
+YT_CANDIDATE_F1, YT_PRODUCTION_F1 = 1.0, 1 / 6
+POOLED_CANDIDATE_F1 = (5 / 6 + 2 / 3 + 10 / 11) / 3
+POOLED_PRODUCTION_F1 = (8 / 11 + 1 / 2 + 2 / 3) / 3
+TWEETS_CHANGE = CANDIDATE_F1 - PRODUCTION_F1  # -0.0796...
+
+
+@pytest.fixture
+def two_sources() -> pd.DataFrame:
+    return pd.DataFrame({"text": TEXTS + YT_TEXTS, "label": TRUTH + YT_TRUTH,
+                         "source": ["tweets"] * len(TEXTS) + ["youtube"] * len(YT_TEXTS), "group": "human"})
+
+
+def with_production(frame) -> None:
+    """Register and promote the production fake, then register the candidate fake (v2, @candidate)."""
+    register(Lookup(PRODUCTION + YT_PRODUCTION, TEXTS + YT_TEXTS))
+    assert decide(frame)["decision"] == "promoted"
+    register(Lookup(CANDIDATE + YT_CANDIDATE, TEXTS + YT_TEXTS))
+
+
+def test_hand_computed_per_source_and_pooled_figures():
+    from ytsentiment.scoring import scores
+
+    assert scores(YT_TRUTH, YT_CANDIDATE)["macro_f1"] == pytest.approx(YT_CANDIDATE_F1)
+    assert scores(YT_TRUTH, YT_PRODUCTION)["macro_f1"] == pytest.approx(YT_PRODUCTION_F1)
+    assert scores(TRUTH + YT_TRUTH, CANDIDATE + YT_CANDIDATE)["macro_f1"] == pytest.approx(POOLED_CANDIDATE_F1)
+    assert scores(TRUTH + YT_TRUTH, PRODUCTION + YT_PRODUCTION)["macro_f1"] == pytest.approx(POOLED_PRODUCTION_F1)
+
+
+def test_a_pooled_gain_cannot_hide_a_source_loss(mlflow_store, two_sources):
+    """Better overall and on human, 0.0796 worse on tweets: refused under a 0.01 source tolerance, naming tweets."""
+    from ytsentiment.gate import format_decision
+    from ytsentiment.registry import client
+
+    with_production(two_sources)
+    report = decide(two_sources, compare=("overall", "human"), source_tolerance=0.01)
+    pooled = {"overall": round(POOLED_CANDIDATE_F1, 4), "human": round(POOLED_CANDIDATE_F1, 4)}
+    assert report["candidate"] == pooled == {"overall": 0.803, "human": 0.803}
+    assert report["production"] == {"overall": round(POOLED_PRODUCTION_F1, 4), "human": round(POOLED_PRODUCTION_F1, 4)}
+    assert report["checks"]["compared"] == ["overall", "human"]  # both headline comparisons pass...
+    assert report["decision"] == "refused"  # ...and the one source that lost more than its tolerance refuses
+    assert report["reasons"] == [f"source: tweets macro-F1 {CANDIDATE_F1:.4f} < production v1's "
+                                 f"{PRODUCTION_F1:.4f} (tolerance 0.01)"]
+    assert report["checks"]["sources"] == {
+        "tweets": {"candidate": 0.669, "production": 0.7487, "change": round(TWEETS_CHANGE, 4), "tolerance": 0.01,
+                   "rows": 10, "result": "failed"},
+        "youtube": {"candidate": 1.0, "production": round(YT_PRODUCTION_F1, 4), "change": round(5 / 6, 4),
+                    "tolerance": 0.01, "rows": 6, "result": "ok"},
+    }
+    assert report["checks"]["sources_compared"] == ["tweets", "youtube"]
+    assert report["checks"]["sources_failed"] == ["tweets"]
+    assert aliases() == {"candidate": "2", "production": "1"}
+
+    tags = client().get_model_version(NAME, "2").tags
+    assert tags["gate.sources.failed"] == "tweets" and tags["gate.sources.compared"] == "tweets, youtube"
+    assert tags["gate.source.tweets"] == ("candidate 0.669, production 0.7487, change -0.0796, tolerance 0.01, "
+                                          "rows 10: failed")
+    assert "source: tweets macro-F1 0.6690" in tags["gate.reasons"]
+    text = format_decision(report)
+    assert "  source tweets: candidate 0.6690 production 0.7487 change -0.0796 tolerance 0.01: failed" in text
+    assert "  source youtube: candidate 1.0000 production 0.1667 change +0.8333 tolerance 0.01: ok" in text
+    assert text.endswith(f"  - {report['reasons'][0]}")
+
+
+@pytest.mark.parametrize(("tolerance", "overrides", "decision", "tweets"), [
+    (0.08, {}, "promoted", "ok"),  # a 0.0796 loss inside a 0.08 tolerance
+    (0.01, {"tweets": 0.08}, "promoted", "ok"),  # the override loosens tweets alone
+    (0.08, {"tweets": 0.079}, "refused", "failed"),  # the override tightens tweets alone
+    (0.01, {"tweets": None}, "promoted", "not watched"),  # the override leaves tweets unwatched
+    (None, {}, "promoted", "not watched"),  # the watch is off
+    (None, {"tweets": 0.01}, "refused", "failed"),  # off but for the one source listed
+], ids=["within-tolerance", "override-loosens", "override-tightens", "override-unwatches", "off", "off-but-one"])
+def test_source_tolerance_and_overrides(mlflow_store, two_sources, tolerance, overrides, decision, tweets):
+    with_production(two_sources)
+    report = decide(two_sources, compare=("overall", "human"), source_tolerance=tolerance,
+                    source_tolerances=overrides)
+    assert report["decision"] == decision, report["reasons"]
+    entry = report["checks"]["sources"]["tweets"]
+    assert entry["result"] == tweets and entry["tolerance"] == overrides.get("tweets", tolerance)
+    assert report["checks"]["sources"]["youtube"]["tolerance"] == tolerance  # no override: the default
+    assert report["checks"]["sources_failed"] == (["tweets"] if decision == "refused" else [])
+    if decision == "refused":
+        assert report["reasons"] == [f"source: tweets macro-F1 {CANDIDATE_F1:.4f} < production v1's "
+                                     f"{PRODUCTION_F1:.4f} (tolerance {overrides['tweets']})"]
+        assert aliases() == {"candidate": "2", "production": "1"}
+    else:
+        assert report["reasons"] == [] and aliases() == {"candidate": "2", "production": "2", "previous": "1"}
+
+
+def test_a_source_missing_from_one_side_is_reported_not_a_crash(mlflow_store, two_sources, monkeypatch):
+    """An override for a source the test rows lack (the feedback export before it exists), and a source production
+    has no figure for, are each reported as not compared; the sources that can be compared still decide."""
+    from ytsentiment import gate
+    from ytsentiment.gate import format_decision
+
+    with_production(two_sources)
+    scorer, calls = gate.score_by_scope, []
+
+    def production_without_youtube(frame, y_pred):
+        calls.append(1)
+        scores = scorer(frame, y_pred)
+        return {k: v for k, v in scores.items() if k != "source.youtube"} if len(calls) == 2 else scores
+
+    monkeypatch.setattr(gate, "score_by_scope", production_without_youtube)  # 1st call: candidate, 2nd: production
+    report = decide(two_sources, source_tolerance=0.01, source_tolerances={"feedback": 0.02})
+    assert len(calls) == 2
+    assert report["checks"]["sources"]["feedback"] == {
+        "candidate": None, "production": None, "tolerance": 0.02,
+        "result": "not compared: the test rows have no such source"}
+    assert report["checks"]["sources"]["youtube"] == {
+        "candidate": 1.0, "production": None, "tolerance": 0.01, "result": "not compared: no production figure"}
+    assert report["checks"]["sources"]["tweets"]["result"] == "failed"
+    assert report["checks"]["sources_compared"] == ["tweets"] and report["checks"]["sources_failed"] == ["tweets"]
+    assert report["decision"] == "refused"
+    assert report["reasons"] == [f"source: tweets macro-F1 {CANDIDATE_F1:.4f} < production v1's "
+                                 f"{PRODUCTION_F1:.4f} (tolerance 0.01)"]
+    text = format_decision(report)
+    assert "  source youtube: not compared: no production figure" in text
+    assert "  source feedback: not compared: the test rows have no such source" in text

@@ -34,6 +34,7 @@ def test_repo_params_load():
     assert params.featurize.ngram_min <= params.featurize.ngram_max
     assert params.train.n_jobs >= 1
     assert set(params.gate.compare) <= {"overall", "reddit", "human"} | set(params.gate.floors)
+    assert params.gate.source_tolerance is not None  # every source is watched by default
     with pytest.raises(Exception):  # noqa: B017 - frozen dataclass: FrozenInstanceError
         params.train.learning_rate = 1.0  # type: ignore[misc]
 
@@ -85,16 +86,34 @@ def _broken(raw: dict, edit) -> dict:
     (lambda r: r["train"].update(validation_fraction=1.5), "train.validation_fraction"),
     (lambda r: r["clean"].update(test_size=0), "clean.test_size"),
     (lambda r: r.update(gate=[1, 2]), "'gate'"),
+    (lambda r: r["gate"].update(source_tolerance=1.5), "gate.source_tolerance must be a number between 0 and 1"),
+    (lambda r: r["gate"].update(source_tolerance=-0.01), "gate.source_tolerance must be"),
+    (lambda r: r["gate"].update(source_tolerance="0.01"), "gate.source_tolerance must be"),
+    (lambda r: r["gate"].update(source_tolerance=True), "gate.source_tolerance must be"),
+    (lambda r: r["gate"].update(source_tolerances={"apple_tweets": 2}), "gate.source_tolerances.apple_tweets must be"),
+    (lambda r: r["gate"].update(source_tolerances={"apple_tweet": 0.02}), "unknown source(s) ['apple_tweet']"),
+    (lambda r: r["gate"].update(source_tolerances=[0.02]), "gate.source_tolerances must map source names"),
 ], ids=["missing-section", "missing-base", "unknown-key", "missing-key", "unknown-source-key",
         "missing-source-key", "bad-checksum", "sidecar-for-a-pinned-file", "unknown-file-key", "short-commit",
         "repo-without-commit", "member-without-sha256", "bad-label-target", "duplicate-source", "include-unknown",
         "include-empty", "no-sources", "no-files", "unknown-ingest-key", "validation-fraction", "test-size",
-        "section-not-mapping"])
+        "section-not-mapping", "source-tolerance-above-1", "source-tolerance-below-0", "source-tolerance-string",
+        "source-tolerance-bool", "source-override-above-1", "source-override-unknown", "source-overrides-list"])
 def test_invalid_params_name_the_key(raw, edit, named):
     with pytest.raises(YtSentimentError) as err:
         parse_params(_broken(raw, edit))
     assert named in str(err.value)
     assert str(err.value).startswith("params:")
+
+
+@pytest.mark.parametrize(("tolerance", "overrides"), [
+    (0, {"apple_tweets": 1}), (1, {"apple_tweets": 0}), (None, {"apple_tweets": 0.02, "reddit": None}), (0.01, None),
+])
+def test_source_tolerances_accept_bounds_and_null(raw, tolerance, overrides):
+    gate = parse_params(_broken(raw, lambda r: r["gate"].update(source_tolerance=tolerance,
+                                                                source_tolerances=overrides))).gate
+    assert gate.source_tolerance == tolerance
+    assert gate.source_tolerances == (overrides or {})
 
 
 def test_bad_label_target_says_what_is_allowed(raw):
