@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -143,3 +144,55 @@ def test_repo_params_have_a_valid_monitor_section():
 
     p = load_monitor_params(Path(__file__).resolve().parents[2] / "params.yaml")
     assert p.min_predictions <= p.baseline_size and p.window_by in ("count", "time")
+
+
+# ---- thresholds: a score exactly ON a threshold -----------------------------------------------------------------
+# Hand-built frames with two signals (no text, no descriptors: missing signals are skipped). The reference's
+# confidence alternates 0.5 / 1.0 (standard deviation 0.25); the window's is the same shifted by 0.0625, so the
+# Wasserstein distance is 0.0625 and, normed by that deviation, exactly 0.25 (every figure a power of two: no
+# rounding). The class mix is the same on both sides: Jensen-Shannon distance 0.
+ON = 0.25
+REFERENCE = pd.DataFrame({"sentiment": [-1, 0, 1, 1] * 5, "confidence": [0.5, 1.0] * 10})
+SHIFTED = REFERENCE.assign(confidence=REFERENCE["confidence"] + 0.0625)
+EXACT = MonitorParams(min_predictions=len(REFERENCE))  # exactly as many rows as needed: enough data
+
+
+@pytest.mark.parametrize(("threshold", "drift"), [(ON, False), (ON - 1e-9, True)], ids=["on", "just-below"])
+def test_a_score_on_the_threshold_is_not_drift(threshold, drift):
+    view, _ = core.drift(SHIFTED, REFERENCE, dataclasses.replace(EXACT, stat_threshold=threshold))
+    assert view["enough_data"] is True  # n == min_predictions is enough
+    assert view["signals"]["confidence"]["score"] == ON
+    assert view["signals"]["confidence"]["drift"] is drift
+    assert view["signals"]["sentiment"] == {"method": core.CLASS_METHOD, "score": 0.0, "threshold": threshold,
+                                            "drift": False}
+
+
+def test_a_zero_score_on_a_zero_threshold_is_not_drift():
+    view, _ = core.drift(REFERENCE.copy(), REFERENCE, dataclasses.replace(EXACT, stat_threshold=0.0))
+    assert {name: s["drift"] for name, s in view["signals"].items()} == {"sentiment": False, "confidence": False}
+    assert view["drift_score"] == 0.0 and view["drift_detected"] is False
+
+
+@pytest.mark.parametrize(("share", "detected"), [(0.5, True), (0.5 + 1e-9, False)], ids=["on", "just-above"])
+def test_a_drift_share_on_the_threshold_is_drift(share, detected):
+    """One of two signals drifted (confidence 0.25 > 0.1): share 1/2, exactly ``drift_share`` 0.5 -> drifted."""
+    view, _ = core.drift(SHIFTED, REFERENCE, dataclasses.replace(EXACT, stat_threshold=0.1, drift_share=share))
+    assert view["drifted"] == ["confidence"] and view["drift_score"] == 0.5
+    assert view["drift_detected"] is detected
+
+
+def test_one_row_short_of_min_predictions_is_not_enough_data():
+    view, snapshot = core.drift(SHIFTED[1:], REFERENCE, EXACT)
+    assert view["enough_data"] is False and snapshot is None
+    view, snapshot = core.drift(SHIFTED, REFERENCE[1:], EXACT)
+    assert view["enough_data"] is False and snapshot is None
+
+
+@pytest.mark.parametrize(("floor", "decision"), [(0.5, "ok"), (0.5 + 1e-9, "retrain")], ids=["on", "just-above"])
+def test_live_macro_f1_on_the_floor_is_ok(floor, decision):
+    """By hand: labels [1, 1, -1, -1], predictions [1, -1, -1, 1]: F1 1/2 for each class, macro-F1 exactly 0.5."""
+    params = MonitorParams(min_feedback=4, live_f1_floor=floor)
+    quality = core.live_quality(pd.DataFrame({"label": [1, 1, -1, -1], "sentiment": [1, -1, -1, 1]}), params)
+    assert quality["macro_f1"] == 0.5 and quality["enough_data"] is True  # n == min_feedback is enough
+    view = {"reference": "baseline", "enough_data": False, "note": "not enough data"}
+    assert core.decide(view, quality, params)[0] == decision

@@ -12,6 +12,7 @@ import pytest
 
 from ytsentiment import cli
 from ytsentiment.storage import export_feedback, record_feedback
+from ytsentiment.storage.export import select_rows
 
 T = datetime(2026, 3, 1, tzinfo=UTC)
 QUOTED = 'c\'est bien, "quoted"'
@@ -74,6 +75,33 @@ def test_export_majority(votes, tmp_path):
     data, _ = read(tmp_path / "feedback-2026-03-02.csv")
     assert data.decode().splitlines()[:2] == ["text,label", "awful,-1"]
     assert report["dropped"]["conflicting_texts"] == 1 and report["conflicting_sha256"] == [sha("meh")]
+
+
+def test_export_at_the_lowest_agreement_still_drops_a_tie(votes, tmp_path):
+    """min_agreement=0.5: "meh" (1 vote to 1) has a share of exactly 0.5, enough, but it is a tie: dropped."""
+    report = export_feedback(votes, tmp_path, max_per_client=3, min_agreement=0.5, day=date(2026, 3, 2))
+    data, _ = read(tmp_path / "feedback-2026-03-02.csv")
+    assert data.decode().splitlines()[:2] == ["text,label", "awful,-1"]
+    assert "meh" not in data.decode()
+    assert report["dropped"]["conflicting_texts"] == 1 and report["conflicting_sha256"] == [sha("meh")]
+    assert report["dropped"]["conflicting_votes"] == 2 and report["rows"] == 6
+
+
+def _vote(i: int, client: str, text: str, label: int) -> dict:
+    return {"id": i, "client_id": client, "text_sha256": sha(text), "label": label, "at": T, "text": text}
+
+
+@pytest.mark.parametrize(("labels", "min_agreement", "exported"), [
+    ([1, 1, 0, -1], 0.5, 1),            # 2 of 4 (share exactly 0.5), no tie: exported
+    ([1, 1, 0, -1], 0.5 + 1e-9, None),  # the same share just under the bar: dropped
+    ([1, 1, 0, 0], 0.5, None),          # 2 to 2: share 0.5 too, but a tie: dropped
+    ([-1, -1, 1], 2 / 3, -1),           # 2 of 3 at min_agreement 2/3: exactly at the bar, exported
+], ids=["half-no-tie", "half-under-bar", "two-way-tie", "two-thirds-on-bar"])
+def test_agreement_boundary_and_ties(labels, min_agreement, exported):
+    votes = [_vote(i, f"client{i}", "one text", label) for i, label in enumerate(labels)]
+    rows, report = select_rows(votes, max_per_client=3, min_agreement=min_agreement)
+    assert rows == ([] if exported is None else [("one text", exported)])
+    assert report["dropped"]["conflicting_votes"] == (0 if exported is not None else len(labels))
 
 
 def test_export_is_deterministic(votes, tmp_path):

@@ -193,3 +193,66 @@ def test_an_unexpected_error_drops_the_batch_and_the_writer_goes_on(engine, make
     assert calls[0] == 3  # not retried
     assert any("failed unexpectedly" in r.getMessage() for r in records(caplog, logging.ERROR))
     log.close()
+
+
+class FailingInsert:
+    """Stands in for ``PredictionLog._insert``: the first ``failures`` calls raise what a database that is down or
+    locked raises (an OperationalError), later ones write for real. Counts the calls (attempts)."""
+
+    def __init__(self, log, failures: int):
+        from sqlalchemy.exc import OperationalError
+
+        self.real, self.failures, self.calls = log._insert, failures, 0
+        self.error = OperationalError("INSERT INTO predictions", {}, Exception("database is locked"))
+
+    def __call__(self, rows):
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise self.error
+        self.real(rows)
+
+
+@pytest.mark.parametrize(("max_retries", "failures", "attempts", "written"), [
+    (2, 1, 2, 3),   # fails once, written on the first retry
+    (2, 2, 3, 3),   # fails twice, written on the last retry
+    (2, 3, 3, 0),   # fails three times: 1 + max_retries attempts, then dropped
+    (0, 1, 1, 0),   # max_retries=0: one attempt, no retry
+    (0, 0, 1, 3),   # max_retries=0 and a healthy database: written at once
+], ids=["retry-succeeds", "last-retry-succeeds", "retries-exhausted", "no-retries", "no-retries-needed"])
+def test_a_failed_batch_is_retried_max_retries_times(engine, make_row, monkeypatch, caplog, max_retries, failures,
+                                                     attempts, written):
+    dropped = Tally()
+    log = PredictionLog(engine, batch_size=3, flush_seconds=0.01, max_retries=max_retries, retry_seconds=0.001,
+                        on_dropped=dropped, start=False)
+    insert = FailingInsert(log, failures)
+    monkeypatch.setattr(log, "_insert", insert)
+    caplog.set_level(logging.INFO, logger=WRITER)
+    try:
+        log.submit([make_row(i) for i in range(3)])  # one batch
+        log.start()
+        assert log.flush(30)
+        assert insert.calls == attempts
+        assert (log.written, log.dropped, dropped.total, stored(engine)) == (written, 3 - written, 3 - written,
+                                                                             written)
+        assert log.healthy is bool(written)
+        assert len(records(caplog, logging.WARNING)) == (0 if written else 1)  # a retried success is no outage
+    finally:
+        log.close()
+
+
+def test_during_a_known_outage_a_batch_is_tried_once(engine, make_row, monkeypatch):
+    """The first batch of an outage gets 1 + max_retries attempts; once the outage is known, the next gets one."""
+    log = PredictionLog(engine, batch_size=3, flush_seconds=0.01, max_retries=2, retry_seconds=0.001, start=False)
+    insert = FailingInsert(log, failures=4)
+    monkeypatch.setattr(log, "_insert", insert)
+    try:
+        log.submit([make_row(i) for i in range(3)])
+        log.start()
+        assert log.flush(30) and insert.calls == 3 and log.healthy is False
+        log.submit([make_row(i) for i in range(3, 6)])
+        assert log.flush(30) and insert.calls == 4  # one attempt, no retries
+        log.submit([make_row(i) for i in range(6, 9)])
+        assert log.flush(30) and insert.calls == 5  # the 5th attempt writes: the outage is over
+        assert (log.written, log.dropped, log.healthy, stored(engine)) == (3, 6, True, 3)
+    finally:
+        log.close()

@@ -50,6 +50,35 @@ def test_clear_foreign_comments_are_named(text, code):
     assert not is_supported(code)
 
 
+# The floors, each at its boundary: one text just under it (undetermined, though CLD2 calls its guess reliable) and one
+# exactly on it (named). Letters and words are counted by hand: "Das ist sehr schön" has 3 + 3 + 4 + 5 = 15 letters.
+AT_THE_FLOOR = [
+    # MIN_LETTERS = 16 (Latin script, at least MIN_WORDS words)
+    ("Das ist sehr schön", UNDETERMINED),      # 15 letters, 4 words
+    ("Das ist sehr schöne", "de"),             # 16 letters
+    ("Me gusta mucho est", UNDETERMINED),      # 15 letters, 4 words
+    ("Me gusta mucho esto", "es"),             # 16 letters
+    # MIN_WORDS = 3 (with letters to spare)
+    ("Wunderschönes Liebeslied", UNDETERMINED),  # 23 letters, 2 words
+    ("Wunderschönes Liebeslied heute", "de"),  # 3 words
+    ("canzone bellissima", UNDETERMINED),      # 17 letters, 2 words
+    ("Questa canzone bellissima", "it"),       # 3 words
+    # MIN_SCRIPT_LETTERS = 4 (a mostly non-Latin text: neither floor above applies)
+    ("Кру", UNDETERMINED),                     # 3 Cyrillic letters
+    ("Крут", "ru"),                            # 4
+    ("最高の", UNDETERMINED),                   # 3 CJK letters
+    ("最高の動", "ja"),                         # 4
+    # "mostly": at least half of the letters non-Latin
+    ("nicer Крут", UNDETERMINED),              # 4 of 9 letters Cyrillic: Latin rules apply, 9 < 16 letters
+    ("good Крут", "ru"),                       # 4 of 8: exactly half
+]
+
+
+@pytest.mark.parametrize(("text", "code"), AT_THE_FLOOR, ids=[t for t, _ in AT_THE_FLOOR])
+def test_the_letter_and_word_floors_at_their_boundary(text, code):
+    assert identify(text) == code
+
+
 def test_undetermined_and_english_are_supported_others_are_not():
     assert is_supported(UNDETERMINED) and is_supported("en")
     assert not is_supported("es") and not is_supported("ja")
