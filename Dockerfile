@@ -20,7 +20,7 @@ FROM ${PYTHON_IMAGE} AS runtime
 ARG GIT_SHA=unknown
 ARG MODEL_VERSION=unknown
 LABEL org.opencontainers.image.title="ytsentiment" \
-      org.opencontainers.image.description="YouTube comment sentiment API (gunicorn + Flask + LightGBM)" \
+      org.opencontainers.image.description="YouTube comment sentiment API (gunicorn + Flask + scikit-learn)" \
       org.opencontainers.image.revision="${GIT_SHA}" \
       io.ytsentiment.model-version="${MODEL_VERSION}"
 # libgomp1: the OpenMP runtime LightGBM needs to import (model.py imports it for the optional blend; the default

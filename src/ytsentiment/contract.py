@@ -7,9 +7,10 @@ a model-info shape. The Chrome extension keeps its one copy of the label table i
 - ``LABELS``: class value -> name, in class order (-1, 0, 1); ``CLASSES``, ``NAMES`` and ``CLASS_OF`` derive from it.
 - ``output_problems(model)``: what is wrong with a model's output contract (classes, ``predict``,
   ``predict_proba``) on ``INPUT_EXAMPLE``; an empty list when nothing is.
-- ``model_info(...)``: the record ``GET /model`` returns and ``model_info.json`` stores. ``trained_at`` has one
+- ``model_info(...)``: the record ``model_info.json`` stores and the API holds. ``trained_at`` has one
   meaning everywhere: when the MLflow run that trained and evaluated the model **finished** (UTC, ISO-8601, seconds);
-  ``trained_at_of(run)`` computes it from an MLflow run.
+  ``trained_at_of(run)`` computes it from an MLflow run. ``public_model_info(info)`` is the part ``GET /model``
+  shows (keys ``PUBLIC_MODEL_INFO_KEYS``): no URI, run id, commit or full metric set.
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 MODEL_INFO_KEYS = ("name", "version", "alias", "uri", "run_id", "metrics", "trained_at", "git_commit")
+PUBLIC_MODEL_INFO_KEYS = ("name", "version", "alias", "trained_at", "metrics")
+# The headline metrics GET /model shows -> the run's metric they come from (macro-F1 on all test rows, on the
+# human-labelled ones).
+HEADLINE_METRICS = {"overall_macro_f1": "model.overall.macro_f1", "human_macro_f1": "model.human.macro_f1"}
 
 
 def output_problems(model: Any, example: pd.DataFrame | None = None) -> list[str]:
@@ -98,6 +103,16 @@ def model_info(uri: str, name: str | None = None, version: Any = None, alias: st
     return {"name": name, "version": None if version is None else str(version), "alias": alias, "uri": uri,
             "run_id": run_id, "metrics": {k: float(v) for k, v in (metrics or {}).items()},
             "trained_at": trained_at, "git_commit": git_commit or None}
+
+
+def public_model_info(info: dict[str, Any]) -> dict[str, Any]:
+    """What ``GET /model`` shows of a model-info record: name, version, alias, trained_at and ``HEADLINE_METRICS``
+    (None for one the run did not log)."""
+    metrics = info.get("metrics") or {}
+    headline = {name: None if metrics.get(key) is None else float(metrics[key])
+                for name, key in HEADLINE_METRICS.items()}
+    return {"name": info.get("name"), "version": info.get("version"), "alias": info.get("alias"),
+            "trained_at": info.get("trained_at"), "metrics": headline}
 
 
 def registry_model_info(client: Any, version: Any, uri: str, alias: str | None) -> dict[str, Any]:

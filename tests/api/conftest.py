@@ -21,7 +21,8 @@ from ytsentiment.api import create_app
 from ytsentiment.api.model_store import LoadedModel
 
 FAKE_INFO = {"name": "fake", "version": "7", "alias": "production", "uri": "fake://model", "run_id": "r1",
-             "metrics": {"test.macro_f1": 0.5}, "trained_at": "2026-01-01T00:00:00+00:00"}
+             "metrics": {"model.overall.macro_f1": 0.61, "test.macro_f1": 0.5, **{f"m{i}": 0.1 for i in range(400)}},
+             "trained_at": "2026-01-01T00:00:00+00:00", "git_commit": "0123abc"}
 
 
 class FakeModel:

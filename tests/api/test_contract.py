@@ -13,7 +13,7 @@ from PIL import Image
 from ytsentiment.api import create_app
 from ytsentiment.api.settings import EXTENSION_ORIGIN
 
-from .conftest import FAKE_INFO, Blocker, fake_loader
+from .conftest import Blocker, fake_loader
 
 
 def png_size(data: bytes) -> tuple[int, int]:
@@ -163,7 +163,10 @@ def test_chart_endpoints_return_png(client, path, body):
 def test_health_ready_model(client):
     assert client.get("/health").get_json() == {"status": "ok"}
     assert client.get("/ready").get_json() == {"status": "ready"}
-    assert client.get("/model").get_json() == {**FAKE_INFO, "uri": "models:/ytsentiment@production"}
+    # what the extension and operators need; no URI, run id, commit or full metric set
+    assert client.get("/model").get_json() == {
+        "name": "fake", "version": "7", "alias": "production", "trained_at": "2026-01-01T00:00:00+00:00",
+        "metrics": {"overall_macro_f1": 0.61, "human_macro_f1": None}}
 
 
 def test_head_on_get_routes(client):
@@ -248,7 +251,7 @@ BAD_PREDICT_BODIES = [
     (b'{"comments": [1, "x"]}', 400, "comments[0]"),
     (b'{"comments": [null]}', 400, "comments[0]"),
     (b'{"comments": [{"text": "an object"}]}', 400, "comments[0]"),
-    (b'{"comments": ["\\ud800"]}', 400, "JSON"),
+    (b'{"comments": ["\\ud800"]}', 400, "unpaired surrogate"),
     (b'{"comments": ["\xff\xfe"]}', 400, "JSON"),
     (b'{"comments": [NaN]}', 400, "comments[0]"),
 ]
@@ -258,6 +261,72 @@ BAD_PREDICT_BODIES = [
 def test_predict_rejects_bad_bodies(client, fake_model, body, status, needle):
     assert_error(client.post("/predict", data=body, content_type="application/json"), status, needle)
     assert fake_model.calls == []
+
+
+@pytest.mark.parametrize(("body", "needles"), [
+    (b'{"comments": ["a",\n  "b" "c"]}', ["line 2, column 7", "delimiter"]),
+    (b'{"comments": ["a"],\n "video_id": }', ["line 2, column 14", "expecting value"]),
+    (b'{"comments": ["ok", "\\udc00\\ud800"]}', ["unpaired surrogate", "\\udc00", "line 1, column 22"]),
+    (b'{"comments": ["\\ud83d\\ude00", "x\\ud83d"]}', ["unpaired surrogate", "\\ud83d", "column 33"]),
+    (b'{"comments": ["\\ud83d", "\\ude00"]}', ["unpaired surrogate", "\\ud83d", "column 16"]),  # two halves apart
+])
+def test_malformed_json_says_what_and_where(client, body, needles):
+    assert_error(client.post("/predict", data=body, content_type="application/json"), 400, *needles)
+
+
+def test_a_paired_surrogate_escape_is_one_character(client):
+    response = client.post("/predict", data=b'{"comments": ["\\ud83d\\ude00"]}', content_type="application/json")
+    assert response.status_code == 200 and response.get_json()[0]["comment"] == "\U0001f600"
+
+
+CONTROL_TEXT_BODIES = [
+    ("/predict", {"comments": ["a", "b", "c", "nul\u0000here"]}, "comments[3]"),
+    ("/predict", {"comments": ["bell\u0007"]}, "comments[0]"),
+    ("/predict", {"comments": ["esc\u001b[31m"]}, "comments[0]"),
+    ("/predict_with_timestamps", {"comments": [{"text": "\u0000", "timestamp": "2024-01-01"}]}, "comments[0].text"),
+    ("/analyze", {"comments": [{"text": "ok"}, {"text": "a\u000bb"}]}, "comments[1].text"),
+    ("/generate_wordcloud", {"comments": ["\u001f"]}, "comments[0]"),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "field"), CONTROL_TEXT_BODIES)
+def test_control_characters_in_text_are_400_naming_the_field(client, fake_model, path, body, field):
+    assert_error(client.post(path, json=body), 400, field, "control character")
+    assert fake_model.calls == []
+
+
+def test_tab_newline_and_carriage_return_are_text(client):
+    response = client.post("/predict", json={"comments": ["a\tb\nc\r\nd"]})
+    assert response.status_code == 200 and response.get_json()[0]["comment"] == "a\tb\nc\r\nd"
+
+
+def chunked(client, path: str, body: bytes):
+    """POST ``body`` as a chunked upload: no Content-Length, the stream terminated by the server (as gunicorn
+    does: ``wsgi.input_terminated``)."""
+    return client.post(path, input_stream=io.BytesIO(body), content_type="application/json",
+                       headers={"Transfer-Encoding": "chunked"}, environ_overrides={"wsgi.input_terminated": True})
+
+
+def test_chunked_body_over_max_content_length_is_413(fake_model):
+    client = create_app({"model_loader": fake_loader(fake_model), "load_in_background": False,
+                         "max_content_length": 1000}).test_client()
+    assert_error(chunked(client, "/predict", json.dumps({"comments": ["x" * 90] * 20}).encode()), 413,
+                 "MAX_CONTENT_LENGTH=1000")
+    assert fake_model.calls == []
+    response = chunked(client, "/predict", json.dumps({"comments": ["good"] * 20}).encode())  # under the limit
+    assert response.status_code == 200 and len(response.get_json()) == 20
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "br", "deflate", "x-custom"])
+def test_compressed_bodies_are_415_naming_the_encoding(client, encoding):
+    body = assert_error(client.post("/predict", data=b"\x1f\x8b\x08\x00", content_type="application/json",
+                                    headers={"Content-Encoding": encoding}), 415, repr(encoding))
+    assert "line 1" not in body["detail"]
+
+
+def test_identity_content_encoding_is_accepted(client):
+    response = client.post("/predict", json={"comments": ["good"]}, headers={"Content-Encoding": "identity"})
+    assert response.status_code == 200
 
 
 @pytest.mark.parametrize(("path", "body", "needles"), [
@@ -374,7 +443,36 @@ def test_limits_come_from_the_environment(monkeypatch, fake_model):
     app = create_app({"model_loader": fake_loader(fake_model), "load_in_background": False})
     client = app.test_client()
     assert_error(client.post("/predict", json={"comments": ["a"] * 4}), 413, "MAX_COMMENTS=3")
-    assert client.get("/model").get_json()["uri"] == "/some/dir"
+    assert app.extensions["ytsentiment"].holder.model.info["uri"] == "/some/dir"
+
+
+# ---- security headers ----------------------------------------------------------------------------------------
+
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+                    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'"}
+
+
+@pytest.mark.parametrize(("method", "path", "body", "status"), [
+    ("get", "/health", None, 200), ("get", "/model", None, 200), ("get", "/metrics", None, 200),
+    ("get", "/openapi.json", None, 200), ("post", "/predict", {"comments": ["good"]}, 200),
+    ("post", "/generate_chart", {"sentiment_counts": {"1": 1}}, 200), ("post", "/predict", {}, 400),
+    ("get", "/nope", None, 404), ("get", "/predict", None, 405),
+])
+def test_security_headers_on_every_answer(client, method, path, body, status):
+    response = getattr(client, method)(path, json=body) if body is not None else getattr(client, method)(path)
+    assert response.status_code == status
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers.get(name) == value, name
+
+
+@pytest.mark.parametrize(("path", "body", "status"), [
+    ("/predict", {"comments": ["good"]}, 200), ("/predict_with_timestamps",
+                                                {"comments": [{"text": "a", "timestamp": "2024-01-01"}]}, 200),
+    ("/analyze", {"comments": [{"text": "good"}]}, 200), ("/predict", {"comments": []}, 400),
+])
+def test_prediction_answers_are_never_cached(client, path, body, status):
+    response = client.post(path, json=body)
+    assert response.status_code == status and response.headers["Cache-Control"] == "no-store"
 
 
 # ---- CORS --------------------------------------------------------------------------------------------------

@@ -45,8 +45,9 @@ def test_clear_comments_get_the_obvious_label(real_client):
 def test_model_facts_from_the_model_directory(real_client, trained_model_dir):
     info = real_client.get("/model").get_json()
     assert info["name"] == "ytsentiment" and info["version"] == "1" and info["alias"] == "production"
-    assert info["uri"] == str(trained_model_dir)
-    assert info["trained_at"].startswith("2026-01-01") and "test.macro_f1" in info["metrics"]
+    assert info["trained_at"].startswith("2026-01-01")
+    assert set(info) == {"name", "version", "alias", "trained_at", "metrics"}  # no uri, run_id, git_commit
+    assert set(info["metrics"]) == {"overall_macro_f1", "human_macro_f1"}
 
 
 def test_service_limits_prediction_threads(real_app):

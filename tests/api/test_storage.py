@@ -305,7 +305,16 @@ BAD_FEEDBACK = [
     ({"text": "ok", "label": 1, "client_id": "ünïcode-1234"}, 400, "client_id"),
     ({"text": "ok", "label": 1, "client_id": 12345678}, 400, "client_id"),
     ({"text": "x" * 10_001, "label": 1, "client_id": CLIENT_A}, 413, "MAX_COMMENT_CHARS=10000"),
+    ({"text": "a\u0001b", "label": 1, "client_id": CLIENT_A}, 400, "text: holds the control character U+0001"),
 ]
+
+
+def test_feedback_text_with_a_nul_is_400_on_every_database(make_db_app, db_url):
+    """PostgreSQL refuses NUL in text (it was a 503 "database cannot be reached"), SQLite cut the text at it."""
+    client = make_db_app(db_url).test_client()
+    assert_error(client.post("/feedback", json={"text": "nul\u0000here", "label": 1, "client_id": CLIENT_A}), 400,
+                 "text: holds the control character U+0000")
+    assert rows(db_url, "feedback") == []
 
 
 @pytest.mark.parametrize(("body", "status", "needle"), BAD_FEEDBACK)

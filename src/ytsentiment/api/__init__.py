@@ -8,7 +8,7 @@ Settings come from the environment (see ``ytsentiment.api.settings``); ``config`
 Layout: the factory (here) wires settings -> ``ApiState`` (``ytsentiment.api.state``) -> CORS -> extensions
 (``ytsentiment.api.extensions``: the database of ``ytsentiment.api.storage``, the /feedback rate limiter) -> blueprints
 (``ytsentiment.api.blueprints``: one module per concern holding its request models, routes and OpenAPI entries) ->
-error handlers (``ytsentiment.api.errors``).
+error handlers (``ytsentiment.api.errors``) -> security headers (``ytsentiment.api.headers``).
 Views only validate, call ``SentimentService`` or ``ytsentiment.api.charts``, and shape JSON; every client mistake is
 a 4xx ``{"error", "detail"}``.
 """
@@ -24,6 +24,7 @@ from flask_cors import CORS
 from ytsentiment.api.blueprints import BLUEPRINTS
 from ytsentiment.api.errors import register_error_handlers
 from ytsentiment.api.extensions import init_extensions
+from ytsentiment.api.headers import register_security_headers
 from ytsentiment.api.settings import load_settings
 from ytsentiment.api.state import EXTENSION_KEY, ApiState
 
@@ -46,6 +47,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     register_error_handlers(app)
+    register_security_headers(app)
     log.info("serving %s; limits %s; CORS origins %s", settings.model_uri, state.limits,
              ", ".join(settings.cors_origins))
     state.holder.start(background=settings.load_in_background)

@@ -26,6 +26,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from ytsentiment.api.schemas import Limits, validation_problem
 from ytsentiment.api.state import ApiError, current_state
@@ -63,15 +64,35 @@ class ApiBlueprint(Blueprint):
 def parse_body(model_name: str) -> Any:
     """The JSON body validated by the app's request model ``model_name``; raises ``ApiError`` 400/413/415."""
     state = current_state()
+    encoding = request.headers.get("Content-Encoding", "").strip().lower()
+    if encoding not in ("", "identity"):
+        raise ApiError(415, "unsupported media type",
+                       f"Content-Encoding {encoding!r} is not accepted; send the JSON body uncompressed "
+                       f"(no Content-Encoding, or identity)")
     if not request.is_json:
         raise ApiError(415, "unsupported media type",
                        f"send the body as JSON with the header Content-Type: application/json "
                        f"(got {request.mimetype or 'no content type'!r})")
+    body = _body()
     try:
-        return state.request_models[model_name].model_validate_json(request.get_data(cache=False))
+        return state.request_models[model_name].model_validate_json(body)
     except ValidationError as exc:
-        status, detail = validation_problem(exc, state.limits)
+        status, detail = validation_problem(exc, state.limits, body)
         raise ApiError(status, "invalid request" if status == 400 else "request too large", detail) from None
+
+
+def _body() -> bytes:
+    """The raw body; 413 when a body without Content-Length (chunked) runs past MAX_CONTENT_LENGTH.
+
+    Werkzeug stops reading such a body at the limit and returns what it read, which would then be judged as
+    truncated JSON (a 400): one more byte from the server's input tells the two apart.
+    """
+    data = request.get_data(cache=False)
+    limit = request.max_content_length
+    if (request.content_length is None and limit is not None and len(data) >= limit
+            and request.environ["wsgi.input"].read(1)):
+        raise RequestEntityTooLarge()
+    return data
 
 
 def png(data: bytes) -> Response:

@@ -52,9 +52,11 @@ def error(description: str) -> dict:
 
 PNG = {"description": "A PNG image.", "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}}
 CLIENT_ERRORS = {
-    "400": error("Invalid JSON or fields; `detail` names each field and what to fix."),
-    "413": error("Too many comments, a comment too long, or a body over MAX_CONTENT_LENGTH."),
-    "415": error("The body is not sent as application/json."),
+    "400": error("Invalid JSON (what and where: line, column; an unpaired surrogate escape), or invalid fields "
+                 "(e.g. a control character in a text); `detail` names each field and what to fix."),
+    "413": error("Too many comments, a comment too long, or a body (chunked or not) over MAX_CONTENT_LENGTH."),
+    "415": error("The body is not sent as application/json, or is sent with a Content-Encoding (gzip, br ...); "
+                 "`detail` names it."),
 }
 NOT_READY = {"503": error("The model is loading (or failed to load); retry after Retry-After seconds.")}
 

@@ -26,11 +26,11 @@ import logging
 from typing import Annotated, Any, Literal
 
 from flask import Flask, current_app, jsonify, request
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from ytsentiment.api import openapi
 from ytsentiment.api.endpoints import ApiBlueprint, parse_body
-from ytsentiment.api.schemas import Limits, Sentiment
+from ytsentiment.api.schemas import NO_CONTROL_TEXT_PATTERN, Limits, Sentiment, no_control_characters
 from ytsentiment.api.state import EXTENSION_KEY, ApiError, current_state
 from ytsentiment.api.storage import current_storage
 from ytsentiment.contract import CLASSES, LABELS
@@ -76,7 +76,9 @@ def request_models(limits: Limits) -> list[type[BaseModel]]:
         text: Annotated[str, Field(
             min_length=1, max_length=limits.max_comment_chars, pattern=r"\S",
             description="The comment, when it was not predicted by this API (send it, or `prediction_id`).",
-        )] = None  # type: ignore[assignment]
+            # the schema's pattern: \S and no control characters (see no_control_characters)
+            json_schema_extra={"pattern": NO_CONTROL_TEXT_PATTERN},
+        ), AfterValidator(no_control_characters)] = None  # type: ignore[assignment]
         label: Sentiment
         client_id: Annotated[str, Field(
             pattern=CLIENT_ID_PATTERN, description="An anonymous id the client keeps (8-64 characters of "

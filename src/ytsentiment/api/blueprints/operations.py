@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from ytsentiment.api import openapi
 from ytsentiment.api.endpoints import ApiBlueprint
 from ytsentiment.api.state import RETRY_AFTER_SECONDS, current_state
+from ytsentiment.contract import public_model_info
 
 
 class Health(BaseModel):
@@ -29,16 +30,19 @@ class NotReady(BaseModel):
     detail: str
 
 
-class ModelInfo(BaseModel):  # the record of ytsentiment.contract.model_info
+class HeadlineMetrics(BaseModel):  # the keys of ytsentiment.contract.HEADLINE_METRICS
+    overall_macro_f1: float | None = Field(description="Macro-F1 on all test rows (null when not recorded).")
+    human_macro_f1: float | None = Field(description="Macro-F1 on the human-labelled test rows (null when not "
+                                                     "recorded).")
+
+
+class ModelInfo(BaseModel):  # ytsentiment.contract.public_model_info
     name: str | None
-    version: str | None
+    version: str | None = Field(description="The registered model version (a string, e.g. \"3\").")
     alias: str | None
-    uri: str
-    run_id: str | None = None
-    metrics: dict[str, float]
     trained_at: str | None = Field(description="When the MLflow run that trained and evaluated the model finished "
                                                "(ISO-8601, UTC).")
-    git_commit: str | None = Field(None, description="Git commit of the code that trained the model, when known.")
+    metrics: HeadlineMetrics
 
 
 bp = ApiBlueprint("operations", __name__, response_models=[Health, Ready, NotReady, ModelInfo])
@@ -78,12 +82,12 @@ def ready():
 
 
 @bp.api_route("/model", "GET", openapi.get(
-    "The served model: name, version, alias, URI, training metrics, training time, git commit.", {
+    "The served model: name, version, alias, training time and headline metrics.", {
         "200": openapi.ok("Model facts.", "ModelInfo"), **openapi.NOT_READY}))
 def model_info():
     state = current_state()
     state.require_service()
-    return jsonify(state.holder.model.info)  # type: ignore[union-attr]  # loaded: require_service() returned
+    return jsonify(public_model_info(state.holder.model.info))  # type: ignore[union-attr]  # loaded: require_service() returned
 
 
 @bp.api_route("/metrics", "GET", openapi.get("Prometheus metrics (all workers).", {"200": {

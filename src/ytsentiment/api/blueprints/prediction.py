@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from flask import after_this_request, jsonify
+from flask import Response, after_this_request, jsonify
 from pydantic import BaseModel, Field
 
 from ytsentiment.api import openapi
@@ -115,6 +115,13 @@ class AnalyzeResponse(BaseModel):
 
 
 bp = ApiBlueprint("prediction", __name__, response_models=[Prediction, TimestampedPrediction, AnalyzeResponse])
+
+
+@bp.after_request
+def never_cache(response: Response) -> Response:
+    """Predictions hold people's comments: no cache (browser, proxy) keeps a copy."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.request_models
