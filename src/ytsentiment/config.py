@@ -107,7 +107,6 @@ class TrainParams:
     linear_c: float = 1.0  # its inverse regularisation strength
     linear_tol: float = 1e-3  # its solver's (saga) stopping tolerance
     linear_max_iter: int = 100  # and epochs at most
-    tune_offsets: bool = False  # prior correction tuned for macro-F1 on the validation slice
 
 
 @dataclass(frozen=True)
@@ -286,6 +285,7 @@ def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 DEFAULT_MODEL_NAME = "ytsentiment"
+DEFAULT_MODEL_URI = f"models:/{DEFAULT_MODEL_NAME}@production"  # what the API and `ytsentiment score` load
 
 
 def tracking_uri() -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -21,9 +20,6 @@ from ytsentiment import YtSentimentError
 from ytsentiment.contract import MODEL_INFO_KEYS, model_info, output_problems, registry_model_info
 
 log = logging.getLogger(__name__)
-
-_ALIAS_URI = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[^/@]+)$")
-_VERSION_URI = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +33,7 @@ def load_model(uri: str) -> LoadedModel:
     # Imported here, not at module level: importing mlflow costs ~2 s, which must not happen at import time.
     import mlflow.sklearn
 
+    from ytsentiment import registry
     from ytsentiment.tracking import use_tracking
 
     started = time.perf_counter()
@@ -44,18 +41,11 @@ def load_model(uri: str) -> LoadedModel:
     if path.is_dir():
         info = _directory_info(path, uri)
         model = mlflow.sklearn.load_model(str(path))
-    elif match := _ALIAS_URI.match(uri):
-        use_tracking()
-        client = mlflow.MlflowClient()
-        version = client.get_model_version_by_alias(match["name"], match["alias"])
-        info = registry_model_info(client, version, uri, alias=match["alias"])
+    elif resolved := registry.resolve(uri):
+        version, alias = resolved  # models:/NAME/VERSION reports the version's first alias, if it has one
+        alias = alias or (version.aliases[0] if version.aliases else None)
+        info = registry_model_info(registry.client(), version, uri, alias=alias)
         model = mlflow.sklearn.load_model(f"models:/{version.name}/{version.version}")
-    elif match := _VERSION_URI.match(uri):
-        use_tracking()
-        client = mlflow.MlflowClient()
-        version = client.get_model_version(match["name"], match["version"])
-        info = registry_model_info(client, version, uri, alias=version.aliases[0] if version.aliases else None)
-        model = mlflow.sklearn.load_model(uri)
     else:
         use_tracking()
         info = model_info(uri=uri)
@@ -64,6 +54,18 @@ def load_model(uri: str) -> LoadedModel:
     log.info("loaded model %s (name=%s version=%s) in %.2f s", uri, info["name"], info["version"],
              time.perf_counter() - started)
     return LoadedModel(model=model, info=info)
+
+
+def limit_threads(model: Any, threads: int) -> None:
+    """Set every ``n_jobs`` in the model (LightGBM's prediction threads) to ``threads``.
+
+    Training may use every core, but a server worker or a Spark task runs one model per core: more threads per call
+    oversubscribe the CPU, and a one-comment prediction with 2 OpenMP threads costs ~10x one with 1.
+    """
+    if hasattr(model, "get_params") and hasattr(model, "set_params"):
+        keys = [k for k in model.get_params(deep=True) if k == "n_jobs" or k.endswith("__n_jobs")]
+        if keys:
+            model.set_params(**dict.fromkeys(keys, threads))
 
 
 def _directory_info(path: Path, uri: str) -> dict[str, Any]:

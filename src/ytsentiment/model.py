@@ -4,7 +4,7 @@
                      └─ VADER scores + YouTube slang (optional) ───┴───┴─ logistic regression ──────┴─ blend
 
 The blend (``BlendedClassifier``) averages the two models' probabilities (``train.linear_weight`` for the linear
-one) and can apply a prior correction (per-class log-probability offsets tuned for macro-F1, ``prior_correct``).
+one).
 
 The DVC stages fit the parts separately (featurize fits the feature union, train the classifier) and ``compose``
 joins them into the artifact that is logged, registered and served, so training and serving share every step.
@@ -24,7 +24,6 @@ from lightgbm import LGBMClassifier
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import f1_score
 from sklearn.pipeline import FeatureUnion, Pipeline
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
@@ -329,51 +328,8 @@ def build_linear(p: TrainParams, seed: int) -> LogisticRegression:
                               max_iter=p.linear_max_iter, random_state=seed)
 
 
-def prior_correct(proba: np.ndarray, log_offsets) -> np.ndarray:
-    """Add per-class log offsets to log-probabilities and renormalise: still a distribution, argmax shifted."""
-    proba = np.asarray(proba, dtype=np.float64)
-    if log_offsets is None or not np.any(log_offsets):
-        return proba
-    logits = np.log(np.clip(proba, 1e-12, None)) + np.asarray(log_offsets, dtype=np.float64)
-    logits -= logits.max(axis=1, keepdims=True)
-    out = np.exp(logits)
-    return out / out.sum(axis=1, keepdims=True)
-
-
-OFFSET_GRID = tuple(round(x, 2) for x in np.arange(-1.0, 1.0001, 0.05))
-
-
-def tune_log_offsets(proba: np.ndarray, y, classes, grid=OFFSET_GRID, rounds: int = 3) -> np.ndarray:
-    """Per-class log-probability offsets that maximise macro-F1 of ``y``: coordinate search over ``grid``.
-
-    Deterministic: classes and grid values in a fixed order, a change kept only when it strictly improves, ties go to
-    the earlier (smaller) value; starts from no correction, so the result is never worse than that on these rows.
-    """
-    classes, y = np.asarray(classes), np.asarray(y)
-    logp = np.log(np.clip(np.asarray(proba, dtype=np.float64), 1e-12, None))
-    labels = sorted(set(y.tolist()))
-
-    def score(offsets):
-        return f1_score(y, classes[np.argmax(logp + offsets, axis=1)], labels=labels, average="macro", zero_division=0)
-
-    offsets = np.zeros(len(classes))
-    best = score(offsets)
-    for _ in range(rounds):
-        improved = False
-        for k in range(len(classes)):
-            for value in grid:
-                trial = offsets.copy()
-                trial[k] = value
-                s = score(trial)
-                if s > best + 1e-12:
-                    best, offsets, improved = s, trial, True
-        if not improved:
-            break
-    return offsets
-
-
 class BlendedClassifier(BaseEstimator, ClassifierMixin):
-    """LightGBM and a linear model on the same features: probabilities averaged, then ``prior_correct``. With
+    """LightGBM and a linear model on the same features: probabilities averaged. With
     ``linear_weight`` 1 the linear model is the whole classifier and LightGBM is not fitted (``boosted_`` is None).
 
     ``fit`` fits clones of ``boosted`` and ``linear`` (extra keyword arguments go to LightGBM, e.g. an early-stopping
@@ -384,11 +340,10 @@ class BlendedClassifier(BaseEstimator, ClassifierMixin):
     boosted_: Any
     linear_: Any
 
-    def __init__(self, boosted=None, linear=None, linear_weight: float = 0.0, log_offsets=None):
+    def __init__(self, boosted=None, linear=None, linear_weight: float = 0.0):
         self.boosted = boosted
         self.linear = linear
         self.linear_weight = linear_weight
-        self.log_offsets = log_offsets
 
     def fit(self, X, y, sample_weight=None, **boosted_fit_params):
         self.boosted_ = (None if self.linear_weight >= 1
@@ -398,12 +353,12 @@ class BlendedClassifier(BaseEstimator, ClassifierMixin):
         return self
 
     @classmethod
-    def from_fitted(cls, boosted, linear, linear_weight: float, log_offsets=None) -> BlendedClassifier:
+    def from_fitted(cls, boosted, linear, linear_weight: float) -> BlendedClassifier:
         if (boosted is None) != (linear_weight >= 1) or (linear is None and linear_weight):
             raise YtSentimentError(f"blend: linear_weight {linear_weight} needs "
                                    f"{'a fitted linear model and no LightGBM' if linear_weight >= 1 else 'LightGBM'}"
                                    f"{' and a linear model' if 0 < linear_weight < 1 else ''}")
-        blend = cls(boosted, linear, linear_weight, None if log_offsets is None else [float(o) for o in log_offsets])
+        blend = cls(boosted, linear, linear_weight)
         blend.boosted_, blend.linear_ = boosted, linear
         blend.classes_ = (boosted if boosted is not None else linear).classes_
         if boosted is not None and linear is not None and not np.array_equal(linear.classes_, boosted.classes_):
@@ -411,17 +366,14 @@ class BlendedClassifier(BaseEstimator, ClassifierMixin):
                                    f"{boosted.classes_}: fit both on the same labels")
         return blend
 
-    def blended_proba(self, X) -> np.ndarray:
-        """The averaged probabilities, before the prior correction."""
+    def predict_proba(self, X) -> np.ndarray:
+        """The averaged probabilities (float64)."""
         if self.boosted_ is None:
-            return self.linear_.predict_proba(X)
+            return np.asarray(self.linear_.predict_proba(X), dtype=np.float64)
         proba = self.boosted_.predict_proba(X)
         if self.linear_weight and self.linear_ is not None:
             proba = (1 - self.linear_weight) * proba + self.linear_weight * self.linear_.predict_proba(X)
-        return proba
-
-    def predict_proba(self, X) -> np.ndarray:
-        return prior_correct(self.blended_proba(X), self.log_offsets)
+        return np.asarray(proba, dtype=np.float64)
 
     def predict(self, X) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import getpass
 import logging
 import os
+import re
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +29,8 @@ from ytsentiment.tracking import use_tracking
 log = logging.getLogger(__name__)
 
 CANDIDATE, PRODUCTION, PREVIOUS = "candidate", "production", "previous"
+ALIAS_URI = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[^/@]+)$")
+VERSION_URI = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)$")
 
 
 def client():
@@ -53,6 +56,18 @@ def alias_version(name: str, alias: str):
         return client().get_model_version_by_alias(name, alias)
     except MlflowException:
         return None
+
+
+def resolve(uri: str) -> tuple[Any, str | None] | None:
+    """``(ModelVersion, alias)`` behind a registry URI: ``models:/NAME@ALIAS`` -> (the version the alias points at
+    now, ALIAS), ``models:/NAME/VERSION`` -> (that version, None); None for any other URI (a directory, runs:/...).
+    Load ``models:/NAME/VERSION`` of the result, so the model cannot change if the alias moves meanwhile.
+    Raises MlflowException when the model, alias or version does not exist."""
+    if match := ALIAS_URI.match(uri):
+        return client().get_model_version_by_alias(match["name"], match["alias"]), match["alias"]
+    if match := VERSION_URI.match(uri):
+        return client().get_model_version(match["name"], match["version"]), None
+    return None
 
 
 def register(name: str, run: dict[str, Any], tags: dict[str, str], description: str):

@@ -25,10 +25,8 @@ from ytsentiment.model import (
     PackedTfidfVectorizer,
     VaderFeatures,
     build_features,
-    prior_correct,
     slim,
     top_terms,
-    tune_log_offsets,
 )
 from ytsentiment.text import youtube_idiom
 
@@ -131,29 +129,6 @@ def test_blend_refuses_models_with_different_classes():
     linear.classes_ = np.array([-1, 1])
     with pytest.raises(YtSentimentError, match="same labels"):
         BlendedClassifier.from_fitted(_Constant([0.6, 0.3, 0.1]), linear, 0.3)
-
-
-def test_prior_correction_keeps_a_distribution_and_moves_the_argmax():
-    proba = np.array([[0.4, 0.5, 0.1], [0.2, 0.7, 0.1], [1.0, 0.0, 0.0]])
-    corrected = prior_correct(proba, [0.25, 0.0, 0.0])
-    assert np.allclose(corrected.sum(axis=1), 1) and (corrected >= 0).all()
-    # row 0 by hand: 0.4 e^0.25 = 0.5136 against 0.5 and 0.1, over their sum 1.1136
-    assert np.allclose(corrected[0], [0.4 * np.exp(0.25), 0.5, 0.1] / (0.4 * np.exp(0.25) + 0.6))
-    assert corrected.argmax(axis=1).tolist() == [0, 1, 0]
-    assert prior_correct(proba, None) is not None and np.array_equal(prior_correct(proba, [0, 0, 0]), proba)
-
-
-def test_offset_search_beats_no_correction_on_a_hand_made_case():
-    # the model under-calls class -1: rows 0-1 are -1 but say 0 -> macro-F1 (0 + 2/3 + 1) / 3 without correction
-    proba = np.array([[0.40, 0.50, 0.1], [0.42, 0.48, 0.1], [0.2, 0.7, 0.1], [0.1, 0.8, 0.1],
-                      [0.1, 0.2, 0.7], [0.1, 0.1, 0.8]])
-    y = np.array([-1, -1, 0, 0, 1, 1])
-    assert f1_score(y, CLASSES[proba.argmax(axis=1)], average="macro") == pytest.approx(5 / 9)
-    offsets = tune_log_offsets(proba, y, CLASSES)
-    # the smallest grid value that lifts both -1 rows: e^o > 0.5/0.4 -> o > 0.223 -> 0.25 (and < ln 3.5 for row 2)
-    assert offsets.tolist() == [0.25, 0.0, 0.0]
-    assert f1_score(y, CLASSES[prior_correct(proba, offsets).argmax(axis=1)], average="macro") == 1.0
-    assert tune_log_offsets(proba, y, CLASSES).tolist() == offsets.tolist()  # deterministic
 
 
 # ---- YouTube slang in the VADER columns ---------------------------------------------------------------------------

@@ -14,25 +14,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
 
-from ytsentiment.loading import LoadedModel, load_model
+from ytsentiment.loading import LoadedModel, limit_threads, load_model
 
 __all__ = ["LoadedModel", "ModelHolder", "limit_threads", "load_model"]
 
 log = logging.getLogger(__name__)
-
-
-def limit_threads(model: Any, threads: int) -> None:
-    """Set every ``n_jobs`` in the model (LightGBM's prediction threads) to ``threads``.
-
-    Training may use every core, but a server runs one model per worker: more threads per call than cores per
-    worker oversubscribe the CPU, and a one-comment prediction with 2 OpenMP threads costs ~10x one with 1.
-    """
-    if hasattr(model, "get_params") and hasattr(model, "set_params"):
-        keys = [k for k in model.get_params(deep=True) if k == "n_jobs" or k.endswith("__n_jobs")]
-        if keys:
-            model.set_params(**dict.fromkeys(keys, threads))
 
 
 class ModelHolder:

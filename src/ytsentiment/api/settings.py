@@ -54,10 +54,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ytsentiment import YtSentimentError
+from ytsentiment.config import DEFAULT_MODEL_URI
 from ytsentiment.environ import parse_bool
 
 EXTENSION_ORIGIN = "chrome-extension://hjpcimaolalbjpklelngebhdenmmbfmd"
-DEFAULT_MODEL_URI = "models:/ytsentiment@production"
 
 
 @dataclasses.dataclass(frozen=True)

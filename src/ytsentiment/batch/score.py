@@ -39,10 +39,10 @@ from pathlib import Path
 from typing import Any
 
 from ytsentiment import YtSentimentError
+from ytsentiment.config import DEFAULT_MODEL_URI
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL_URI = "models:/ytsentiment@production"
 DEFAULT_BATCH_ROWS = 20_000
 DEFAULT_ROWS_PER_PARTITION = 20_000
 OUTPUT_COLUMNS = ("sentiment", "label", "confidence", "model_name", "model_version")
@@ -72,8 +72,6 @@ class ResolvedModel:
 
 def resolve_model(uri: str) -> ResolvedModel:
     """Pin ``uri`` to a local model directory and describe it (an alias is resolved to its version first)."""
-    import re
-
     import mlflow
     from mlflow.exceptions import MlflowException
 
@@ -88,19 +86,15 @@ def resolve_model(uri: str) -> ResolvedModel:
         raw = read_info(path)
         return ResolvedModel(uri, path, model_info(uri=uri, name=raw.get("name"), version=raw.get("version"),
                                                    alias=raw.get("alias"), run_id=raw.get("run_id")))
+    from ytsentiment import registry
     from ytsentiment.tracking import use_tracking
 
     use_tracking()
-    client = mlflow.MlflowClient()
     try:
-        if match := re.match(r"^models:/(?P<name>[^/@]+)@(?P<alias>[^/@]+)$", uri):
-            version = client.get_model_version_by_alias(match["name"], match["alias"])
-            info = registry_model_info(client, version, uri, alias=match["alias"])
+        if resolved := registry.resolve(uri):
+            version, alias = resolved
+            info = registry_model_info(registry.client(), version, uri, alias=alias)
             pinned = f"models:/{version.name}/{version.version}"
-        elif match := re.match(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)$", uri):
-            version = client.get_model_version(match["name"], match["version"])
-            info = registry_model_info(client, version, uri, alias=None)
-            pinned = uri
         else:
             info, pinned = model_info(uri=uri), uri
         local = mlflow.artifacts.download_artifacts(artifact_uri=pinned)
@@ -118,14 +112,6 @@ def load_pipeline(model: ResolvedModel):
     if not callable(getattr(pipeline, "predict_proba", None)):
         raise YtSentimentError(f"{model.uri} has no predict_proba: `score` needs a classifier with probabilities")
     return pipeline
-
-
-def single_threaded(pipeline) -> None:
-    """Set every ``n_jobs`` in the Pipeline to 1: Spark runs one task per core, so more threads per task would
-    oversubscribe the CPU (LightGBM's OpenMP threads)."""
-    keys = [k for k in pipeline.get_params(deep=True) if k == "n_jobs" or k.endswith("__n_jobs")]
-    if keys:
-        pipeline.set_params(**dict.fromkeys(keys, 1))
 
 
 def predict_frame(pipeline, texts) -> tuple[Any, Any]:

@@ -24,10 +24,10 @@ class ProbaModel(PythonModel):
     def load_context(self, context) -> None:
         import mlflow.sklearn
 
-        from ytsentiment.batch.score import single_threaded
+        from ytsentiment.loading import limit_threads
 
         self.pipeline = mlflow.sklearn.load_model(context.artifacts[PIPELINE_ARTIFACT])
-        single_threaded(self.pipeline)
+        limit_threads(self.pipeline, 1)  # Spark runs one task per core
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         from ytsentiment.batch.score import predict_frame

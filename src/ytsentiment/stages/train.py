@@ -1,16 +1,14 @@
 """Stage train: sparse features + labels -> a fitted classifier (a logistic regression, or a blend with LightGBM).
 
-With ``train.linear_weight`` 1 (the default) the classifier is a logistic regression (saga) on every training row.
-Below 1, LightGBM is fitted too, with early stopping on a seeded, stratified slice of the training rows
-(``train.validation_fraction``; the round it picks is recorded), and the logistic regression, fitted on the same
-rows, joins it in a ``BlendedClassifier`` (``train.linear_weight`` of the averaged probabilities). With
-``train.tune_offsets`` per-class log-probability offsets are tuned for macro-F1 on the held-out slice and stored in
-it, so serving applies them. Rows are weighted by their source's ``weight`` and, with ``class_weight: balanced``,
-by class. Params: ``train.*`` and ``base.seed``. Outputs: the classifier (joblib) and a small JSON of training facts
-(DVC metrics). Both are the same bytes for the same inputs (saga is seeded and runs in one thread; LightGBM runs
-``deterministic`` with a fixed thread count from ``train.n_jobs``), so the fit time goes to a separate timings file
-that DVC does not track (``--timings``). A logistic regression that stops at ``train.linear_max_iter`` epochs before
-reaching ``train.linear_tol`` is logged as a warning, not hidden.
+With ``train.linear_weight`` 1 (the default) the classifier is a logistic regression (saga) on every training row. Below
+1, LightGBM is fitted too, with early stopping on a seeded, stratified slice of the training rows
+(``train.validation_fraction``; the round it picks is recorded), and the logistic regression, fitted on the same rows,
+joins it in a ``BlendedClassifier`` (``train.linear_weight`` of the averaged probabilities). Rows are weighted by their
+source's ``weight`` and, with ``class_weight: balanced``, by class. Params: ``train.*`` and ``base.seed``. Outputs: the
+classifier (joblib) and a small JSON of training facts (DVC metrics). Both are the same bytes for the same inputs (saga
+is seeded and runs in one thread; LightGBM runs ``deterministic`` with a fixed thread count from ``train.n_jobs``), so
+the fit time goes to a separate timings file that DVC does not track (``--timings``). A logistic regression that stops
+at ``train.linear_max_iter`` epochs before reaching ``train.linear_tol`` is logged as a warning, not hidden.
 """
 
 from __future__ import annotations
@@ -31,7 +29,7 @@ from sklearn.metrics import f1_score
 from ytsentiment.config import TrainParams, load_params
 from ytsentiment.io import atomic_write, write_json
 from ytsentiment.logs import run_main
-from ytsentiment.model import BlendedClassifier, build_classifier, build_linear, tune_log_offsets
+from ytsentiment.model import BlendedClassifier, build_classifier, build_linear
 from ytsentiment.splits import strata_of, stratified_split
 
 log = logging.getLogger(__name__)
@@ -67,9 +65,8 @@ def fit(X, frame: pd.DataFrame, p: TrainParams, seed: int, make_callbacks: Calla
         facts.update(best_iteration=int(clf.best_iteration_ or p.n_estimators),
                      valid_multi_logloss=float(clf.best_score_["valid_0"]["multi_logloss"]))
         timings["fit_seconds"] = round(time.perf_counter() - started, 1)
-    # The logistic regression alone needs no early-stopping slice: it learns from every row unless the offsets are
-    # tuned on the slice (then, like LightGBM, it must not have seen those rows).
-    held_out = p.linear_weight < 1 or p.tune_offsets
+    # The logistic regression alone needs no early-stopping slice: it learns from every row.
+    held_out = p.linear_weight < 1
     rows = idx_fit if held_out else slice(None)
     linear = None
     if p.linear_weight:
@@ -84,12 +81,8 @@ def fit(X, frame: pd.DataFrame, p: TrainParams, seed: int, make_callbacks: Calla
                         p.linear_tol)
         timings["linear_fit_seconds"] = round(time.perf_counter() - started, 1)
     blend = BlendedClassifier.from_fitted(clf, linear, p.linear_weight)
-    if p.tune_offsets:  # on the held-out slice: the fit rows would reward an over-confident class
-        offsets = tune_log_offsets(blend.blended_proba(X[idx_val]), y[idx_val], blend.classes_)
-        blend.log_offsets = [float(o) for o in offsets]
     if held_out:
-        valid_f1 = f1_score(y[idx_val], blend.predict(X[idx_val]), average="macro")
-        log.info("validation macro-F1 %.4f, log offsets %s", valid_f1, blend.log_offsets)
+        log.info("validation macro-F1 %.4f", f1_score(y[idx_val], blend.predict(X[idx_val]), average="macro"))
     log.info("trained: %s, %s", facts, timings)
     return blend, facts, timings
 
