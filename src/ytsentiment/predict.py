@@ -4,8 +4,7 @@ Which model, first found: ``--model-uri``, else MODEL_URI, else an exported ``mo
 directory (``make export``), else ``models:/NAME@production`` in the MLflow store (MLFLOW_TRACKING_URI, default
 the embedded ``sqlite:///mlflow.db``). It is loaded by ``ytsentiment.loading.load_model``, the API's loader, so
 the same Pipeline and the same contract check apply. Output: ``label  confidence  text`` per comment, or with
-``--json`` one JSON document (the model's info record and, per comment, ``comment``, ``sentiment``, ``label``,
-``confidence`` as the API names them). No model found: exit 2 with the commands that make one.
+``--json`` one JSON document (the model's info record and, per comment, the record ``/predict`` answers). No model found: exit 2 with the commands that make one.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from ytsentiment import YtSentimentError, config
-from ytsentiment.contract import CLASSES, LABELS, TEXT_COLUMN
 
 EXPORTED_MODEL_DIR = "model"
 NO_MODEL_FIX = "run `make run`, or `make demo`, or set MODEL_URI"
@@ -85,17 +83,11 @@ def _reason(exc: Exception) -> str:
 
 
 def predict(model: Any, texts: Sequence[str]) -> list[dict[str, Any]]:
-    """One record per text: ``comment``, ``sentiment`` (-1/0/1), ``label``, ``confidence`` (4 decimals).
+    """One record per text, exactly as the API's ``/predict`` answers it (``comment``, ``sentiment``, ``label``,
+    ``confidence``, ``prediction_id``, ``language``, ``language_supported``): the API's service computes it."""
+    from ytsentiment.api.service import SentimentService
 
-    ``load_model`` checked the contract: ``predict_proba``'s columns are the classes (-1, 0, 1) in that order.
-    """
-    import numpy as np
-    import pandas as pd
-
-    proba = np.asarray(model.predict_proba(pd.DataFrame({TEXT_COLUMN: list(texts)})), dtype=float)
-    best = proba.argmax(axis=1)
-    return [{"comment": text, "sentiment": CLASSES[b], "label": LABELS[CLASSES[b]],
-             "confidence": round(float(p[b]), 4)} for text, b, p in zip(texts, best.tolist(), proba, strict=True)]
+    return [dict(p) for p in SentimentService(model).predict(list(texts))]
 
 
 def format_row(row: Mapping[str, Any]) -> str:
