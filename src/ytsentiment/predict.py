@@ -4,7 +4,8 @@ Which model, first found: ``--model-uri``, else MODEL_URI, else an exported ``mo
 directory (``make export``), else ``models:/NAME@production`` in the MLflow store (MLFLOW_TRACKING_URI, default
 the embedded ``sqlite:///mlflow.db``). It is loaded by ``ytsentiment.loading.load_model``, the API's loader, so
 the same Pipeline and the same contract check apply. Output: ``label  confidence  text`` per comment, or with
-``--json`` one JSON document (the model's info record and, per comment, the record ``/predict`` answers). No model found: exit 2 with the commands that make one.
+``--json`` one JSON document (the model's info record and, per comment, the record ``/predict`` answers). No
+model found: exit 2 with the commands that make one.
 """
 
 from __future__ import annotations
