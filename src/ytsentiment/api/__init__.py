@@ -22,9 +22,12 @@ from flask import Flask
 from flask_cors import CORS
 
 from ytsentiment.api.blueprints import BLUEPRINTS
+from ytsentiment.api.endpoints import request_models
 from ytsentiment.api.errors import register_error_handlers
 from ytsentiment.api.extensions import init_extensions
 from ytsentiment.api.headers import register_security_headers
+from ytsentiment.api.openapi import build_openapi
+from ytsentiment.api.schemas import Limits
 from ytsentiment.api.settings import load_settings
 from ytsentiment.api.state import EXTENSION_KEY, ApiState
 
@@ -39,7 +42,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
     app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider; keep {"comment", "sentiment", "label", "confidence"} in contract order
-    state = ApiState(settings, BLUEPRINTS)
+    limits = Limits.of(settings)
+    requests = request_models(BLUEPRINTS, limits)
+    state = ApiState(settings, limits, requests, build_openapi(limits, BLUEPRINTS, requests))
     app.extensions[EXTENSION_KEY] = state
     CORS(app, origins=list(settings.cors_origins), methods=["GET", "POST", "OPTIONS"],
          allow_headers=["Content-Type"], max_age=600)

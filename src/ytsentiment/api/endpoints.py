@@ -14,9 +14,10 @@ A blueprint module (``src/ytsentiment/api/blueprints/*.py``) declares, in one pl
         body = parse_body("FeedbackRequest")
         ...
 
-``create_app`` registers every blueprint of ``ytsentiment.api.blueprints.BLUEPRINTS``, builds each one's request
-models once per app (``ApiState.request_models``) and collects their operations and response models into
-``/openapi.json``. Adding an endpoint therefore touches its blueprint module only.
+``create_app`` registers every blueprint of ``ytsentiment.api.blueprints.BLUEPRINTS``, builds their request models
+once per app (``request_models``, kept in ``ApiState.request_models``) and collects their operations and response
+models into ``/openapi.json`` (``ytsentiment.api.openapi.build_openapi``). Adding an endpoint therefore touches its
+blueprint module only.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from flask import Blueprint, Response, request
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from ytsentiment.api.errors import ApiError
 from ytsentiment.api.schemas import Limits, validation_problem
-from ytsentiment.api.state import ApiError, current_state
+from ytsentiment.api.state import current_state
 
 ModelBuilder = Callable[[Limits], Iterable[type[BaseModel]]]
 
@@ -59,6 +61,17 @@ class ApiBlueprint(Blueprint):
             return self.route(rule, methods=[method])(view)
 
         return register
+
+
+def request_models(blueprints: Iterable[ApiBlueprint], limits: Limits) -> dict[str, type[BaseModel]]:
+    """Every blueprint's request models built for ``limits``, by name; a name declared twice is a ValueError."""
+    models: dict[str, type[BaseModel]] = {}
+    for bp in blueprints:
+        built = bp.build_request_models(limits)
+        if clash := set(built) & set(models):
+            raise ValueError(f"request models {sorted(clash)} are declared by two blueprints; rename one")
+        models.update(built)
+    return models
 
 
 def parse_body(model_name: str) -> Any:

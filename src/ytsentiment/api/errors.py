@@ -10,9 +10,15 @@ import logging
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from ytsentiment.api.state import ApiError, current_state
-
 log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """A failure answered as ``{"error", "detail"}`` with ``status`` (and ``headers``, e.g. Retry-After)."""
+
+    def __init__(self, status: int, error: str, detail: str, headers: dict | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.error, self.detail, self.headers = status, error, detail, headers or {}
 
 _HTTP_DETAILS = {
     400: "the request could not be read; send a JSON body with Content-Type: application/json",
@@ -36,7 +42,7 @@ def register_error_handlers(app: Flask) -> None:
         allowed = ", ".join(sorted(m for m in (getattr(exc, "valid_methods", None) or []) if m != "OPTIONS"))
         template = _HTTP_DETAILS.get(exc.code or 500, "{description}")
         detail = template.format(path=request.path, method=request.method, allowed=allowed,
-                                 max_bytes=current_state().settings.max_content_length,
+                                 max_bytes=app.config["MAX_CONTENT_LENGTH"],
                                  description=exc.description)
         response = exc.get_response()  # keeps headers such as Allow on a 405
         response.set_data(app.json.dumps({"error": (exc.name or "error").lower(), "detail": detail}))

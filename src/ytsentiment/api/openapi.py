@@ -12,15 +12,13 @@ This module also holds the fragments operations are written with (``post``, ``ge
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
 
+from ytsentiment.api.endpoints import ApiBlueprint, request_models
 from ytsentiment.api.schemas import Limits
-
-if TYPE_CHECKING:
-    from ytsentiment.api.endpoints import ApiBlueprint
 
 REF = "#/components/schemas/{model}"
 
@@ -75,16 +73,16 @@ def get(summary: str, responses: dict) -> dict:
 
 
 def build_openapi(limits: Limits, blueprints: Iterable[ApiBlueprint],
-                  request_models: Mapping[str, type[BaseModel]] | None = None) -> dict[str, Any]:
+                  requests: Mapping[str, type[BaseModel]] | None = None) -> dict[str, Any]:
     """The document for an app with these ``limits`` serving these ``blueprints``.
 
-    ``request_models`` are the app's own (``ApiState.request_models``); built from ``limits`` when not given.
+    ``requests`` are the app's own request models (``ApiState.request_models``); built from ``limits`` when not given.
     """
     blueprints = list(blueprints)
-    if request_models is None:
-        request_models = {name: m for bp in blueprints for name, m in bp.build_request_models(limits).items()}
+    if requests is None:
+        requests = request_models(blueprints, limits)
     response_models: list[type[BaseModel]] = [Error, *(m for bp in blueprints for m in bp.response_models)]
-    _, defs = models_json_schema([(m, "validation") for m in request_models.values()]
+    _, defs = models_json_schema([(m, "validation") for m in requests.values()]
                                  + [(m, "serialization") for m in response_models], ref_template=REF)
     paths: dict[str, dict] = {}
     for bp in blueprints:

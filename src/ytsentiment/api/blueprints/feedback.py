@@ -30,10 +30,12 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from ytsentiment.api import openapi
 from ytsentiment.api.endpoints import ApiBlueprint, parse_body
+from ytsentiment.api.errors import ApiError
 from ytsentiment.api.schemas import NO_CONTROL_TEXT_PATTERN, Limits, Sentiment, no_control_characters
-from ytsentiment.api.state import EXTENSION_KEY, ApiError, current_state
+from ytsentiment.api.state import EXTENSION_KEY, current_state
 from ytsentiment.api.storage import current_storage
 from ytsentiment.contract import CLASSES, LABELS
+from ytsentiment.storage.errors import InvalidFeedback, StorageError, UnknownPrediction
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +118,6 @@ FEEDBACK_OPERATION = {
 @bp.api_route("/feedback", "POST", FEEDBACK_OPERATION)
 def feedback():
     from sqlalchemy.exc import SQLAlchemyError
-
-    from ytsentiment.storage import InvalidFeedback, StorageError, UnknownPrediction
 
     body = parse_body("FeedbackRequest")
     store = current_storage()
