@@ -21,93 +21,53 @@ import sys
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 
-from ytsentiment import YtSentimentError, __version__, config
+from ytsentiment import __version__, config
 from ytsentiment.environ import load_env_file
-from ytsentiment.io import write_json
 from ytsentiment.logs import run_main
 
 Command = Callable[[argparse.Namespace], int]
 
 
-def cmd_register(args: argparse.Namespace) -> int:
-    from ytsentiment import registry
-
-    version = registry.register_run(args.name, args.run, args.metrics, args.provenance, args.card)
-    print(f"registered {args.name} v{version.version} as @{registry.CANDIDATE} (model card: {args.card})")
-    return 0
-
-
-def cmd_promote(args: argparse.Namespace) -> int:
-    from ytsentiment import gate
-
-    report = gate.run_gate(args.name, args.params, args.test, args.report)
-    print(gate.format_decision(report))
-    if report["decision"] == "refused":
-        raise YtSentimentError(f"promotion refused (report: {args.report})")
-    return 0
-
-
-def cmd_rollback(args: argparse.Namespace) -> int:
-    from ytsentiment import registry
-
-    record = registry.rollback(args.name)
-    write_json(args.report, record)
-    print(f"rolled back {args.name}: production v{record['from_version']} -> v{record['to_version']}")
-    return 0
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    from ytsentiment import registry
-
-    info = registry.export(args.name, args.alias, args.out)
-    print(f"exported {args.name}@{args.alias} v{info['version']} to {args.out}")
-    return 0
-
-
-def cmd_summary(args: argparse.Namespace) -> int:
-    from ytsentiment import modelcard
-
-    print(modelcard.summary(args.metrics, args.report))
-    return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only ``verb``'s module is imported (for its arguments), so ``ytsentiment --help`` stays quick."""
     ap = argparse.ArgumentParser(prog="ytsentiment", description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--version", action="version", version=f"ytsentiment {package_version()}")
     sub = ap.add_subparsers(dest="command", required=True)
 
-    def cmd(name: str, func: Command, helptext: str) -> argparse.ArgumentParser:
+    def cmd(name: str, target: str, helptext: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=helptext)
-        p.set_defaults(func=func)
+        p.set_defaults(func=_runner(*target.split(":")))
         p.add_argument("--name", default=config.model_name(), help="registered model name (env MODEL_NAME)")
         return p
 
-    p = cmd("register", cmd_register, "register reports/run.json's model as @candidate")
+    p = cmd("register", "ytsentiment.registry:register_command", "register reports/run.json's model as @candidate")
     p.add_argument("--run", default="reports/run.json")
     p.add_argument("--metrics", default="reports/metrics.json")
     p.add_argument("--provenance", default="data/raw/sources.json")
     p.add_argument("--card", default="reports/model_card.md")
-    p = cmd("promote", cmd_promote, "gate @candidate; promote it to @production when it passes")
+    p = cmd("promote", "ytsentiment.gate:promote_command", "gate @candidate; promote it to @production when it passes")
     p.add_argument("--params", default="params.yaml")
     p.add_argument("--test", default="data/interim/test.parquet")
     p.add_argument("--report", default="reports/promotion.json")
-    p = cmd("rollback", cmd_rollback, "move @production back to @previous")
+    p = cmd("rollback", "ytsentiment.registry:rollback_command", "move @production back to @previous")
     p.add_argument("--report", default="reports/rollback.json")
-    p = cmd("export", cmd_export, "copy a registered model to a local directory")
+    p = cmd("export", "ytsentiment.registry:export_command", "copy a registered model to a local directory")
     p.add_argument("--alias", default="production")
     p.add_argument("--out", default="model")
-    p = cmd("summary", cmd_summary, "Markdown summary of metrics and the promotion decision")
+    p = cmd("summary", "ytsentiment.gate:summary_command", "Markdown summary of metrics and the promotion decision")
     p.add_argument("--metrics", default="reports/metrics.json")
     p.add_argument("--report", default="reports/promotion.json")
-    for verb, (module, helptext) in PLUGINS.items():
-        p = sub.add_parser(verb, help=helptext)
-        p.set_defaults(func=_plugin_runner(module))
-        importlib.import_module(module).add_arguments(p)
+    for name, (module, helptext) in PLUGINS.items():
+        p = sub.add_parser(name, help=helptext)
+        p.set_defaults(func=_runner(module, "run"))
+        if name == verb:
+            importlib.import_module(module).add_arguments(p)
     return ap
 
 
 # Verbs that live with their feature: each module exposes ``add_arguments(parser)`` and ``run(args) -> int``
-# (raising YtSentimentError for a clear exit 2). One line here wires a new verb.
+# (raising YtSentimentError for a clear exit 2), and is imported only when its verb runs. One line here wires a
+# new verb.
 PLUGINS: dict[str, tuple[str, str]] = {
     "db-upgrade": ("ytsentiment.storage.commands.db_upgrade", "create or migrate the database schema"),
     "purge": ("ytsentiment.storage.commands.purge", "delete logged predictions older than --older-than (30d)"),
@@ -124,9 +84,9 @@ PLUGINS: dict[str, tuple[str, str]] = {
 }
 
 
-def _plugin_runner(module: str) -> Command:
+def _runner(module: str, function: str) -> Command:
     def run(args: argparse.Namespace) -> int:
-        status: int = importlib.import_module(module).run(args)
+        status: int = getattr(importlib.import_module(module), function)(args)
         return status
 
     return run
@@ -141,7 +101,8 @@ def package_version() -> str:
 
 
 def _dispatch(argv: list[str] | None) -> int:
-    args = build_parser().parse_args(argv)
+    verb = next((arg for arg in argv or [] if not arg.startswith("-")), None)  # options before the verb take no value
+    args = build_parser(verb).parse_args(argv)
     func: Command = args.func
     return func(args)
 

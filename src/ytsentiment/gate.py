@@ -9,7 +9,8 @@ decision, who made it, when, why, and both models' figures are written onto the 
 report.
 
 ``run_gate`` is what ``ytsentiment promote`` does: read params and the clean stage's test rows, decide, write
-reports/promotion.json; ``format_decision`` is the report's short text form (CLI output, CI summary).
+reports/promotion.json; ``format_decision`` is the report's short text form (CLI output) and ``summary`` the CI job
+summary (metrics and the decision).
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ from ytsentiment import YtSentimentError
 from ytsentiment.behaviour import run_all
 from ytsentiment.config import GateParams, load_params
 from ytsentiment.contract import INPUT_EXAMPLE, TEXT_COLUMN, output_problems
-from ytsentiment.io import write_json
+from ytsentiment.io import read_json, write_json
 from ytsentiment.registry import CANDIDATE, PRODUCTION, actor, alias_version, now, promote, tag_version
-from ytsentiment.scoring import SOURCE_PREFIX, headline_scopes, score_by_scope
+from ytsentiment.scoring import SOURCE_PREFIX, headline_scopes, macro_f1_table, score_by_scope
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +146,17 @@ def format_decision(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def summary(metrics_path: str | Path, report_path: str | Path) -> str:
+    """Markdown for ``$GITHUB_STEP_SUMMARY``: macro-F1 per group scope and the promotion decision, where present."""
+    lines = ["## ytsentiment"]
+    if Path(metrics_path).is_file():
+        metrics = read_json(metrics_path)
+        lines += ["", macro_f1_table(metrics, headline_scopes(metrics["model"]), digits=4)]
+    if Path(report_path).is_file():
+        lines += ["", "```", format_decision(read_json(report_path)), "```"]
+    return "\n".join(lines)
+
+
 def decide(name: str, gate: GateParams, test: pd.DataFrame) -> dict[str, Any]:
     """Run every check; promote on success. Returns the decision report (also written as version tags)."""
     candidate = alias_version(name, CANDIDATE)
@@ -239,3 +251,18 @@ def _finish(name: str, version: str, report: dict[str, Any], promoted: bool) -> 
         tags["promotion.replaced_version"] = report["replaced_version"]
     tag_version(name, version, tags)
     return report
+
+
+# ---- `ytsentiment promote | summary` (arguments: ytsentiment.cli) --------------------------------------------
+
+def promote_command(args) -> int:
+    report = run_gate(args.name, args.params, args.test, args.report)
+    print(format_decision(report))
+    if report["decision"] == "refused":
+        raise YtSentimentError(f"promotion refused (report: {args.report})")
+    return 0
+
+
+def summary_command(args) -> int:
+    print(summary(args.metrics, args.report))
+    return 0

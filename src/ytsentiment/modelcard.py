@@ -1,13 +1,11 @@
-"""Markdown about a model: the card of a registered version (data, label provenance, metrics next to baselines,
-use and limits) and the CI job summary (metrics and the last promotion decision)."""
+"""The Markdown card of a registered model version: data, label provenance, metrics next to baselines, use and
+limits."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from ytsentiment.contract import CLASSES
-from ytsentiment.io import read_json
 from ytsentiment.scoring import macro_f1_table
 
 LIMITS = """\
@@ -67,16 +65,3 @@ def render(name: str, version: str, run: dict[str, Any], metrics: dict[str, Any]
     ]
     return "\n".join(lines)
 
-
-def summary(metrics_path: str | Path, report_path: str | Path) -> str:
-    """Markdown for ``$GITHUB_STEP_SUMMARY``: macro-F1 per group scope and the promotion decision, where present."""
-    from ytsentiment.gate import format_decision
-    from ytsentiment.scoring import headline_scopes
-
-    lines = ["## ytsentiment"]
-    if Path(metrics_path).is_file():
-        metrics = read_json(metrics_path)
-        lines += ["", macro_f1_table(metrics, headline_scopes(metrics["model"]), digits=4)]
-    if Path(report_path).is_file():
-        lines += ["", "```", format_decision(read_json(report_path)), "```"]
-    return "\n".join(lines)

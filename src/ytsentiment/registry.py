@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ytsentiment import YtSentimentError
+from ytsentiment import YtSentimentError, modelcard
 from ytsentiment.artifact import write_info
 from ytsentiment.contract import registry_model_info
-from ytsentiment.io import read_json
+from ytsentiment.io import read_json, write_json
 from ytsentiment.scoring import headline_scopes
 from ytsentiment.tracking import use_tracking
 
@@ -104,8 +104,6 @@ def register_run(name: str, run_path: str | Path, metrics_path: str | Path, prov
     onto the run (artifact) and onto the version (description). Returns the new ModelVersion."""
     import mlflow
     from mlflow.exceptions import MlflowException
-
-    from ytsentiment import modelcard
 
     run, metrics = read_report(run_path, "run record"), read_report(metrics_path, "metrics")
     sources = read_report(provenance_path, "source provenance")
@@ -202,3 +200,24 @@ def export(name: str, alias: str, out: str | Path) -> dict[str, Any]:
     partial.rename(out)
     log.info("exported %s@%s (v%s) to %s", name, alias, version.version, out)
     return info
+
+
+# ---- `ytsentiment register | rollback | export` (arguments: ytsentiment.cli) ---------------------------------
+
+def register_command(args) -> int:
+    version = register_run(args.name, args.run, args.metrics, args.provenance, args.card)
+    print(f"registered {args.name} v{version.version} as @{CANDIDATE} (model card: {args.card})")
+    return 0
+
+
+def rollback_command(args) -> int:
+    record = rollback(args.name)
+    write_json(args.report, record)
+    print(f"rolled back {args.name}: production v{record['from_version']} -> v{record['to_version']}")
+    return 0
+
+
+def export_command(args) -> int:
+    info = export(args.name, args.alias, args.out)
+    print(f"exported {args.name}@{args.alias} v{info['version']} to {args.out}")
+    return 0

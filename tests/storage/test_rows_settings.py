@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 import pytest
 
 from ytsentiment import YtSentimentError
-from ytsentiment.storage import StorageSettings, describe, prediction_row, sha256_text
 from ytsentiment.storage.db import parse_url, safe_url
+from ytsentiment.storage.rows import describe, prediction_row, sha256_text
+from ytsentiment.storage.settings import StorageSettings
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -57,7 +58,7 @@ def test_prediction_row():
 def test_prediction_ids_are_random_version_4_uuids():
     import uuid
 
-    from ytsentiment.storage import new_prediction_ids
+    from ytsentiment.storage.rows import new_prediction_ids
 
     ids = new_prediction_ids(2000)
     assert len(set(ids)) == 2000 and new_prediction_ids(0) == []
@@ -115,14 +116,3 @@ def test_urls():
     assert safe_url(url) == "postgresql+psycopg://app:***@db:5432/yt"
     with pytest.raises(YtSentimentError, match="not a SQLAlchemy URL"):
         parse_url("localhost:5432")
-
-
-def test_import_is_cheap_and_lazy():
-    import subprocess
-    import sys
-
-    code = ("import sys, ytsentiment.storage, ytsentiment.storage.commands.purge, "
-            "ytsentiment.storage.commands.feedback, ytsentiment.storage.commands.db_upgrade; "
-            "print('sqlalchemy' in sys.modules, 'alembic' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["False", "False"]

@@ -36,6 +36,17 @@ def test_version_is_pyprojects(tmp_path):
     assert done.stdout == f"ytsentiment {expected}\n"
 
 
+def test_help_imports_no_verb_module(tmp_path):
+    # Each verb's module is imported only when that verb runs: listing them loads no database or data library.
+    code = ("import sys; from ytsentiment.cli import build_parser; build_parser().format_help(); "
+            "print(sorted(m for m in ('sqlalchemy', 'alembic', 'pandas', 'ytsentiment.batch.score') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    done = cli(tmp_path, "score", "--help")
+    assert done.returncode == 0 and "--engine" in done.stdout, done.stderr
+
+
 def test_predict_without_any_model_exits_2_with_the_fix(tmp_path):
     done = cli(tmp_path, "predict", "nice video")
     assert done.returncode == 2, done.stdout + done.stderr
