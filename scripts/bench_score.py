@@ -36,22 +36,23 @@ CHILD = r"""
 import json, sys, time
 mode, source, out, model_uri = sys.argv[1:5]
 started = time.perf_counter()
-from ytsentiment.batch import score
-model = score.resolve_model(model_uri)
+from ytsentiment.batch import inputs, score, spark_model
+from ytsentiment.loading import predict_frame
+model = inputs.resolve_model(model_uri)
 if mode == "inprocess":
     import pandas as pd
     frame = pd.read_parquet(source, columns=["text"])
-    pipe = score.load_pipeline(model)
+    pipe = inputs.load_pipeline(model)
     t = time.perf_counter()
-    score.predict_frame(pipe, frame["text"].tolist())
+    predict_frame(pipe, frame["text"].tolist())
     rows, seconds = len(frame), time.perf_counter() - t
 elif mode == "pandas":
     result = score.score_pandas(source, out, model, batch_rows=20_000)
     rows, seconds = result.rows, result.seconds
 else:
-    spark = score.spark_session(sys.argv[5])
+    spark = spark_model.spark_session(sys.argv[5])
     spark.sparkContext.setLogLevel("ERROR")
-    result = score.score_spark(source, out, model, spark=spark)
+    result = spark_model.score_spark(source, out, model, spark=spark)
     rows, seconds = result.rows, result.seconds
     spark.stop()
 print("RESULT " + json.dumps({"rows": rows, "seconds": seconds, "wall": time.perf_counter() - started}))
@@ -131,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
     from ytsentiment import YtSentimentError
-    from ytsentiment.batch.score import resolve_model
+    from ytsentiment.batch.inputs import resolve_model
 
     with tempfile.TemporaryDirectory(prefix="bench-score-") as tmp:
         work = Path(tmp)

@@ -5,7 +5,8 @@ same normaliser runs inside it), checked against the output contract of ``ytsent
 facts ``GET /model`` reports (``contract.model_info``; ``trained_at`` is when the training run finished). ``uri``
 is ``models:/NAME@ALIAS``, ``models:/NAME/VERSION``, a local MLflow model directory (``ytsentiment export``) or
 any other MLflow model URI. A registry alias is resolved to a version first and that version is loaded, so the
-model and its description cannot disagree if the alias moves meanwhile.
+model and its description cannot disagree if the alias moves meanwhile. ``predict_frame`` turns texts into
+classes and confidences the way batch scoring (both engines) and the monitoring job's reference read a model.
 """
 
 from __future__ import annotations
@@ -13,11 +14,17 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ytsentiment import YtSentimentError
-from ytsentiment.contract import MODEL_INFO_KEYS, model_info, output_problems, registry_model_info
+import numpy as np
+import pandas as pd
+
+from ytsentiment import YtSentimentError, registry
+from ytsentiment.artifact import MODEL_INFO_FILE, read_info
+from ytsentiment.contract import MODEL_INFO_KEYS, TEXT_COLUMN, model_info, output_problems, registry_model_info
+from ytsentiment.tracking import use_tracking
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +39,6 @@ def load_model(uri: str) -> LoadedModel:
     """Load the Pipeline behind ``uri`` (registry URI or local MLflow model directory) and describe it."""
     # Imported here, not at module level: importing mlflow costs ~2 s, which must not happen at import time.
     import mlflow.sklearn
-
-    from ytsentiment import registry
-    from ytsentiment.tracking import use_tracking
 
     started = time.perf_counter()
     path = Path(uri).expanduser()
@@ -68,9 +72,18 @@ def limit_threads(model: Any, threads: int) -> None:
             model.set_params(**dict.fromkeys(keys, threads))
 
 
-def _directory_info(path: Path, uri: str) -> dict[str, Any]:
-    from ytsentiment.artifact import MODEL_INFO_FILE, read_info
+def predict_frame(model: Any, texts: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Classes (-1/0/1, int8) and their probabilities for a sequence of texts (nulls score as empty text)."""
+    frame = pd.DataFrame({TEXT_COLUMN: ["" if not isinstance(t, str) else t for t in texts]})
+    if frame.empty:
+        return np.empty(0, dtype=np.int8), np.empty(0, dtype=np.float64)
+    proba = np.asarray(model.predict_proba(frame), dtype=np.float64)
+    best = proba.argmax(axis=1)
+    classes = np.asarray(model.classes_).astype(np.int8)
+    return classes[best], proba[np.arange(len(best)), best]
 
+
+def _directory_info(path: Path, uri: str) -> dict[str, Any]:
     raw = read_info(path)
     if not raw:
         log.warning("%s has no %s; the model is described by its URI only", path, MODEL_INFO_FILE)

@@ -40,7 +40,8 @@ def oracle(youtube_comments, trained_model_dir) -> pd.DataFrame:
 
 def test_pandas_and_spark_engines_agree_with_the_pipeline_on_every_real_comment(youtube_comments, trained_model_dir,
                                                                                   oracle, tmp_path, capsys):
-    from ytsentiment.batch.score import resolve_model, score_spark
+    from ytsentiment.batch.inputs import resolve_model
+    from ytsentiment.batch.spark_model import score_spark
 
     assert len(oracle) > 2000 and oracle["expected"].nunique() == 3
     out = tmp_path / "pandas.parquet"
@@ -100,7 +101,7 @@ def test_bad_inputs_exit_2_with_what_to_fix(trained_model_dir, tmp_path, caplog)
 
 
 def test_partitions_follow_the_input_size():
-    from ytsentiment.batch.score import partitions_for
+    from ytsentiment.batch.spark_model import partitions_for
 
     assert partitions_for(0, 2, 20_000) == 2
     assert partitions_for(30_000, 2, 20_000) == 2
@@ -150,7 +151,8 @@ def write_comments(path: Path, rows: int, chars: int = 300) -> int:
 
 PEAK = textwrap.dedent("""
     import json, resource, sys
-    from ytsentiment.batch.score import resolve_model, score_pandas
+    from ytsentiment.batch.inputs import resolve_model
+    from ytsentiment.batch.score import score_pandas
     result = score_pandas(sys.argv[1], sys.argv[2], resolve_model(sys.argv[3]), batch_rows=int(sys.argv[4]))
     print(json.dumps({"rows": result.rows, "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """)

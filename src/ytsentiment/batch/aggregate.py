@@ -24,7 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from ytsentiment import YtSentimentError
-from ytsentiment.batch.score import partitioning
+from ytsentiment.batch.inputs import partitioning
+from ytsentiment.storage.batch_models import ChannelLoad, MonthlyAggregate, TopComment, VideoAggregate
+from ytsentiment.storage.db import make_engine, safe_url, session_scope
+from ytsentiment.storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
 
@@ -198,9 +201,6 @@ def store(engine, channel_id: str, channel_ref: str, run_date: date, agg: Aggreg
     """Replace the load (channel_id, run_date) with ``agg``: delete + insert in one transaction."""
     from sqlalchemy import delete, insert
 
-    from ytsentiment.storage.batch_models import ChannelLoad, MonthlyAggregate, TopComment, VideoAggregate
-    from ytsentiment.storage.db import session_scope
-
     key = {"channel_id": channel_id, "run_date": run_date}
     videos = [{**key, **r} for r in _records(agg.videos, ("video_id", *FIGURES))]
     months = [{**key, **r} for r in _records(agg.months, ("month", *FIGURES))]
@@ -244,9 +244,6 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from ytsentiment.storage.db import make_engine, safe_url
-    from ytsentiment.storage.migrate import upgrade
-
     run_date = parse_date(args.date)
     upgrade(args.database_url)
     engine = make_engine(args.database_url)
