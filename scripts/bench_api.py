@@ -103,7 +103,7 @@ def serving_extras(texts: list[str]) -> dict[str, float]:
     from datetime import UTC, datetime
 
     from ytsentiment.language import identify
-    from ytsentiment.storage import new_prediction_ids, prediction_row
+    from ytsentiment.storage.rows import new_prediction_ids, prediction_row
 
     now = datetime.now(UTC)
 

@@ -122,7 +122,8 @@ def test_prediction_log_feedback_and_monitor_gauges_across_workers(gunicorn_serv
 
     from sqlalchemy import text
 
-    from ytsentiment.storage import make_engine, record_monitor_run
+    from ytsentiment.storage.db import make_engine
+    from ytsentiment.storage.monitor import record_monitor_run
 
     base = gunicorn_server.url
     session = requests.Session()
@@ -279,7 +280,7 @@ def _gone(process: psutil.Process) -> bool:
 def _logged(url: str) -> int:
     from sqlalchemy import text
 
-    from ytsentiment.storage import make_engine
+    from ytsentiment.storage.db import make_engine
 
     engine = make_engine(url)
     try:

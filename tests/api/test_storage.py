@@ -34,7 +34,7 @@ def metric(client, name: str, **labels) -> float | None:
 def rows(url: str, table: str = "predictions") -> list[dict]:
     from sqlalchemy import text
 
-    from ytsentiment.storage import make_engine
+    from ytsentiment.storage.db import make_engine
 
     engine = make_engine(url)
     try:
@@ -81,7 +81,7 @@ def test_every_prediction_is_logged_with_its_facts(make_db_app, db_url, path):
         assert (row["model_name"], row["model_version"], row["video_id"]) == ("fake", "7", VIDEO)
         assert row["text"] is None  # DATABASE_URL is set: the text is kept only when PREDICTION_LOG_TEXT says so
     assert (good["n_chars"], good["n_words"], good["emoji_share"], good["non_letter_share"]) == (7, 2, 0.0, 0.0)
-    from ytsentiment.storage import sha256_text
+    from ytsentiment.storage.rows import sha256_text
 
     assert good["text_sha256"] == sha256_text("so good")
     assert metric(client, "ytsentiment_prediction_log_written_total") == 3
@@ -224,7 +224,8 @@ def test_feedback_on_an_unknown_prediction_is_404(make_db_app, db_url):
 
 
 def test_conflicting_labels_are_both_stored_and_the_export_drops_them(make_db_app, db_url, tmp_path):
-    from ytsentiment.storage import export_feedback, make_engine
+    from ytsentiment.storage.db import make_engine
+    from ytsentiment.storage.export import export_feedback
 
     app = make_db_app(db_url, prediction_log_text=True)
     client = app.test_client()
@@ -346,7 +347,8 @@ def test_feedback_wrong_method_is_405(client):
 # ---- monitoring gauges -------------------------------------------------------------------------------------
 
 def monitor_run(url: str, run_at: datetime, **overrides) -> None:
-    from ytsentiment.storage import make_engine, record_monitor_run
+    from ytsentiment.storage.db import make_engine
+    from ytsentiment.storage.monitor import record_monitor_run
 
     summary = {"drift": {"class_mix": {"window": {"negative": 0.25, "neutral": 0.35, "positive": 0.4}}},
                "live_quality": {"enough_data": True}, "params": {"drift_share": 0.5, "live_f1_floor": 0.6}}

@@ -22,7 +22,7 @@ T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 def _make_row(i: int, created_at: datetime = T0, text: str | None = None, log_text: bool = True, **overrides):
     """A predictions row as the API would log it (comment ``i``, positive unless told otherwise)."""
-    from ytsentiment.storage import prediction_row
+    from ytsentiment.storage.rows import prediction_row
 
     row = prediction_row(text=text if text is not None else f"comment number {i} 👍", sentiment=1,
                          proba=[0.1, 0.2, 0.7], model_name="ytsentiment", model_version="3",
@@ -35,7 +35,7 @@ def _make_row(i: int, created_at: datetime = T0, text: str | None = None, log_te
 def _insert_rows(eng, rows) -> None:
     from sqlalchemy import insert
 
-    from ytsentiment.storage import Prediction
+    from ytsentiment.storage.models import Prediction
 
     with eng.begin() as conn:
         conn.execute(insert(Prediction), rows)

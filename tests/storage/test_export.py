@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from ytsentiment import cli
-from ytsentiment.storage import export_feedback, record_feedback
-from ytsentiment.storage.export import select_rows
+from ytsentiment.storage.export import export_feedback, select_rows
+from ytsentiment.storage.feedback import record_feedback
 
 T = datetime(2026, 3, 1, tzinfo=UTC)
 QUOTED = 'c\'est bien, "quoted"'
@@ -128,7 +128,7 @@ def test_cli_feedback_export(votes, db_url, tmp_path, monkeypatch, capsys):
 
 
 def test_cli_db_upgrade_twice(empty_url, monkeypatch, capsys):
-    from ytsentiment.storage import head_revision
+    from ytsentiment.storage.migrate import head_revision
 
     monkeypatch.setenv("DATABASE_URL", empty_url)
     assert cli.main(["db-upgrade"]) == 0

@@ -8,14 +8,9 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select, text
 
-from ytsentiment.storage import (
-    Feedback,
-    InvalidFeedback,
-    UnknownPrediction,
-    counts,
-    get_prediction,
-    record_feedback,
-)
+from ytsentiment.storage.errors import InvalidFeedback, UnknownPrediction
+from ytsentiment.storage.feedback import counts, get_prediction, record_feedback
+from ytsentiment.storage.models import Feedback
 
 PID = "00000000-0000-4000-8000-000000000001"
 

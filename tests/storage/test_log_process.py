@@ -19,8 +19,9 @@ import pytest
 from sqlalchemy import select
 from test_writer import Tally, stored
 
-from ytsentiment.storage import Prediction, prediction_row
 from ytsentiment.storage.log_process import LogProcess, Served, build_rows
+from ytsentiment.storage.models import Prediction
+from ytsentiment.storage.rows import prediction_row
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

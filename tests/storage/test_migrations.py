@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import inspect, text
 
 from ytsentiment import YtSentimentError
-from ytsentiment.storage import current_revision, downgrade, head_revision, make_engine, upgrade
+from ytsentiment.storage.db import make_engine
+from ytsentiment.storage.migrate import current_revision, downgrade, head_revision, upgrade
 
 TABLES = {
     "predictions": {"id", "created_at", "model_name", "model_version", "video_id", "text", "text_sha256",
@@ -85,7 +86,7 @@ def test_models_match_the_migrations(db_url, engine):
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from ytsentiment.storage import Base
+    from ytsentiment.storage.models import Base
 
     mine = set(Base.metadata.tables) | {None}  # later revisions' tables belong to other features' models
 

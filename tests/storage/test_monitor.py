@@ -1,4 +1,4 @@
-"""What the monitoring job reads and writes, on both back ends: windows, runs, baselines."""
+"""What the monitoring job reads and writes, on both back ends: windows, feedback, runs, baselines."""
 
 from __future__ import annotations
 
@@ -6,34 +6,48 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ytsentiment.storage import (
-    feedback_window,
+from ytsentiment import YtSentimentError
+from ytsentiment.storage.db import make_engine
+from ytsentiment.storage.feedback import record_feedback
+from ytsentiment.storage.monitor import (
     get_baseline,
+    latest_version,
+    load_baseline_frame,
+    load_feedback,
+    load_window,
     monitor_runs,
     pin_baseline,
-    predictions_window,
-    record_feedback,
     record_monitor_run,
 )
 
-T = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)  # conftest.T0: make_row times start there
+T = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)  # conftest.T0: make_row(i) is created i seconds after it
 
 
-def test_windows_are_half_open_and_joined(engine, make_row, insert_rows):
-    # make_row(i) is created i seconds after its created_at: T, T+1 s, T+2 s
-    insert_rows(engine, [make_row(0), make_row(1), make_row(2, model_version="4")])
-    frame = predictions_window(engine, T, T + timedelta(seconds=2))
-    assert frame["id"].tolist() == [make_row(0)["id"], make_row(1)["id"]]  # start is in, end is out
-    assert predictions_window(engine, T, T + timedelta(days=1), model_version="4")["id"].tolist() == \
-        [make_row(2)["id"]]
-    record_feedback(engine, label=-1, client_id="c", prediction_id=make_row(1)["id"], now=T + timedelta(hours=1))
-    record_feedback(engine, label=0, client_id="c", text="alone", now=T + timedelta(hours=2))
-    fb = feedback_window(engine, T, T + timedelta(days=1))
-    assert fb[["label", "sentiment", "model_version"]].astype(object).where(fb.notna(), None).values.tolist() == \
-        [[-1, 1, "3"], [0, None, None]]
-    assert feedback_window(engine, T, T + timedelta(days=1), model_version="3")["label"].tolist() == [-1]
-    assert len(predictions_window(engine, T + timedelta(days=2), T + timedelta(days=3))) == 0
-    assert frame["created_at"].tolist() == [T, T + timedelta(seconds=1)]
+def test_windows_by_count_and_by_time_are_one_versions_after_the_baseline(engine, make_row, insert_rows):
+    insert_rows(engine, [make_row(i) for i in range(5)] + [make_row(5, model_version="4")])
+    ids = [make_row(i)["id"] for i in range(5)]
+    assert latest_version(engine, "ytsentiment") == "4" and latest_version(engine, "other") is None
+    by_count = load_window(engine, "ytsentiment", "3", "count", size=2, hours=0)
+    assert by_count["id"].tolist() == ids[3:]  # the last 2, oldest first
+    after = load_window(engine, "ytsentiment", "3", "count", size=10, hours=0, after=T + timedelta(seconds=2))
+    assert after["id"].tolist() == ids[3:]  # strictly after the baseline's end
+    # by time: (now - hours, now]
+    by_time = load_window(engine, "ytsentiment", "3", "time", size=0, hours=1 / 3600, now=T + timedelta(seconds=3))
+    assert by_time["id"].tolist() == [ids[3]]
+    assert by_time["created_at"].tolist() == [T + timedelta(seconds=3)]
+
+
+def test_feedback_is_joined_by_id_or_by_the_texts_hash(engine, make_row, insert_rows):
+    insert_rows(engine, [make_row(0), make_row(1, sentiment=-1, text="the same words")])
+    record_feedback(engine, label=-1, client_id="c", prediction_id=make_row(0)["id"], now=T + timedelta(hours=1))
+    record_feedback(engine, label=0, client_id="c", text="the same words", model_name="ytsentiment",
+                    model_version="3", now=T + timedelta(hours=2))
+    record_feedback(engine, label=1, client_id="c", text="never served", model_name="ytsentiment",
+                    model_version="3", now=T + timedelta(hours=3))
+    feedback = load_feedback(engine, "ytsentiment", "3")
+    assert feedback["label"].tolist() == [-1, 0, 1]
+    assert feedback["sentiment"].tolist()[:2] == [1.0, -1.0] and feedback["sentiment"].isna().tolist()[2]
+    assert load_feedback(engine, "ytsentiment", "4").empty
 
 
 def test_monitor_runs(engine):
@@ -54,14 +68,19 @@ def test_monitor_runs(engine):
                            n_predictions=1, n_feedback=0, decision="ok", drift=1.0)
 
 
-def test_baseline_is_pinned_once(engine):
-    assert get_baseline(engine, "m", "3") is None
-    first = pin_baseline(engine, model_name="m", model_version="3", window_start=T, window_end=T + timedelta(days=1),
-                         n_predictions=500, now=T)
-    again = pin_baseline(engine, model_name="m", model_version="3", window_start=T, window_end=T + timedelta(days=9),
-                         n_predictions=9, now=T + timedelta(days=9))
-    assert again == first == get_baseline(engine, "m", "3")
-    assert first["n_predictions"] == 500 and first["window_end"] == T + timedelta(days=1)
-    moved = pin_baseline(engine, model_name="m", model_version="3", window_start=T, window_end=T + timedelta(days=9),
-                         n_predictions=9, replace=True)
-    assert moved["n_predictions"] == 9 == get_baseline(engine, "m", "3")["n_predictions"]
+def test_baseline_is_pinned_once_when_enough_was_served(engine, make_row, insert_rows):
+    insert_rows(engine, [make_row(i) for i in range(3)])
+    assert get_baseline(engine, "ytsentiment", "3") is None
+    record, frame = pin_baseline(engine, "ytsentiment", "3", size=4, now=T)
+    assert record is None and len(frame) == 3 and get_baseline(engine, "ytsentiment", "3") is None
+    record, frame = pin_baseline(engine, "ytsentiment", "3", size=2, now=T)
+    assert (record["n_predictions"], record["window_start"], record["window_end"]) == (2, T, T + timedelta(seconds=1))
+    assert frame["id"].tolist() == [make_row(0)["id"], make_row(1)["id"]]
+    again, _ = pin_baseline(engine, "ytsentiment", "3", size=3, now=T + timedelta(days=1))
+    assert again == record == get_baseline(engine, "ytsentiment", "3")  # the first pin stands
+    assert load_baseline_frame(engine, "ytsentiment", "3", record)["id"].tolist() == frame["id"].tolist()
+
+
+def test_an_unmigrated_database_says_what_to_do(empty_url):
+    with pytest.raises(YtSentimentError, match="db-upgrade"):
+        latest_version(make_engine(empty_url), "ytsentiment")

@@ -8,7 +8,9 @@ import pytest
 from sqlalchemy import select, text
 
 from ytsentiment import YtSentimentError
-from ytsentiment.storage import Feedback, Prediction, parse_window, purge, record_feedback
+from ytsentiment.storage.feedback import record_feedback
+from ytsentiment.storage.models import Feedback, Prediction
+from ytsentiment.storage.retention import parse_window, purge
 
 NOW = datetime(2026, 4, 1, tzinfo=UTC)
 

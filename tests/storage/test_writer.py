@@ -9,7 +9,9 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from ytsentiment.storage import Prediction, PredictionLog, make_engine
+from ytsentiment.storage.db import make_engine
+from ytsentiment.storage.models import Prediction
+from ytsentiment.storage.writer import PredictionLog
 
 WRITER = "ytsentiment.storage.writer"
 

@@ -29,7 +29,7 @@ def pg_server():
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory):
-    from ytsentiment.storage import upgrade
+    from ytsentiment.storage.migrate import upgrade
 
     path = tmp_path_factory.mktemp("template") / "migrated.db"
     upgrade(f"sqlite:///{path}")
@@ -39,7 +39,7 @@ def sqlite_template(tmp_path_factory):
 @pytest.fixture(scope="session")
 def pg_migrated(pg_server):
     """The session's migrated PostgreSQL database; tests get it emptied (see ``db_url``)."""
-    from ytsentiment.storage import upgrade
+    from ytsentiment.storage.migrate import upgrade
 
     url = pg_server.create_database(name="migrated")
     upgrade(url)
@@ -89,7 +89,7 @@ def empty_url(request, backend, tmp_path) -> str:
 
 @pytest.fixture
 def engine(db_url):
-    from ytsentiment.storage import make_engine
+    from ytsentiment.storage.db import make_engine
 
     engine = make_engine(db_url)
     yield engine

@@ -13,14 +13,18 @@ import argparse
 import logging
 from pathlib import Path
 
+from ytsentiment import config
+from ytsentiment.monitoring.job import load_model, production_version, run_monitor, test_split_reference
+from ytsentiment.monitoring.settings import load_monitor_params
+from ytsentiment.storage.db import make_engine
+from ytsentiment.storage.monitor import latest_version
+
 log = logging.getLogger(__name__)
 
 EXIT_RETRAIN = 3
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ytsentiment import config
-
     p.add_argument("--name", default=config.model_name(), help="registered model name (env MODEL_NAME)")
     p.add_argument("--model-version", help="version to monitor (default: the registry's @production, else the "
                                            "newest version in the prediction log)")
@@ -39,8 +43,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _test_reference(args, params, version_hint: str | None):
-    from ytsentiment.monitoring.job import load_model, test_split_reference
-
     path = args.test_split or params.test_split
     if not path or path.lower() == "none":
         return None
@@ -58,16 +60,11 @@ def _test_reference(args, params, version_hint: str | None):
 
 
 def run(args) -> int:
-    from ytsentiment.monitoring import store
-    from ytsentiment.monitoring.job import production_version, run_monitor
-    from ytsentiment.monitoring.settings import load_monitor_params
-    from ytsentiment.storage.db import make_engine
-
     params = load_monitor_params(args.params)
     engine = make_engine(args.database_url)
     try:
         version = (args.model_version or (None if args.no_mlflow else production_version(args.name))
-                   or store.latest_version(engine, args.name))
+                   or latest_version(engine, args.name))
         summary = run_monitor(engine, params, args.name, args.out, model_version=version,
                               test_reference=_test_reference(args, params, version), track=not args.no_mlflow)
     finally:

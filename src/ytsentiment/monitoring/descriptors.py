@@ -9,12 +9,12 @@ another script, bare emoji replies) even when the words themselves are unknown. 
 
 from __future__ import annotations
 
+from ytsentiment.storage.rows import describe as describe_row
+
 DESCRIPTORS = ("n_chars", "n_words", "emoji_share", "non_letter_share")
 
 
 def describe_one(text: object) -> dict[str, float]:
-    from ytsentiment.storage.rows import describe as describe_row
-
     return describe_row(text if isinstance(text, str) else "")
 
 

@@ -22,18 +22,28 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ytsentiment import YtSentimentError
-from ytsentiment.monitoring import core, store
+from ytsentiment import YtSentimentError, registry
+from ytsentiment.loading import predict_frame
+from ytsentiment.monitoring import core, report
 from ytsentiment.monitoring.descriptors import describe
 from ytsentiment.monitoring.settings import MonitorParams
+from ytsentiment.storage.monitor import (
+    as_utc,
+    get_baseline,
+    latest_version,
+    load_baseline_frame,
+    load_feedback,
+    load_window,
+    pin_baseline,
+    record_monitor_run,
+)
+from ytsentiment.tracking import use_experiment, use_tracking
 
 log = logging.getLogger(__name__)
 
 
 def production_version(model_name: str) -> str | None:
     """The version behind ``model_name@production`` in the registry, or None (no alias, or no registry)."""
-    from ytsentiment import registry
-
     try:
         version = registry.alias_version(model_name, registry.PRODUCTION)
     except Exception as exc:  # noqa: BLE001 - an unreachable registry must not stop the monitor: it says so
@@ -44,18 +54,14 @@ def production_version(model_name: str) -> str | None:
 
 def score_reference(texts, model=None):
     """A reference frame for raw texts: descriptors, plus the model's class and confidence when a model is given."""
-    import numpy as np
     import pandas as pd
-
-    from ytsentiment.contract import TEXT_COLUMN
 
     texts = pd.Series(texts).fillna("").astype(str).reset_index(drop=True)
     frame = pd.concat([pd.DataFrame({"text": texts}), describe(texts)], axis=1)
     if model is not None:
-        proba = np.asarray(model.predict_proba(pd.DataFrame({TEXT_COLUMN: texts})))
-        classes = np.asarray(model.classes_)
-        frame["sentiment"] = classes[proba.argmax(axis=1)].astype(int)
-        frame["confidence"] = proba.max(axis=1)
+        classes, confidence = predict_frame(model, texts.tolist())
+        frame["sentiment"] = classes.astype(int)
+        frame["confidence"] = confidence
     return frame
 
 
@@ -72,8 +78,6 @@ def test_split_reference(path: str | Path, params: MonitorParams, model=None):
 def load_model(uri: str):
     import mlflow
 
-    from ytsentiment.tracking import use_tracking
-
     use_tracking()
     return mlflow.sklearn.load_model(uri)
 
@@ -81,7 +85,7 @@ def load_model(uri: str):
 def _window_bounds(window, now: datetime) -> tuple[datetime, datetime]:
     if len(window) == 0:
         return now, now
-    return store._py(window["created_at"].min()), store._py(window["created_at"].max())
+    return as_utc(window["created_at"].min()), as_utc(window["created_at"].max())
 
 
 def run_monitor(engine, params: MonitorParams, model_name: str, out_dir: str | Path, *,
@@ -92,21 +96,21 @@ def run_monitor(engine, params: MonitorParams, model_name: str, out_dir: str | P
     ``test_reference``: a frame from ``test_split_reference`` (or None to skip the informative view).
     """
     now = now or datetime.now(UTC)
-    version = model_version or production_version(model_name) or store.latest_version(engine, model_name)
+    version = model_version or production_version(model_name) or latest_version(engine, model_name)
     if version is None:
         raise YtSentimentError(f"monitor: no version of {model_name!r} to monitor: the registry has no "
                                f"{model_name}@production and the prediction log has no predictions of it (is "
                                "DATABASE_URL right? pass --model-version)")
-    pinned = store.baseline(engine, model_name, version)
+    pinned = get_baseline(engine, model_name, version)
     status = "pinned earlier"
     if pinned is None:
-        pinned, first = store.pin_baseline(engine, model_name, version, params.baseline_size, now=now)
+        pinned, first = pin_baseline(engine, model_name, version, params.baseline_size, now=now)
         status = "pinned now" if pinned else f"not pinned yet ({len(first)} of {params.baseline_size} predictions)"
         baseline_frame = first
     else:
-        baseline_frame = store.load_baseline_frame(engine, model_name, version, pinned)
-    window = store.load_window(engine, model_name, version, params, after=pinned["window_end"] if pinned else None,
-                               now=now) if pinned else baseline_frame.iloc[0:0]
+        baseline_frame = load_baseline_frame(engine, model_name, version, pinned)
+    window = load_window(engine, model_name, version, params.window_by, params.window_size, params.window_hours,
+                         after=pinned["window_end"], now=now) if pinned else baseline_frame.iloc[0:0]
     window = core.select_window(window, params, now) if len(window) else window
 
     if pinned:
@@ -119,7 +123,7 @@ def run_monitor(engine, params: MonitorParams, model_name: str, out_dir: str | P
                     f"{params.baseline_size} predictions ({len(baseline_frame)} so far)"}, None
     test_view, test_snapshot = (core.drift(window, test_reference, params, "test split")
                                 if test_reference is not None else (None, None))
-    quality = core.live_quality(store.load_feedback(engine, model_name, version), params)
+    quality = core.live_quality(load_feedback(engine, model_name, version), params)
     decision, reasons = core.decide(baseline_view, quality, params)
     start, end = _window_bounds(window, now)
     summary: dict[str, Any] = {
@@ -153,18 +157,17 @@ def run_monitor(engine, params: MonitorParams, model_name: str, out_dir: str | P
 
 def _record(engine, summary: dict[str, Any], snapshots: dict[str, Any], out_dir, start, end) -> dict[str, Path]:
     """The ``monitor_runs`` row, then the report and the summary (which carries the row's id)."""
-    from ytsentiment.monitoring import report
-
     base, quality = summary["drift"], summary["live_quality"]
-    summary["monitor_run_id"] = store.write_run(engine, {
-        "run_at": store._py(summary["run_at"]), "model_name": summary["model_name"],
-        "model_version": summary["model_version"], "window_start": start, "window_end": end,
-        "n_predictions": summary["window"]["n_predictions"], "n_feedback": quality["n_feedback"],
-        "drift_score": base.get("drift_score"), "drift_detected": base.get("drift_detected"),
-        "class_mix_distance": base.get("class_mix_distance"),
-        "live_macro_f1": quality.get("macro_f1"), "live_accuracy": quality.get("accuracy"),
-        "decision": summary["decision"], "reasons": summary["reasons"], "summary": summary,
-    })
+    summary["monitor_run_id"] = record_monitor_run(
+        engine,
+        run_at=as_utc(summary["run_at"]), model_name=summary["model_name"],
+        model_version=summary["model_version"], window_start=as_utc(start), window_end=as_utc(end),
+        n_predictions=summary["window"]["n_predictions"], n_feedback=quality["n_feedback"],
+        drift_score=base.get("drift_score"), drift_detected=base.get("drift_detected"),
+        class_mix_distance=base.get("class_mix_distance"),
+        live_macro_f1=quality.get("macro_f1"), live_accuracy=quality.get("accuracy"),
+        decision=summary["decision"], reasons=summary["reasons"], summary=summary,
+    )
     return report.write_outputs(out_dir, summary, snapshots)
 
 
@@ -188,8 +191,6 @@ def metrics_of(summary: dict[str, Any]) -> dict[str, float]:
 
 def _start_tracking(summary: dict[str, Any], params: MonitorParams) -> str:
     import mlflow
-
-    from ytsentiment.tracking import use_experiment
 
     use_experiment(params.experiment)
     run = mlflow.start_run(run_name=f"monitor {summary['model_name']} v{summary['model_version']}", tags={

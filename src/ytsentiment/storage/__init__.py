@@ -1,48 +1,23 @@
 """The project's database: prediction log, feedback, monitoring runs (SQLAlchemy 2 + Alembic, SQLite or PostgreSQL).
 
 ``DATABASE_URL`` picks the database (default: the embedded SQLite file ``var/ytsentiment.db``); ``upgrade()`` or
-``ytsentiment db-upgrade`` creates or migrates the schema. Names are imported lazily (SQLAlchemy loads on first use),
-so ``import ytsentiment.storage`` is cheap and does nothing:
+``ytsentiment db-upgrade`` creates or migrates the schema. Import each name from the module that defines it:
 
-    engine = make_engine()                                   # storage.db
-    upgrade()                                                # storage.migrate
-    log = PredictionLog(engine, on_dropped=DROPPED.inc)      # storage.writer (batched, never blocks)
-    LogProcess(url, on_dropped=DROPPED.inc).submit(Served(...))  # storage.log_process (the same, in a child)
-    log.submit([prediction_row(text=..., sentiment=1, proba=[...], model_name=..., model_version=...,
-                               created_at=datetime.now(UTC), log_text=settings.log_text)])
-    record_feedback(engine, label=-1, client_id="...", prediction_id="...")   # storage.feedback
+    settings      StorageSettings, database_url            db         make_engine, session_scope, safe_url
+    migrate       upgrade, downgrade, current_revision     models     Prediction, Feedback, MonitorRun ...
+    rows          prediction_row, describe, sha256_text    feedback   record_feedback, get_prediction
+    writer        PredictionLog (batched, never blocks)    log_process  LogProcess, Served (the same, in a child)
+    monitor       the monitoring job's reads and writes    export     export_feedback (training CSV)
+    retention     purge, parse_window                      errors     StorageError, UnknownPrediction ...
 """
 
 from __future__ import annotations
 
-import importlib
+# What ytsentiment.api.storage imports from the package itself; nothing else is re-exported here.
+from ytsentiment.storage.db import make_engine, safe_url
+from ytsentiment.storage.feedback import record_feedback
+from ytsentiment.storage.migrate import upgrade
+from ytsentiment.storage.monitor import monitor_runs
+from ytsentiment.storage.settings import StorageSettings
 
-_EXPORTS = {
-    "StorageSettings": "settings", "DEFAULT_DATABASE_URL": "settings", "database_url": "settings",
-    "StorageError": "errors", "UnknownPrediction": "errors", "InvalidFeedback": "errors",
-    "make_engine": "db", "session_scope": "db", "safe_url": "db",
-    "upgrade": "migrate", "downgrade": "migrate", "current_revision": "migrate", "head_revision": "migrate",
-    "Base": "models", "Prediction": "models", "Feedback": "models", "MonitorRun": "models",
-    "MonitorBaseline": "models",
-    "describe": "rows", "sha256_text": "rows", "new_prediction_id": "rows", "new_prediction_ids": "rows",
-    "prediction_row": "rows",
-    "PredictionLog": "writer", "LogProcess": "log_process", "Served": "log_process",
-    "FeedbackResult": "feedback", "record_feedback": "feedback", "get_prediction": "feedback", "counts": "feedback",
-    "predictions_window": "monitor", "feedback_window": "monitor", "record_monitor_run": "monitor",
-    "monitor_runs": "monitor", "pin_baseline": "monitor", "get_baseline": "monitor",
-    "purge": "retention", "parse_window": "retention",
-    "export_feedback": "export",
-}
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__all__ = ["StorageSettings", "make_engine", "monitor_runs", "record_feedback", "safe_url", "upgrade"]
