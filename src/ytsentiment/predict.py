@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from ytsentiment import YtSentimentError, config
+from ytsentiment.api.service import SentimentService
+from ytsentiment.loading import load_model
 
 EXPORTED_MODEL_DIR = "model"
 NO_MODEL_FIX = "run `make run`, or `make demo`, or set MODEL_URI"
@@ -60,8 +62,6 @@ def load(uri: str, origin: str) -> tuple[Any, dict[str, Any]]:
     """The model and its info record; ``YtSentimentError`` saying how to get a model when there is none."""
     from mlflow.exceptions import MlflowException
 
-    from ytsentiment.loading import load_model
-
     registry = uri.startswith("models:/")
     tracking = config.tracking_uri()
     if registry and tracking.startswith("sqlite:///") and not Path(tracking.removeprefix("sqlite:///")).is_file():
@@ -86,8 +86,6 @@ def _reason(exc: Exception) -> str:
 def predict(model: Any, texts: Sequence[str]) -> list[dict[str, Any]]:
     """One record per text, exactly as the API's ``/predict`` answers it (``comment``, ``sentiment``, ``label``,
     ``confidence``, ``prediction_id``, ``language``, ``language_supported``): the API's service computes it."""
-    from ytsentiment.api.service import SentimentService
-
     return [dict(p) for p in SentimentService(model).predict(list(texts))]
 
 

@@ -45,6 +45,7 @@ from urllib.parse import parse_qs, urlparse
 
 from ytsentiment import YtSentimentError
 from ytsentiment.batch.youtube import ApiError, ClientSettings, KeyRejected, Quota, VideoProblem, YouTubeClient
+from ytsentiment.io import atomic_write, write_json
 
 log = logging.getLogger(__name__)
 
@@ -203,8 +204,6 @@ class Store:
         return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
     def save_state(self, video_id: str, state: dict) -> None:
-        from ytsentiment.io import write_json
-
         write_json(self.state_path(video_id), state)
 
     def stored(self, video_id: str) -> tuple[set[str], Counter, datetime | None]:
@@ -228,8 +227,6 @@ class Store:
             return None
         import pyarrow as pa
         import pyarrow.parquet as pq
-
-        from ytsentiment.io import atomic_write
 
         digest = hashlib.sha256("\n".join(sorted(r["comment_id"] for r in rows)).encode()).hexdigest()[:16]
         path = self.video_dir(video_id) / f"part-{digest}.parquet"
@@ -486,8 +483,6 @@ def run(args) -> int:
                      max_per_video=args.max_per_video, max_videos=args.max_videos, progress=True)
     print(format_summary(result))
     if args.summary_json:
-        from ytsentiment.io import write_json
-
         write_json(args.summary_json, result.to_dict())
     if result.stopped:
         raise YtSentimentError(f"collect stopped: {result.stopped} (kept {result.new_rows} new rows in {args.out})")

@@ -19,6 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from ytsentiment import YtSentimentError
+from ytsentiment.batch.aggregate import parse_date
+from ytsentiment.io import atomic_write
+from ytsentiment.storage.batch_models import ChannelLoad, MonthlyAggregate, TopComment, VideoAggregate
+from ytsentiment.storage.db import make_engine
+from ytsentiment.storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +53,6 @@ def fetch(engine, channel: str, run_date: date | None = None) -> ReportData:
     """The load of ``channel`` (UC… id or the @handle it was loaded as) for ``run_date`` (default: the latest)."""
     from sqlalchemy import or_, select
     from sqlalchemy.orm import Session
-
-    from ytsentiment.storage.batch_models import ChannelLoad, MonthlyAggregate, TopComment, VideoAggregate
 
     with Session(engine) as session:
         query = select(ChannelLoad).where(or_(ChannelLoad.channel_id == channel, ChannelLoad.channel_ref == channel))
@@ -242,8 +245,6 @@ def render(data: ReportData, min_month: int = DEFAULT_MIN_MONTH_COMMENTS, max_vi
 
 def write_report(engine, channel: str, out: str | Path, run_date: date | None = None,
                  min_month: int = DEFAULT_MIN_MONTH_COMMENTS) -> Path:
-    from ytsentiment.io import atomic_write
-
     html = render(fetch(engine, channel, run_date), min_month)
     with atomic_write(out) as tmp:
         tmp.write_text(html, encoding="utf-8")
@@ -262,10 +263,6 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from ytsentiment.batch.aggregate import parse_date
-    from ytsentiment.storage.db import make_engine
-    from ytsentiment.storage.migrate import upgrade
-
     run_date = parse_date(args.date) if args.date else None
     upgrade(args.database_url)  # a no-op when up to date; a fresh database then says "no load" clearly
     engine = make_engine(args.database_url)

@@ -35,10 +35,15 @@ import requests
 import yaml
 
 from ytsentiment import YtSentimentError, config
+from ytsentiment.batch.collect import read_comments
 from ytsentiment.demo import model
 from ytsentiment.demo.servers import ApiServer, check_port, port_error, repo_root
 from ytsentiment.demo.synthetic import DemoChannel, demo_channel
 from ytsentiment.demo.youtube_standin import YouTubeStandin
+from ytsentiment.monitoring.settings import load_monitor_params
+from ytsentiment.storage.db import make_engine
+from ytsentiment.storage.migrate import upgrade
+from ytsentiment.storage.models import Prediction
 
 DEMO_KEY = "ytsentiment-demo-key"  # pragma: allowlist secret - what the stand-in accepts; not a Google key
 MARKER = ".ytsentiment-demo"
@@ -233,8 +238,6 @@ class Demo:
             f"{len(data.videos)} videos, {data.n_comments} comments and replies)")
 
     def start_api(self, model_uri: str) -> None:
-        from ytsentiment.storage.migrate import upgrade
-
         upgrade(self.database_url)  # before the workers start, so they never race to create the schema
         env = {"DATABASE_URL": self.database_url, "PREDICTION_LOG": "on", "PREDICTION_LOG_TEXT": "true",
                "PREDICTION_LOG_FLUSH_SECONDS": "0.2"}
@@ -267,8 +270,6 @@ class Demo:
     def analyze(self, comments: Path, oldest_first: list[str]) -> dict[str, dict[str, Any]]:
         """Each video's comments through /analyze as the extension sends them (text, likes, author, timestamp),
         oldest video first, so the monitor's baseline holds the first videos and its window the later ones."""
-        from ytsentiment.batch.collect import read_comments
-
         frame = read_comments(comments)
         say("\nThe extension's request, once per video: POST /analyze {comments: [{text, likes, author, "
             "timestamp}], video_id}")
@@ -290,9 +291,6 @@ class Demo:
     def wait_for_log(self, expected: int) -> None:
         """The prediction log writes off the request path: wait until every prediction is in the database."""
         from sqlalchemy import func, select
-
-        from ytsentiment.storage.db import make_engine
-        from ytsentiment.storage.models import Prediction
 
         engine = make_engine(self.database_url)
         deadline = time.monotonic() + LOG_WAIT_SECONDS
@@ -325,8 +323,6 @@ class Demo:
 
     def monitor(self, info: dict[str, Any], n_predictions: int, n_feedback: int) -> Path:
         """``ytsentiment monitor`` on the demo's database, its windows sized for a few hundred predictions."""
-        from ytsentiment.monitoring.settings import load_monitor_params
-
         baseline = n_predictions // 2
         params = dataclasses.replace(
             load_monitor_params(self.args.params), baseline_size=baseline, window_size=n_predictions - baseline,

@@ -18,7 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from unittest import mock
 
-from ytsentiment import YtSentimentError
+from ytsentiment import YtSentimentError, config, registry
+from ytsentiment.artifact import save_model
+from ytsentiment.config import load_params
+from ytsentiment.model import build_pipeline
+from ytsentiment.stages.ingest import ingest
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +54,6 @@ def registry_store_exists(uri: str) -> bool:
 
 def promoted(name: str) -> DemoModel | None:
     """``name@production`` pinned to its version, else ``model/``; None when there is neither."""
-    from ytsentiment import config, registry
-
     uri = config.tracking_uri()
     if registry_store_exists(uri):
         try:
@@ -81,11 +83,6 @@ def given(uri: str) -> DemoModel:
 
 def train_sample(params_path: str | Path, out: Path, rows_per_source: int = ROWS_PER_SOURCE) -> DemoModel:
     """Ingest a few sources, sample ``rows_per_source`` rows of each, fit the Pipeline with small knobs, save it."""
-    from ytsentiment.artifact import save_model
-    from ytsentiment.config import load_params
-    from ytsentiment.model import build_pipeline
-    from ytsentiment.stages.ingest import ingest
-
     params = load_params(params_path)
     selected = {source.name: source for source in params.ingest.selected}
     sources = [selected[name] for name in SAMPLE_SOURCES if name in selected]

@@ -15,6 +15,11 @@ from __future__ import annotations
 import argparse
 import logging
 
+from ytsentiment import YtSentimentError
+from ytsentiment.config import load_params
+from ytsentiment.tuning.search import format_outcome, load_data, outcome, search
+from ytsentiment.tuning.space import parse_tune
+
 log = logging.getLogger(__name__)
 
 DEFAULT_STORAGE = "sqlite:///var/optuna.db"
@@ -39,11 +44,6 @@ def run(args) -> int:
     import dataclasses
 
     import optuna
-
-    from ytsentiment import YtSentimentError
-    from ytsentiment.config import load_params
-    from ytsentiment.tuning.search import format_outcome, load_data, outcome, search
-    from ytsentiment.tuning.space import parse_tune
 
     if args.trials is not None and args.trials < 1 or args.timeout is not None and args.timeout <= 0:
         raise YtSentimentError("--trials and --timeout must be positive")

@@ -36,8 +36,13 @@ import pandas as pd
 from ytsentiment import YtSentimentError
 from ytsentiment.config import FeaturizeParams, Params, TrainParams
 from ytsentiment.contract import TEXT_COLUMN
+from ytsentiment.gate import latency_ms as gate_latency_ms
+from ytsentiment.io import file_digest
+from ytsentiment.model import build_features, compose, slim
 from ytsentiment.scoring import OVERALL, headline_scopes, score_by_scope, scores
 from ytsentiment.splits import strata_of, stratified_split
+from ytsentiment.stages.train import fit
+from ytsentiment.tracking import use_experiment
 from ytsentiment.tuning.space import TuneParams, apply, current_values, dvc_exp_run_line
 
 log = logging.getLogger(__name__)
@@ -76,8 +81,6 @@ def subsample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
 
 
 def load_data(train_path: str | Path, test_path: str | Path, tune: TuneParams, seed: int) -> TuneData:
-    from ytsentiment.io import file_digest
-
     sample = subsample(read_split(train_path), tune.rows, seed)
     fit_rows, valid_rows = stratified_split(strata_of(sample), tune.validation_fraction, seed)
     data = TuneData(
@@ -102,9 +105,6 @@ def load_data(train_path: str | Path, test_path: str | Path, tune: TuneParams, s
 def fit_pipeline(frame: pd.DataFrame, featurize: FeaturizeParams, train: TrainParams, seed: int,
                  make_callbacks: MakeCallbacks | None = None):
     """The served Pipeline (features + classifier) fitted on ``frame``; returns (pipeline, facts)."""
-    from ytsentiment.model import build_features, compose, slim
-    from ytsentiment.stages.train import fit
-
     started = time.perf_counter()
     features = build_features(featurize)
     X = features.fit_transform(frame[[TEXT_COLUMN]]).tocsr()
@@ -154,8 +154,6 @@ def pruning_callback(trial, report_every: int, frame_val: pd.DataFrame, classes,
 def latency_ms(pipeline, comments: int) -> float:
     """The gate's measure (median in-process predict_proba of ``comments`` comments) with one LightGBM thread, as
     each serving worker runs it."""
-    from ytsentiment.gate import latency_ms as gate_latency_ms
-
     keys = [k for k in pipeline.get_params(deep=True) if k == "n_jobs" or k.endswith("__n_jobs")]
     pipeline.set_params(**dict.fromkeys(keys, 1))
     return gate_latency_ms(pipeline, comments)
@@ -242,8 +240,6 @@ def open_study(storage: str, name: str, params: Params, tune: TuneParams, settin
 def _parent_run(study, experiment: str, storage: str, settings: dict[str, Any], tune: TuneParams):
     """Start (or reopen) the study's one MLflow parent run."""
     import mlflow
-
-    from ytsentiment.tracking import use_experiment
 
     experiment_id = use_experiment(experiment)
     run_id = study.user_attrs.get("mlflow_run_id")

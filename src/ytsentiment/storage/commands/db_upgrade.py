@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from ytsentiment.storage.commands import quiet_alembic
+from ytsentiment.storage.db import safe_url
+from ytsentiment.storage.migrate import upgrade
+
 
 def add_arguments(parser) -> None:
     parser.add_argument("--revision", default="head", help="target revision (default: head)")
 
 
 def run(args) -> int:
-    from ytsentiment.storage.commands import quiet_alembic
-    from ytsentiment.storage.db import safe_url
-    from ytsentiment.storage.migrate import upgrade
-
     quiet_alembic()
     revision = upgrade(revision=args.revision)
     print(f"database {safe_url()} is at revision {revision}")

@@ -5,6 +5,11 @@ from __future__ import annotations
 import argparse
 from datetime import date
 
+from ytsentiment import YtSentimentError
+from ytsentiment.storage.commands import migrated_engine
+from ytsentiment.storage.export import export_feedback
+from ytsentiment.storage.settings import StorageSettings
+
 
 def _day(value: str) -> date:
     try:
@@ -26,11 +31,6 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from ytsentiment import YtSentimentError
-    from ytsentiment.storage.commands import migrated_engine
-    from ytsentiment.storage.export import export_feedback
-    from ytsentiment.storage.settings import StorageSettings
-
     settings = StorageSettings.from_env()
     max_per_client = args.max_per_client or settings.export_max_per_client
     min_agreement = settings.export_min_agreement if args.min_agreement is None else args.min_agreement

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from ytsentiment.storage.commands import migrated_engine
+from ytsentiment.storage.retention import parse_window, purge
+from ytsentiment.storage.settings import StorageSettings
+
 
 def add_arguments(parser) -> None:
     parser.add_argument("--older-than", default=None,
@@ -13,10 +17,6 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from ytsentiment.storage.commands import migrated_engine
-    from ytsentiment.storage.retention import parse_window, purge
-    from ytsentiment.storage.settings import StorageSettings
-
     window = args.older_than or f"{StorageSettings.from_env().retention_days}d"
     older_than = parse_window(window)
     engine = migrated_engine()
