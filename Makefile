@@ -70,9 +70,11 @@ mlflow-ui: install ## open the MLflow UI on the tracking store (MLFLOW_TRACKING_
 test: install airflow-venv lint-js test-js ## run every test: JS lint + unit, then pytest (unit … extension, delivery)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-.PHONY: lint
-lint: install lint-js ## ruff on the Python code, ESLint on the extension
+.PHONY: lint lint-imports
+lint: install lint-js lint-imports ## ruff on the Python code, the import layers, ESLint on the extension
 	$(PY) -m ruff check src tests scripts
+lint-imports: install ## import-linter: layers only import downward, no cycles (pyproject.toml [tool.importlinter])
+	PYTHONPATH=src lint-imports --no-cache
 
 .PHONY: typecheck
 typecheck: install ## mypy on src/ytsentiment (settings: pyproject.toml [tool.mypy])
@@ -132,12 +134,12 @@ bench-api: install ## in-process vs gunicorn throughput, p50/p95 latency, worker
 monitor: install ## drift + live quality of @production -> reports/monitor/{report.html,summary.json}, MLflow, DB
 	ytsentiment monitor $(MONITOR_ARGS)
 monitoring-check: ## promtool and amtool: check the Prometheus and Alertmanager configs and rules, run the rules' tests
-	promtool check config monitoring/prometheus/prometheus.yml
-	promtool check rules monitoring/prometheus/rules/*.rules.yml
-	cd monitoring/prometheus && promtool test rules tests/*.test.yml
-	amtool check-config monitoring/alertmanager/alertmanager.yml
+	promtool check config ops/prometheus/prometheus.yml
+	promtool check rules ops/prometheus/rules/*.rules.yml
+	cd ops/prometheus && promtool test rules tests/*.test.yml
+	amtool check-config ops/alertmanager/alertmanager.yml
 monitoring-up: ## API + Prometheus + Grafana in Docker (needs Docker and model/: make export)
-	docker compose -f monitoring/docker-compose.yml up --build
+	docker compose -f ops/docker-compose.yml up --build
 feedback-source: install ## export the feedback people gave into feedback/ (the ingest source youtube_feedback)
 	ytsentiment feedback export --out feedback
 
