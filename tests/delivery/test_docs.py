@@ -24,7 +24,7 @@ from .conftest import REPO
 
 DOCS = REPO / "docs"
 RUNBOOKS = DOCS / "runbooks"
-RULES = REPO / "monitoring" / "prometheus" / "rules" / "ytsentiment.rules.yml"
+RULES = REPO / "ops" / "prometheus" / "rules" / "ytsentiment.rules.yml"
 README_MAX_LINES = 200
 
 

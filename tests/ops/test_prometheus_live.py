@@ -74,7 +74,8 @@ class MonitorSource:
     """Monitoring runs written to the API's database, as ``ytsentiment monitor`` writes them."""
 
     def __init__(self, database_url: str) -> None:
-        from ytsentiment.storage import make_engine, upgrade
+        from ytsentiment.storage.db import make_engine
+        from ytsentiment.storage.migrate import upgrade
 
         upgrade(database_url)  # the API migrates it too; upgrading twice is a no-op
         self.engine = make_engine(database_url)
@@ -82,7 +83,7 @@ class MonitorSource:
     def record_monitoring_run(self, drift_score: float, live_f1: float, shares: dict[str, float],
                               feedback_rows: int) -> None:
         """One monitoring run's row; thresholds as params.yaml monitor.drift_share / live_f1_floor."""
-        from ytsentiment.storage import record_monitor_run
+        from ytsentiment.storage.monitor import record_monitor_run
 
         now = datetime.now(UTC)
         record_monitor_run(
@@ -156,7 +157,7 @@ def alertmanager(tmp_path_factory):
 
 
 def write_test_config(workdir: Path, targets: list[str], alertmanager: str) -> Path:
-    """A copy of monitoring/prometheus with test intervals, ``for:`` shortened, loopback targets and the loopback
+    """A copy of ops/prometheus with test intervals, ``for:`` shortened, loopback targets and the loopback
     Alertmanager in the compose service's place."""
     config_dir = workdir / "prometheus"
     shutil.copytree(PROMETHEUS_DIR, config_dir, ignore=shutil.ignore_patterns("tests"))

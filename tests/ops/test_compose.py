@@ -1,4 +1,4 @@
-"""monitoring/docker-compose.yml: valid against the Compose specification's JSON schema, and self-consistent.
+"""ops/docker-compose.yml: valid against the Compose specification's JSON schema, and self-consistent.
 
 The schema is the copy check-jsonschema ships and pins (``--builtin-schema vendor.compose-spec``; the package is
 pinned in requirements.txt), so no download is needed.

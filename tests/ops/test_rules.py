@@ -1,6 +1,6 @@
 """Prometheus config and rules: promtool check config / check rules / test rules, and what every alert must carry.
 
-The promtool unit tests live beside the rules (monitoring/prometheus/tests/*.test.yml); this module runs them so
+The promtool unit tests live beside the rules (ops/prometheus/tests/*.test.yml); this module runs them so
 they are part of the suite, checks that each alert has a case where it fires and one where it does not, and shows
 that the harness fails on a broken rule or a wrong expectation.
 """

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-MONITORING = REPO / "monitoring"
+MONITORING = REPO / "ops"
 PROMETHEUS_DIR = MONITORING / "prometheus"
 RULES = PROMETHEUS_DIR / "rules" / "ytsentiment.rules.yml"
 GRAFANA_DIR = MONITORING / "grafana"
