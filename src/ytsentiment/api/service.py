@@ -9,6 +9,10 @@ still classified but is left out of the summary's figures).
 ``summarize`` computes every figure the extension's popup shows (it renders them as sent): the totals, and over
 the *scored* comments (English or undetermined) the counts, means, class shares with 95 % Wilson intervals and
 the monthly counts.
+
+Predictions and summaries are plain dicts (jsonify answers them, the prediction log reads them); their shapes are
+the response models of ``ytsentiment.api.blueprints.prediction``, which /openapi.json documents and tests/api checks
+real answers against.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, NotRequired, TypedDict
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,50 +34,12 @@ Z_95 = 1.959963984540054  # standard normal quantile for a two-sided 95 % interv
 DEFAULT_MIN_MONTH_COMMENTS = 10
 
 
-class Prediction(TypedDict):
-    comment: str
-    sentiment: int
-    label: str
-    confidence: float
-    prediction_id: str
-    language: str
-    language_supported: bool
-    timestamp: NotRequired[str]  # added by /analyze when the comment had one
-
-
-class Share(TypedDict):
-    share: float | None
-    low: float | None
-    high: float | None
-
-
-class Month(TypedDict):
-    month: str
-    count: int
-    counts: dict[str, int]
-    sparse: bool
-
-
-class Summary(TypedDict):
-    total: int
-    scored: int
-    other_languages: int
-    languages: dict[str, int]
-    counts: dict[str, int]
-    shares: dict[str, Share]
-    average_sentiment: float | None
-    like_weighted_sentiment: float | None
-    average_words: float | None
-    unique_commenters: int
-    months: list[Month]
-
-
 def ten_scale(mean: float) -> float:
     """A mean sentiment in [-1, 1] on the API's 0-10 scale, to 2 decimals."""
     return round((mean + 1) * 5, 2)
 
 
-def wilson(k: int, n: int, z: float = Z_95) -> Share:
+def wilson(k: int, n: int, z: float = Z_95) -> dict[str, float | None]:
     """Share ``k / n`` with its Wilson score interval (95 % by default), each to 4 decimals; None when n = 0.
 
     Unlike the normal approximation it stays within [0, 1] and is not zero-width at 0 or n, which matters for the
@@ -110,10 +76,10 @@ class SentimentService:
         if sorted(self.classes.tolist()) != sorted(CLASSES):
             raise ValueError(f"model classes must be {', '.join(map(str, CLASSES))}; got {self.classes.tolist()}")
 
-    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+    def predict(self, texts: Sequence[str]) -> list[dict[str, Any]]:
         return self.predict_with_proba(texts)[0]
 
-    def predict_with_proba(self, texts: Sequence[str]) -> tuple[list[Prediction], np.ndarray]:
+    def predict_with_proba(self, texts: Sequence[str]) -> tuple[list[dict[str, Any]], np.ndarray]:
         """The predictions, and the class probabilities in the contract's class order (-1, 0, 1), one row per
         text (what the prediction log stores)."""
         if not texts:
@@ -122,7 +88,7 @@ class SentimentService:
         best = proba.argmax(axis=1)
         sentiments = self.classes[best].tolist()
         confidences = proba[np.arange(len(texts)), best].round(4).tolist()
-        predictions: list[Prediction] = []
+        predictions: list[dict[str, Any]] = []
         for text, s, c, pid in zip(texts, sentiments, confidences, new_prediction_ids(len(texts)), strict=True):
             language = identify(text)
             predictions.append({"comment": text, "sentiment": s, "label": LABELS[s], "confidence": c,
@@ -132,10 +98,10 @@ class SentimentService:
         return predictions, in_class_order
 
     @staticmethod
-    def summarize(predictions: Sequence[Prediction], likes: Sequence[int | None] | None = None,
+    def summarize(predictions: Sequence[dict[str, Any]], likes: Sequence[int | None] | None = None,
                   authors: Sequence[str | None] | None = None,
                   timestamps: Sequence[datetime | None] | None = None,
-                  min_month_comments: int = DEFAULT_MIN_MONTH_COMMENTS) -> Summary:
+                  min_month_comments: int = DEFAULT_MIN_MONTH_COMMENTS) -> dict[str, Any]:
         """The summary figures of ``predictions`` (with each comment's ``likes``, ``authors`` and UTC
         ``timestamps`` when known).
 

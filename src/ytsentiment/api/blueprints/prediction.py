@@ -28,7 +28,6 @@ from ytsentiment.api.schemas import (
     list_request,
     parse_timestamp,
 )
-from ytsentiment.api.service import Prediction as PredictionRecord
 from ytsentiment.api.service import SentimentService
 from ytsentiment.api.state import current_state
 from ytsentiment.api.storage import current_storage
@@ -148,7 +147,7 @@ def request_models(limits: Limits) -> list[type[BaseModel]]:
     return [PredictRequest, TimestampedPredictRequest, AnalyzeRequest]
 
 
-def _predict(texts: list[str], video_id: str | None) -> list[PredictionRecord]:
+def _predict(texts: list[str], video_id: str | None) -> list[dict[str, Any]]:
     state = current_state()
     predictions, proba = state.require_service().predict_with_proba(texts)
     state.metrics.count_predictions([p["label"] for p in predictions])
