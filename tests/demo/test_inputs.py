@@ -56,7 +56,7 @@ def test_no_model_and_no_data_says_what_to_do(tmp_path, caplog, monkeypatch):
     def unreachable(sources, seed, *args, **kwargs):
         raise YtSentimentError(f"source '{sources[0].name}': not in the mirror and the URL cannot be reached")
 
-    monkeypatch.setattr("ytsentiment.stages.ingest.ingest", unreachable)
+    monkeypatch.setattr("ytsentiment.demo.model.ingest", unreachable)  # where the demo looks it up
     code, log = run_demo(caplog, "--sample-model", "--out", str(tmp_path / "out"))
     assert code == 2
     assert "the sample model's training data cannot be read" in log and "--model-uri" in log
