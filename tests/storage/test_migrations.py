@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 
+import psycopg
 import pytest
 from sqlalchemy import inspect, text
 
@@ -203,3 +204,15 @@ def test_other_errors_and_a_lock_that_never_ends_are_not_retried_forever(tmp_pat
     with pytest.raises(YtSentimentError, match="database is locked"):
         upgrade(url)
     assert 2 <= len(calls) <= 6  # retried with growing pauses, then given up at LOCK_TIMEOUT
+
+
+def test_a_database_not_in_utf8_is_refused_with_what_to_do(pg_server):
+    pg_server.execute("CREATE DATABASE ascii_db ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
+    url = pg_server.url("ascii_db")
+    with pytest.raises(YtSentimentError, match=r"uses encoding SQL_ASCII; ytsentiment needs UTF8: create it with "
+                                               r"`createdb -E UTF8 -T template0 ascii_db`"):
+        upgrade(url)
+    with pytest.raises(YtSentimentError, match="uses encoding SQL_ASCII"):  # any use, not only migrations
+        current_revision(url)
+    with psycopg.connect(pg_server.url("ascii_db").replace("+psycopg", "")) as conn:  # refused before any DDL
+        assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone() == (0,)
