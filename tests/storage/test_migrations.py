@@ -16,7 +16,7 @@ TABLES = {
                     "sentiment", "confidence", "proba_negative", "proba_neutral", "proba_positive", "n_chars",
                     "n_words", "emoji_share", "non_letter_share", "language"},
     "feedback": {"id", "created_at", "updated_at", "subject", "prediction_id", "text", "text_sha256", "label",
-                 "client_id", "model_name", "model_version"},
+                 "client_id", "model_name", "model_version", "address"},
     "monitor_runs": {"id", "run_at", "model_name", "model_version", "window_start", "window_end", "n_predictions",
                      "n_feedback", "drift_score", "drift_detected", "class_mix_distance", "live_macro_f1",
                      "live_accuracy", "decision", "reasons", "summary"},
@@ -24,7 +24,7 @@ TABLES = {
 }
 NULLABLE = {
     "predictions": {"video_id", "text", "language"},
-    "feedback": {"updated_at", "prediction_id", "text", "model_name", "model_version"},
+    "feedback": {"updated_at", "prediction_id", "text", "model_name", "model_version", "address"},
     "monitor_runs": {"drift_score", "drift_detected", "class_mix_distance", "live_macro_f1", "live_accuracy"},
     "monitor_baselines": set(),
 }
@@ -52,7 +52,7 @@ def test_upgrade_creates_the_schema(empty_url):
             assert {name for name, c in cols.items() if c["nullable"]} == NULLABLE[table], table
         indexed = {(t, tuple(ix["column_names"])) for t in TABLES for ix in insp.get_indexes(t)}
         assert {("predictions", ("created_at",)), ("feedback", ("prediction_id",)),
-                ("monitor_runs", ("run_at",))} <= indexed
+                ("feedback", ("address", "created_at")), ("monitor_runs", ("run_at",))} <= indexed
         (fk,) = insp.get_foreign_keys("feedback")
         assert (fk["referred_table"], fk["constrained_columns"], fk["options"].get("ondelete")) == \
             ("predictions", ["prediction_id"], "SET NULL")

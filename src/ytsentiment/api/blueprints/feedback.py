@@ -10,14 +10,16 @@ time, then 200 ``updated`` (another label replaces it) or ``unchanged``. An unkn
 the database cannot be reached the answer is 503 with Retry-After: feedback is never queued, so the person knows
 the label was not saved.
 
-Rate limit (Flask-Limiter, ``rate_limits``): FEEDBACK_RATE_LIMIT per client (default ``30 per minute;500 per
-day``, moving window), keyed on the body's ``client_id`` when it is well-formed, else on the remote address;
-every request to /feedback counts, valid or not. Counters live in RATELIMIT_STORAGE_URI: ``memory://`` (default)
-keeps them per worker process, so with N workers a client may get up to N times the limit; a shared store
+Rate limits (Flask-Limiter, ``rate_limits``), moving windows; every request to /feedback counts, valid or not:
+FEEDBACK_RATE_LIMIT per client (default ``30 per minute;500 per day``), keyed on the body's ``client_id`` when it is
+well-formed, else on the remote address; and FEEDBACK_ADDRESS_RATE_LIMIT per remote address whatever the client ids.
+One address may send feedback under at most FEEDBACK_CLIENTS_PER_ADDRESS client ids a day (counted in the database,
+so exact across workers): a new id past that is 429. Counters live in RATELIMIT_STORAGE_URI: ``memory://``
+(default) keeps them per worker process, so with N workers a client may get up to N times the limit; a shared store
 (``redis://HOST:6379``, needs the ``redis`` package) makes the limit exact across workers and instances. Behind a
-load balancer the remote address is the balancer's unless the app is wrapped in ``ProxyFix``, which is why the
-client id is the key. Over the limit: 429 ``{"error", "detail"}`` with Retry-After. When the limit store itself
-fails, requests are let through (and the failure logged) rather than refused.
+load balancer the remote address is the balancer's unless TRUSTED_PROXIES says how many proxies set
+X-Forwarded-For (the app is then wrapped in Werkzeug's ``ProxyFix``). Over a limit: 429 ``{"error", "detail"}``
+with Retry-After. When the limit store itself fails, requests are let through (and the failure logged).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 CLIENT_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
 PREDICTION_ID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 DATABASE_RETRY_AFTER_SECONDS = 30
+CLIENTS_RETRY_AFTER_SECONDS = 3600
 LIMITER_KEY = "ytsentiment.limiter"
 
 
@@ -99,14 +102,16 @@ FEEDBACK_OPERATION = {
     "description": (
         "Exactly one of `prediction_id` and `text`. 201 on the first label of a client for a comment, 200 on a "
         "repeat (`updated` or `unchanged`). Not queued: 503 means the label was not saved. Rate-limited per "
-        "client (FEEDBACK_RATE_LIMIT): 429 with Retry-After."),
+        "client (FEEDBACK_RATE_LIMIT) and per address (FEEDBACK_ADDRESS_RATE_LIMIT), and one address may use at most "
+        "FEEDBACK_CLIENTS_PER_ADDRESS client ids a day: 429 with Retry-After."),
     "requestBody": {"required": True, "content": openapi.json_body("FeedbackRequest")},
     "responses": {
         "201": openapi.ok("Label stored.", "FeedbackAck"),
         "200": openapi.ok("Repeat: the label was updated, or was already stored.", "FeedbackAck"),
         **openapi.CLIENT_ERRORS,
         "404": openapi.error("No logged prediction has this `prediction_id`; send the comment's `text` instead."),
-        "429": openapi.error("Too many labels from this client; retry after Retry-After seconds."),
+        "429": openapi.error("Too many labels from this client or address, or too many client ids from this "
+                             "address; retry after Retry-After seconds."),
         "503": openapi.error("The database cannot be reached: the label was not saved; retry after Retry-After "
                              "seconds."),
     },
@@ -118,6 +123,7 @@ def feedback():
     from sqlalchemy.exc import SQLAlchemyError
 
     from ytsentiment.storage import InvalidFeedback, StorageError, UnknownPrediction
+    from ytsentiment.storage.errors import TooManyClients
 
     body = parse_body("FeedbackRequest")
     store = current_storage()
@@ -128,7 +134,9 @@ def feedback():
     model = state.holder.model
     try:
         result = store.record_feedback(label=body.label, client_id=body.client_id, prediction_id=body.prediction_id,
-                                       text=body.text, model_info=model.info if model is not None else None)
+                                       text=body.text, model_info=model.info if model is not None else None,
+                                       address=request.remote_addr,
+                                       max_clients_per_address=state.settings.feedback_clients_per_address)
     except UnknownPrediction:
         raise ApiError(404, "unknown prediction", (
             f"prediction_id {body.prediction_id} is not in the prediction log (not written yet: retry in a few "
@@ -136,6 +144,8 @@ def feedback():
         )) from None
     except InvalidFeedback as exc:
         raise ApiError(400, "invalid request", str(exc)) from None
+    except TooManyClients as exc:
+        raise ApiError(429, "too many requests", str(exc), {"Retry-After": str(CLIENTS_RETRY_AFTER_SECONDS)}) from None
     except (SQLAlchemyError, StorageError) as exc:
         log.warning("feedback not saved: database %s: %s", store.where,
                     " ".join(str(getattr(exc, "orig", None) or exc).split())[:300])
@@ -209,6 +219,9 @@ class RateLimits:
         limits = settings.feedback_rate_limit.replace(";", " and ")
         limiter.limit(settings.feedback_rate_limit, key_func=client_key,
                       error_message=f"the feedback limit per client is {limits}")(bp)
+        per_address = settings.feedback_address_rate_limit.replace(";", " and ")
+        limiter.limit(settings.feedback_address_rate_limit, key_func=_remote_key,
+                      error_message=f"the feedback limit per address is {per_address}")(bp)
         app.extensions[LIMITER_KEY] = limiter
 
 
