@@ -33,6 +33,12 @@ FEEDBACK_CLIENTS_PER_ADDRESS  client ids one address may send feedback     5
                           under in a day (a new one past it: 429)
 TRUSTED_PROXIES           proxies in front that set X-Forwarded-For (the   0
                           ALB: 1); the client address is read from it
+PREDICT_RATE_LIMIT        requests one address may send to the prediction  600 per minute
+                          routes (/predict, /predict_with_timestamps,
+                          /analyze)
+PREDICT_CHARS_LIMIT       comment characters one address may send to the   4000000 per minute;
+                          prediction routes (what a request costs the      20000000 per hour
+                          model)
 RATELIMIT_STORAGE_URI     where rate-limit counters live: ``memory://``    ``memory://``
                           (per worker) or a shared store, e.g.
                           ``redis://HOST:6379`` (needs the redis package)
@@ -84,6 +90,8 @@ class Settings:
     feedback_address_rate_limit: str = "120 per minute;2000 per day"
     feedback_clients_per_address: int = 5
     trusted_proxies: int = 0
+    predict_rate_limit: str = "600 per minute"
+    predict_chars_limit: str = "4000000 per minute;20000000 per hour"
     ratelimit_storage_uri: str = "memory://"
     monitor_cache_seconds: float = 30.0
     min_month_comments: int = 10
@@ -106,6 +114,8 @@ class Settings:
             raise ValueError(f"MONITOR_CACHE_SECONDS must be within 0..86400, got {self.monitor_cache_seconds!r}")
         _check_rate_limit("FEEDBACK_RATE_LIMIT", self.feedback_rate_limit)
         _check_rate_limit("FEEDBACK_ADDRESS_RATE_LIMIT", self.feedback_address_rate_limit)
+        _check_rate_limit("PREDICT_RATE_LIMIT", self.predict_rate_limit)
+        _check_rate_limit("PREDICT_CHARS_LIMIT", self.predict_chars_limit)
         if isinstance(self.trusted_proxies, bool) or not isinstance(self.trusted_proxies, int) \
                 or not 0 <= self.trusted_proxies <= 10:
             raise ValueError(f"TRUSTED_PROXIES must be an integer within 0..10, got {self.trusted_proxies!r}")
@@ -121,7 +131,8 @@ _INT_VARS = ("max_comments", "max_comment_chars", "max_content_length", "model_t
              "feedback_clients_per_address")
 _FLOAT_VARS = ("model_wait_seconds", "database_timeout_seconds", "monitor_cache_seconds")
 _BOOL_VARS = ("prediction_log", "database_auto_migrate")
-_STR_VARS = ("feedback_rate_limit", "feedback_address_rate_limit", "ratelimit_storage_uri")
+_STR_VARS = ("feedback_rate_limit", "feedback_address_rate_limit", "predict_rate_limit", "predict_chars_limit",
+             "ratelimit_storage_uri")
 
 
 def _check_rate_limit(name: str, value: str) -> None:

@@ -10,16 +10,9 @@ time, then 200 ``updated`` (another label replaces it) or ``unchanged``. An unkn
 the database cannot be reached the answer is 503 with Retry-After: feedback is never queued, so the person knows
 the label was not saved.
 
-Rate limits (Flask-Limiter, ``rate_limits``), moving windows; every request to /feedback counts, valid or not:
-FEEDBACK_RATE_LIMIT per client (default ``30 per minute;500 per day``), keyed on the body's ``client_id`` when it is
-well-formed, else on the remote address; and FEEDBACK_ADDRESS_RATE_LIMIT per remote address whatever the client ids.
-One address may send feedback under at most FEEDBACK_CLIENTS_PER_ADDRESS client ids a day (counted in the database,
-so exact across workers): a new id past that is 429. Counters live in RATELIMIT_STORAGE_URI: ``memory://``
-(default) keeps them per worker process, so with N workers a client may get up to N times the limit; a shared store
-(``redis://HOST:6379``, needs the ``redis`` package) makes the limit exact across workers and instances. Behind a
-load balancer the remote address is the balancer's unless TRUSTED_PROXIES says how many proxies set
-X-Forwarded-For (the app is then wrapped in Werkzeug's ``ProxyFix``). Over a limit: 429 ``{"error", "detail"}``
-with Retry-After. When the limit store itself fails, requests are let through (and the failure logged).
+Rate limits (``ytsentiment.api.limits``): FEEDBACK_RATE_LIMIT per client id and FEEDBACK_ADDRESS_RATE_LIMIT per
+address; besides, one address may send feedback under at most FEEDBACK_CLIENTS_PER_ADDRESS client ids a day
+(counted in the database, so exact across workers): a new id past that is 429 with Retry-After.
 """
 
 from __future__ import annotations
@@ -27,13 +20,13 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any, Literal
 
-from flask import Flask, current_app, jsonify, request
+from flask import current_app, jsonify, request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from ytsentiment.api import openapi
 from ytsentiment.api.endpoints import ApiBlueprint, parse_body
 from ytsentiment.api.schemas import NO_CONTROL_TEXT_PATTERN, Limits, Sentiment, no_control_characters
-from ytsentiment.api.state import EXTENSION_KEY, ApiError, current_state
+from ytsentiment.api.state import ApiError, current_state
 from ytsentiment.api.storage import current_storage
 from ytsentiment.contract import CLASSES, LABELS
 
@@ -43,7 +36,6 @@ CLIENT_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
 PREDICTION_ID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 DATABASE_RETRY_AFTER_SECONDS = 30
 CLIENTS_RETRY_AFTER_SECONDS = 3600
-LIMITER_KEY = "ytsentiment.limiter"
 
 
 class FeedbackAck(BaseModel):
@@ -160,27 +152,7 @@ def feedback():
     return response
 
 
-# ---- rate limit --------------------------------------------------------------------------------------------------
-
-@bp.errorhandler(429)
-def too_many(exc):
-    """429 in the usual shape, with Retry-After: the seconds until the breached limit lets this client in again."""
-    import math
-    import time
-
-    limiter = current_app.extensions.get(LIMITER_KEY)
-    limit = limiter.current_limit if limiter is not None else None
-    wait = max(1, math.ceil(limit.reset_at - time.time())) if limit is not None else 60
-    response = jsonify(error="too many requests",
-                       detail=f"{exc.description}; retry after {wait} seconds (Retry-After)")
-    response.status_code = 429
-    response.headers["Retry-After"] = str(wait)
-    return response
-
-
-def _remote_key() -> str:
-    return f"addr:{request.remote_addr or 'unknown'}"
-
+# ---- the rate limit's key (ytsentiment.api.limits) ---------------------------------------------------------------
 
 def client_key() -> str:
     """The body's ``client_id`` when it is well-formed, else the remote address (never raises)."""
@@ -196,33 +168,4 @@ def client_key() -> str:
                 return f"client:{client}"
     except Exception:  # noqa: BLE001 - an unreadable body is the view's to report; key on the address
         pass
-    return _remote_key()
-
-
-class RateLimits:
-    """The extension object: ``init_app(app)`` gives the app its own ``Limiter`` with the /feedback limit.
-
-    One ``Limiter`` per app, not one per module: a Limiter keeps its storage and limits on itself, so a shared one
-    would mix the counters and settings of every app in the process (tests build many).
-    """
-
-    def init_app(self, app: Flask) -> None:
-        from flask_limiter import Limiter
-
-        settings = app.extensions[EXTENSION_KEY].settings
-        # headers_enabled off: Flask-Limiter would put its window's Retry-After on every /feedback answer, even
-        # on a 201 or over a 503's own; the 429 handler below sets it.
-        limiter = Limiter(key_func=_remote_key, storage_uri=settings.ratelimit_storage_uri,
-                          strategy="moving-window", headers_enabled=False, swallow_errors=True,
-                          key_prefix="ytsentiment")
-        limiter.init_app(app)
-        limits = settings.feedback_rate_limit.replace(";", " and ")
-        limiter.limit(settings.feedback_rate_limit, key_func=client_key,
-                      error_message=f"the feedback limit per client is {limits}")(bp)
-        per_address = settings.feedback_address_rate_limit.replace(";", " and ")
-        limiter.limit(settings.feedback_address_rate_limit, key_func=_remote_key,
-                      error_message=f"the feedback limit per address is {per_address}")(bp)
-        app.extensions[LIMITER_KEY] = limiter
-
-
-rate_limits = RateLimits()
+    return f"addr:{request.remote_addr or 'unknown'}"
