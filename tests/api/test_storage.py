@@ -231,17 +231,18 @@ def test_conflicting_labels_are_both_stored_and_the_export_drops_them(make_db_ap
     client = app.test_client()
     conflicted, agreed = predict_ids(client, ["is this good or bad", "so good"])
     assert storage_of(app).flush(30)
-    for client_id, label in ((CLIENT_A, 1), (CLIENT_B, -1)):
-        response = client.post("/feedback", json={"prediction_id": conflicted, "label": label, "client_id": client_id})
+    for client_id, label, address in ((CLIENT_A, 1, "192.0.2.1"), (CLIENT_B, -1, "192.0.2.2")):
+        response = client.post("/feedback", json={"prediction_id": conflicted, "label": label, "client_id": client_id},
+                               environ_base={"REMOTE_ADDR": address})
         assert response.status_code == 201
-    assert client.post("/feedback", json={"prediction_id": agreed, "label": 1,
-                                          "client_id": CLIENT_A}).status_code == 201
+    assert client.post("/feedback", json={"prediction_id": agreed, "label": 1, "client_id": CLIENT_A},
+                       environ_base={"REMOTE_ADDR": "192.0.2.1"}).status_code == 201
     stored = rows(db_url, "feedback")
     assert sorted((r["client_id"], r["label"]) for r in stored if r["prediction_id"] == conflicted) == [
         (CLIENT_A, 1), (CLIENT_B, -1)]
     engine = make_engine(db_url)
     try:
-        sidecar = export_feedback(engine, tmp_path, max_per_client=200, min_agreement=1.0)
+        sidecar = export_feedback(engine, tmp_path, max_per_client=200, min_agreement=1.0, burst=10)
     finally:
         engine.dispose()
     assert sidecar["rows"] == 1 and sidecar["dropped"]["conflicting_texts"] == 1

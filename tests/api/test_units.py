@@ -282,3 +282,13 @@ def test_trend_chart_writes_each_months_count_and_marks_sparse_months():
     assert any("fewer than 10" in t.get_text() for t in ax.get_legend().get_texts())
     dense_only = charts.trend_figure(points[:12], min_month_comments=10).axes[0]
     assert not [p for p in dense_only.patches + dense_only.collections if isinstance(p, Rectangle | PolyCollection)]
+
+
+@pytest.mark.parametrize(("n", "sparse"), [(9, True), (10, False)])
+def test_trend_chart_sparse_month_boundary(n, sparse):
+    """A month with exactly min_month_comments comments is not sparse; one fewer is (the same rule as /analyze)."""
+    points = [(datetime(2024, 1, 1 + d, tzinfo=UTC), 1) for d in range(n)]
+    ax = charts.trend_figure(points, min_month_comments=10).axes[0]
+    hollow = [line for line in ax.lines if line.get_gid() == "sparse" and len(line.get_xdata())]
+    filled = [line for line in ax.lines if line.get_gid() == "dense" and len(line.get_xdata())]
+    assert (len(hollow), len(filled)) == ((3, 0) if sparse else (0, 3))

@@ -53,15 +53,15 @@ def read(path):
 
 
 def test_export_strict_agreement(votes, tmp_path):
-    report = export_feedback(votes, tmp_path, max_per_client=3, min_agreement=1.0, day=date(2026, 3, 2))
+    report = export_feedback(votes, tmp_path, max_per_client=3, min_agreement=1.0, burst=10, day=date(2026, 3, 2))
     data, sidecar = read(tmp_path / "feedback-2026-03-02.csv")
     assert data.decode() == ('text,label\n"c\'est bien, ""quoted""",1\nd1,0\nd2,0\nd3,0\ngreat video,1\n')
     assert sidecar == report
     assert sidecar == {
         "csv": "feedback-2026-03-02.csv", "sha256": hashlib.sha256(data).hexdigest(), "date": "2026-03-02",
-        "rows": 5, "labels": {"0": 3, "1": 2}, "max_per_client": 3, "min_agreement": 1.0,
-        "feedback_rows": 15, "clients": 5, "clients_capped": 1,
-        "dropped": {"no_text": 1, "repeated_votes": 1, "over_client_cap": 1, "conflicting_votes": 5,
+        "rows": 5, "labels": {"0": 3, "1": 2}, "max_per_client": 3, "min_agreement": 1.0, "burst": 10,
+        "feedback_rows": 15, "voters": 5, "clients_capped": 1,
+        "dropped": {"no_text": 1, "repeated_votes": 1, "in_bursts": 0, "over_client_cap": 1, "conflicting_votes": 5,
                     "conflicting_texts": 2},
         "conflicting_sha256": sorted([sha("meh"), sha("awful")]),
     }
@@ -71,7 +71,7 @@ def test_export_strict_agreement(votes, tmp_path):
 
 
 def test_export_majority(votes, tmp_path):
-    report = export_feedback(votes, tmp_path, max_per_client=3, min_agreement=0.6, day=date(2026, 3, 2))
+    report = export_feedback(votes, tmp_path, max_per_client=3, min_agreement=0.6, burst=10, day=date(2026, 3, 2))
     data, _ = read(tmp_path / "feedback-2026-03-02.csv")
     assert data.decode().splitlines()[:2] == ["text,label", "awful,-1"]
     assert report["dropped"]["conflicting_texts"] == 1 and report["conflicting_sha256"] == [sha("meh")]
@@ -79,7 +79,7 @@ def test_export_majority(votes, tmp_path):
 
 def test_export_at_the_lowest_agreement_still_drops_a_tie(votes, tmp_path):
     """min_agreement=0.5: "meh" (1 vote to 1) has a share of exactly 0.5, enough, but it is a tie: dropped."""
-    report = export_feedback(votes, tmp_path, max_per_client=3, min_agreement=0.5, day=date(2026, 3, 2))
+    report = export_feedback(votes, tmp_path, max_per_client=3, min_agreement=0.5, burst=10, day=date(2026, 3, 2))
     data, _ = read(tmp_path / "feedback-2026-03-02.csv")
     assert data.decode().splitlines()[:2] == ["text,label", "awful,-1"]
     assert "meh" not in data.decode()
@@ -87,8 +87,9 @@ def test_export_at_the_lowest_agreement_still_drops_a_tie(votes, tmp_path):
     assert report["dropped"]["conflicting_votes"] == 2 and report["rows"] == 6
 
 
-def _vote(i: int, client: str, text: str, label: int) -> dict:
-    return {"id": i, "client_id": client, "text_sha256": sha(text), "label": label, "at": T, "text": text}
+def _vote(i: int, client: str, text: str, label: int, at: datetime = T, address: str | None = None) -> dict:
+    return {"id": i, "client_id": client, "text_sha256": sha(text), "label": label, "at": at, "text": text,
+            "address": address}
 
 
 @pytest.mark.parametrize(("labels", "min_agreement", "exported"), [
@@ -99,21 +100,51 @@ def _vote(i: int, client: str, text: str, label: int) -> dict:
 ], ids=["half-no-tie", "half-under-bar", "two-way-tie", "two-thirds-on-bar"])
 def test_agreement_boundary_and_ties(labels, min_agreement, exported):
     votes = [_vote(i, f"client{i}", "one text", label) for i, label in enumerate(labels)]
-    rows, report = select_rows(votes, max_per_client=3, min_agreement=min_agreement)
+    rows, report = select_rows(votes, max_per_client=3, min_agreement=min_agreement, burst=10)
     assert rows == ([] if exported is None else [("one text", exported)])
     assert report["dropped"]["conflicting_votes"] == (0 if exported is not None else len(labels))
 
 
+def test_a_voter_is_the_address_when_there_is_one():
+    """Two ids on one address are one voter: the address's latest label counts once; without an address each id
+    votes."""
+    votes = [_vote(0, "id-one", "text", 1, address="aaaa"), _vote(1, "id-two", "text", 1, address="aaaa"),
+             _vote(2, "id-three", "text", -1, address="bbbb")]
+    rows, report = select_rows(votes, max_per_client=3, min_agreement=0.6, burst=10)
+    assert rows == [] and report["voters"] == 2  # 1 to 1 between two addresses: a tie, dropped
+    assert report["dropped"]["repeated_votes"] == 1
+    no_address = [{**v, "address": None} for v in votes]
+    rows, report = select_rows(no_address, max_per_client=3, min_agreement=0.6, burst=10)
+    assert rows == [("text", 1)] and report["voters"] == 3  # 2 of 3 ids agree
+
+
+@pytest.mark.parametrize(("gaps", "kept"), [
+    ([20, 20, 20], 4),                  # 4 votes within 60 s: exactly the burst limit, kept
+    ([15, 15, 15, 15], 0),              # 5 votes within 60 s (the span includes both ends): every one dropped
+    ([15, 15, 15, 16], 5),              # 5 votes over 61 s: no 60 s holds more than 4, all kept
+    ([10, 10, 10, 10, 100, 10], 2),     # a burst of 5 dropped, the two calm votes after it kept
+    ([61, 61, 61, 61], 5),              # a vote a minute: never a burst
+], ids=["at-the-limit", "five-in-60s", "five-in-61s", "burst-then-calm", "slow"])
+def test_votes_in_a_burst_are_dropped(gaps, kept):
+    at, votes = T, []
+    for i, gap in enumerate([0, *gaps]):
+        at += timedelta(seconds=gap)
+        votes.append(_vote(i, "flooder", f"text {i}", 1, at=at))
+    rows, report = select_rows(votes, max_per_client=100, min_agreement=1.0, burst=4)
+    assert len(rows) == kept
+    assert report["dropped"]["in_bursts"] == len(votes) - kept
+
+
 def test_export_is_deterministic(votes, tmp_path):
     for name in ("one", "two"):
-        export_feedback(votes, tmp_path / name, max_per_client=3, min_agreement=1.0, day=date(2026, 3, 2))
+        export_feedback(votes, tmp_path / name, max_per_client=3, min_agreement=1.0, burst=10, day=date(2026, 3, 2))
     for suffix in (".csv", ".json"):
         assert (tmp_path / "one" / f"feedback-2026-03-02{suffix}").read_bytes() == \
             (tmp_path / "two" / f"feedback-2026-03-02{suffix}").read_bytes()
 
 
 def test_export_empty(engine, tmp_path):
-    report = export_feedback(engine, tmp_path, max_per_client=3, min_agreement=1.0, day=date(2026, 3, 2))
+    report = export_feedback(engine, tmp_path, max_per_client=3, min_agreement=1.0, burst=10, day=date(2026, 3, 2))
     assert (tmp_path / "feedback-2026-03-02.csv").read_text() == "text,label\n" and report["rows"] == 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 
+import psycopg
 import pytest
 from sqlalchemy import inspect, text
 
@@ -16,7 +17,7 @@ TABLES = {
                     "sentiment", "confidence", "proba_negative", "proba_neutral", "proba_positive", "n_chars",
                     "n_words", "emoji_share", "non_letter_share", "language"},
     "feedback": {"id", "created_at", "updated_at", "subject", "prediction_id", "text", "text_sha256", "label",
-                 "client_id", "model_name", "model_version"},
+                 "client_id", "model_name", "model_version", "address"},
     "monitor_runs": {"id", "run_at", "model_name", "model_version", "window_start", "window_end", "n_predictions",
                      "n_feedback", "drift_score", "drift_detected", "class_mix_distance", "live_macro_f1",
                      "live_accuracy", "decision", "reasons", "summary"},
@@ -24,7 +25,7 @@ TABLES = {
 }
 NULLABLE = {
     "predictions": {"video_id", "text", "language"},
-    "feedback": {"updated_at", "prediction_id", "text", "model_name", "model_version"},
+    "feedback": {"updated_at", "prediction_id", "text", "model_name", "model_version", "address"},
     "monitor_runs": {"drift_score", "drift_detected", "class_mix_distance", "live_macro_f1", "live_accuracy"},
     "monitor_baselines": set(),
 }
@@ -52,7 +53,7 @@ def test_upgrade_creates_the_schema(empty_url):
             assert {name for name, c in cols.items() if c["nullable"]} == NULLABLE[table], table
         indexed = {(t, tuple(ix["column_names"])) for t in TABLES for ix in insp.get_indexes(t)}
         assert {("predictions", ("created_at",)), ("feedback", ("prediction_id",)),
-                ("monitor_runs", ("run_at",))} <= indexed
+                ("feedback", ("address", "created_at")), ("monitor_runs", ("run_at",))} <= indexed
         (fk,) = insp.get_foreign_keys("feedback")
         assert (fk["referred_table"], fk["constrained_columns"], fk["options"].get("ondelete")) == \
             ("predictions", ["prediction_id"], "SET NULL")
@@ -204,3 +205,15 @@ def test_other_errors_and_a_lock_that_never_ends_are_not_retried_forever(tmp_pat
     with pytest.raises(YtSentimentError, match="database is locked"):
         upgrade(url)
     assert 2 <= len(calls) <= 6  # retried with growing pauses, then given up at LOCK_TIMEOUT
+
+
+def test_a_database_not_in_utf8_is_refused_with_what_to_do(pg_server):
+    pg_server.execute("CREATE DATABASE ascii_db ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
+    url = pg_server.url("ascii_db")
+    with pytest.raises(YtSentimentError, match=r"uses encoding SQL_ASCII; ytsentiment needs UTF8: create it with "
+                                               r"`createdb -E UTF8 -T template0 ascii_db`"):
+        upgrade(url)
+    with pytest.raises(YtSentimentError, match="uses encoding SQL_ASCII"):  # any use, not only migrations
+        current_revision(url)
+    with psycopg.connect(pg_server.url("ascii_db").replace("+psycopg", "")) as conn:  # refused before any DDL
+        assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone() == (0,)

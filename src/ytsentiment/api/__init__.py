@@ -20,6 +20,7 @@ from typing import Any
 
 from flask import Flask
 from flask_cors import CORS
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ytsentiment.api.blueprints import BLUEPRINTS
 from ytsentiment.api.endpoints import request_models
@@ -53,6 +54,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.register_blueprint(blueprint)
     register_error_handlers(app)
     register_security_headers(app)
+    if settings.trusted_proxies:  # the client address is the one the proxies saw (limits, feedback address)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
     log.info("serving %s; limits %s; CORS origins %s", settings.model_uri, state.limits,
              ", ".join(settings.cors_origins))
     state.holder.start(background=settings.load_in_background)

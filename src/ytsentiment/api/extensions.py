@@ -9,7 +9,7 @@ extension. Configuration comes from the environment, documented in ``.env.exampl
 Bound here, in this order:
 
 - ``ytsentiment.api.storage.storage``: the database (prediction log, feedback, monitoring run for /metrics);
-- ``ytsentiment.api.blueprints.feedback.rate_limits``: Flask-Limiter for ``POST /feedback`` (one ``Limiter`` per app).
+- ``ytsentiment.api.limits.rate_limits``: Flask-Limiter for /feedback and the prediction routes (one per app).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Protocol
 
 from flask import Flask
 
-from ytsentiment.api.blueprints.feedback import rate_limits
+from ytsentiment.api.limits import rate_limits
 from ytsentiment.api.storage import storage
 
 

@@ -1,9 +1,10 @@
 """gunicorn settings for the API: ``gunicorn -c src/ytsentiment/api/gunicorn.conf.py "ytsentiment.api:create_app()"``.
 
-Environment: HOST (default 127.0.0.1), PORT (5000), WEB_CONCURRENCY (workers, default 2), GUNICORN_TIMEOUT
-(seconds a request may take, default 60), LOG_LEVEL (info), PROMETHEUS_MULTIPROC_DIR (optional; emptied at
-start). ``.env`` in the working directory is read first (``ytsentiment.environ.load_env_file``: a variable
-already set wins), here in the master, so these settings and every worker's app see it.
+Environment: HOST (default 127.0.0.1), PORT (5000), WEB_CONCURRENCY (workers, default 2), GUNICORN_THREADS
+(threads per worker, default 32), GUNICORN_TIMEOUT (seconds a request may take, default 60), LOG_LEVEL (info),
+PROMETHEUS_MULTIPROC_DIR (optional; emptied at start). ``.env`` in the working directory is read first
+(``ytsentiment.environ.load_env_file``: a variable already set wins), here in the master, so these settings and
+every worker's app see it.
 
 Each worker builds its own app after the fork (``preload_app`` off), so each loads the model once in its own
 memory and a crash while loading stays inside one worker; likewise its database work (the schema migration thread,
@@ -24,11 +25,13 @@ load_env_file()
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "sync"  # CPU-bound predictions: one request per worker process at a time, no GIL contention
+# Threads, so a client that sends its request slowly holds one thread, not the whole worker (decision 0012).
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "32"))
 preload_app = False
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = 30
-keepalive = 5
+keepalive = 5  # idle keep-alive connections wait in the poller, not in a thread; a graceful stop waits for them
 accesslog = "-"  # stdout
 errorlog = "-"  # stderr
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()

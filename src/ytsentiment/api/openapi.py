@@ -57,6 +57,8 @@ CLIENT_ERRORS = {
                  "`detail` names it."),
 }
 NOT_READY = {"503": error("The model is loading (or failed to load); retry after Retry-After seconds.")}
+PREDICTION_LIMITS = {"429": error("Over PREDICT_RATE_LIMIT requests or PREDICT_CHARS_LIMIT comment characters from "
+                                  "this address; retry after Retry-After seconds.")}
 
 
 def post(summary: str, request: str, response: dict, needs_model: bool) -> dict:
@@ -64,7 +66,8 @@ def post(summary: str, request: str, response: dict, needs_model: bool) -> dict:
     return {
         "summary": summary,
         "requestBody": {"required": True, "content": json_body(request)},
-        "responses": {"200": response, **CLIENT_ERRORS, **(NOT_READY if needs_model else {})},
+        "responses": {"200": response, **CLIENT_ERRORS,
+                      **({**PREDICTION_LIMITS, **NOT_READY} if needs_model else {})},
     }
 
 

@@ -27,6 +27,18 @@ DATABASE_TIMEOUT_SECONDS  longest wait on the database in a request        2
                           answers 503
 FEEDBACK_RATE_LIMIT       labels one client may send to /feedback          30 per minute;500 per day
                           (Flask-Limiter syntax, ``;`` between limits)
+FEEDBACK_ADDRESS_RATE_LIMIT  labels one address may send to /feedback,    120 per minute;2000 per day
+                          whatever client ids it uses
+FEEDBACK_CLIENTS_PER_ADDRESS  client ids one address may send feedback     5
+                          under in a day (a new one past it: 429)
+TRUSTED_PROXIES           proxies in front that set X-Forwarded-For (the   0
+                          ALB: 1); the client address is read from it
+PREDICT_RATE_LIMIT        requests one address may send to the prediction  600 per minute
+                          routes (/predict, /predict_with_timestamps,
+                          /analyze)
+PREDICT_CHARS_LIMIT       comment characters one address may send to the   4000000 per minute;
+                          prediction routes (what a request costs the      20000000 per hour
+                          model)
 RATELIMIT_STORAGE_URI     where rate-limit counters live: ``memory://``    ``memory://``
                           (per worker) or a shared store, e.g.
                           ``redis://HOST:6379`` (needs the redis package)
@@ -75,6 +87,11 @@ class Settings:
     database_auto_migrate: bool = True
     database_timeout_seconds: float = 2.0
     feedback_rate_limit: str = "30 per minute;500 per day"
+    feedback_address_rate_limit: str = "120 per minute;2000 per day"
+    feedback_clients_per_address: int = 5
+    trusted_proxies: int = 0
+    predict_rate_limit: str = "600 per minute"
+    predict_chars_limit: str = "4000000 per minute;20000000 per hour"
     ratelimit_storage_uri: str = "memory://"
     monitor_cache_seconds: float = 30.0
     min_month_comments: int = 10
@@ -95,7 +112,13 @@ class Settings:
             raise ValueError(f"DATABASE_TIMEOUT_SECONDS must be within 0.1..60, got {self.database_timeout_seconds!r}")
         if not 0 <= self.monitor_cache_seconds <= 86400:
             raise ValueError(f"MONITOR_CACHE_SECONDS must be within 0..86400, got {self.monitor_cache_seconds!r}")
-        _check_rate_limit(self.feedback_rate_limit)
+        _check_rate_limit("FEEDBACK_RATE_LIMIT", self.feedback_rate_limit)
+        _check_rate_limit("FEEDBACK_ADDRESS_RATE_LIMIT", self.feedback_address_rate_limit)
+        _check_rate_limit("PREDICT_RATE_LIMIT", self.predict_rate_limit)
+        _check_rate_limit("PREDICT_CHARS_LIMIT", self.predict_chars_limit)
+        if isinstance(self.trusted_proxies, bool) or not isinstance(self.trusted_proxies, int) \
+                or not 0 <= self.trusted_proxies <= 10:
+            raise ValueError(f"TRUSTED_PROXIES must be an integer within 0..10, got {self.trusted_proxies!r}")
         if not self.ratelimit_storage_uri or "://" not in self.ratelimit_storage_uri:
             raise ValueError(f"RATELIMIT_STORAGE_URI must be a storage URI such as memory:// or "
                              f"redis://HOST:6379, got {self.ratelimit_storage_uri!r}")
@@ -104,20 +127,22 @@ class Settings:
             raise ValueError("CORS_ORIGINS must list explicit origins; '*' is refused")
 
 
-_INT_VARS = ("max_comments", "max_comment_chars", "max_content_length", "model_threads", "min_month_comments")
+_INT_VARS = ("max_comments", "max_comment_chars", "max_content_length", "model_threads", "min_month_comments",
+             "feedback_clients_per_address")
 _FLOAT_VARS = ("model_wait_seconds", "database_timeout_seconds", "monitor_cache_seconds")
 _BOOL_VARS = ("prediction_log", "database_auto_migrate")
-_STR_VARS = ("feedback_rate_limit", "ratelimit_storage_uri")
+_STR_VARS = ("feedback_rate_limit", "feedback_address_rate_limit", "predict_rate_limit", "predict_chars_limit",
+             "ratelimit_storage_uri")
 
 
-def _check_rate_limit(value: str) -> None:
+def _check_rate_limit(name: str, value: str) -> None:
     from limits import parse_many
 
     try:
         if not parse_many(value):
             raise ValueError("no limit")
     except ValueError:
-        raise ValueError(f"FEEDBACK_RATE_LIMIT must be limits such as '30 per minute;500 per day', "
+        raise ValueError(f"{name} must be limits such as '30 per minute;500 per day', "
                          f"got {value!r}") from None
 
 
@@ -151,6 +176,8 @@ def load_settings(config: Mapping[str, Any] | None = None,
         values["model_uri"] = environ["MODEL_URI"].strip()
     if environ.get("CORS_ORIGINS") is not None:
         values["cors_origins"] = _split_origins(environ["CORS_ORIGINS"])
+    if environ.get("TRUSTED_PROXIES", "").strip():
+        values["trusted_proxies"] = _int("TRUSTED_PROXIES", environ["TRUSTED_PROXIES"].strip())
     for names, convert in ((_INT_VARS, _int), (_FLOAT_VARS, _seconds), (_BOOL_VARS, _parse_bool),
                            (_STR_VARS, lambda _name, raw: raw.strip())):
         for name in names:

@@ -191,14 +191,16 @@ class StorageState:
 
     # -- feedback and monitoring ---------------------------------------------------------------------------------
     def record_feedback(self, *, label: int, client_id: str, prediction_id: str | None, text: str | None,
-                        model_info: dict | None):
+                        model_info: dict | None, address: str | None = None,
+                        max_clients_per_address: int | None = None):
         """``storage.record_feedback``; raises UnknownPrediction, InvalidFeedback or SQLAlchemyError."""
         from ytsentiment.storage import record_feedback
 
         info = model_info or {}
         return record_feedback(self.engine, label=label, client_id=client_id, prediction_id=prediction_id,
                                text=text, model_name=info.get("name") or default_model_name(),
-                               model_version=None if info.get("version") is None else str(info["version"]))
+                               model_version=None if info.get("version") is None else str(info["version"]),
+                               address=address, max_clients_per_address=max_clients_per_address)
 
     def latest_monitor_run(self, model_name: str) -> dict | None:
         """The newest ``monitor_runs`` row of ``model_name`` (``storage.monitor_runs`` shape), cached for

@@ -2,9 +2,13 @@
 
 - SQLite (the embedded default): foreign keys switched on per connection (SQLite leaves them off, and the feedback
   table's ON DELETE SET NULL needs them), a busy timeout instead of failing at once on a lock. ``upgrade()``
-  switches the file to WAL so the API's writer and a reading job do not block each other.
+  switches the file to WAL so the API's writer and a reading job do not block each other. A connection that failed
+  as read-only, with an I/O error or unable to open the file is treated as a disconnect: it and the pool are
+  discarded, so once the file is writable again the next attempt opens a good connection (a connection opened while
+  the file was read-only would otherwise stay read-only for the life of the process).
 - PostgreSQL: a connect timeout (a server that is down must not hang a caller for minutes) and pre-ping (pooled
-  connections that died with a restart are replaced, not handed out).
+  connections that died with a restart are replaced, not handed out). A database not in UTF8 is refused on connect
+  with the command that makes a good one.
 
 Passwords never reach the logs: ``safe_url(url)`` is what messages print.
 """
@@ -67,7 +71,33 @@ def make_engine(url: str | None = None, *, timeout: float = 5.0, **kwargs) -> En
                            "postgresql+psycopg:// (psycopg 3 is installed)") from None
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "handle_error", _sqlite_on_error)
+    elif backend == "postgresql":
+        event.listen(engine.pool, "connect", _postgres_on_connect, insert=True)  # before the dialect reads the server
     return engine
+
+
+def _postgres_on_connect(dbapi_connection, _record) -> None:
+    """Refuse a database whose encoding is not UTF8 (SQL_ASCII is initdb's default under the C locale): its text
+    would come back as bytes, and a comment in any script but ASCII could not be stored as written."""
+    encoding = dbapi_connection.info.parameter_status("server_encoding")
+    if encoding != "UTF8":
+        params = dbapi_connection.info.get_parameters()
+        dbapi_connection.close()
+        where = f"{params.get('host', '')}:{params.get('port', '')}/{params.get('dbname', '')}"
+        raise StorageError(f"database {where} uses encoding {encoding}; ytsentiment needs UTF8: create it with "
+                           f"`createdb -E UTF8 -T template0 {params.get('dbname', 'DB')}` (or `initdb -E UTF8` for a "
+                           "new cluster)")
+
+
+# SQLite primary result codes after which a connection is not to be trusted again: READONLY, IOERR, CANTOPEN.
+_SQLITE_DISCARD = {8, 10, 14}
+
+
+def _sqlite_on_error(context) -> None:
+    code = getattr(context.original_exception, "sqlite_errorcode", None)
+    if code is not None and code & 0xFF in _SQLITE_DISCARD:
+        context.is_disconnect = True
 
 
 def _sqlite_on_connect(dbapi_connection, _record) -> None:

@@ -20,3 +20,12 @@ class UnknownPrediction(YtSentimentError, LookupError):
 
 class InvalidFeedback(YtSentimentError, ValueError):
     """A feedback record that cannot be stored as sent (bad label, no client id, text not matching): HTTP 422."""
+
+
+class TooManyClients(YtSentimentError):
+    """One address sent feedback under too many client ids in a day: HTTP 429."""
+
+    def __init__(self, limit: int):
+        super().__init__(f"this address already sent feedback under {limit} client ids today; new ones are refused "
+                         "until a day has passed since the oldest")
+        self.limit = limit

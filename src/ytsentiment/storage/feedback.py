@@ -6,17 +6,21 @@ is about is either a logged prediction (``prediction_id``: the row copies its te
 logged, and its model) or, for a comment that was not logged, the text itself (keyed by its sha256).
 
 Feedback is untrusted: labels are checked here, the text sent with a prediction id must be the text that was
-predicted, and how much any one client weighs is capped when feedback becomes training data (``export``).
+predicted, one address may speak for at most ``max_clients_per_address`` client ids a day (``TooManyClients``), and
+how much any one client or address weighs is capped when feedback becomes training data (``export``). The address is
+stored only as ``address_hash(address)``: pseudonymous, enough to group rows, not to read the address back at a
+glance (IPv4 space is small enough to reverse it by brute force: treat the column as personal data).
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from ytsentiment.contract import CLASSES
-from ytsentiment.storage.errors import InvalidFeedback, UnknownPrediction
+from ytsentiment.storage.errors import InvalidFeedback, TooManyClients, UnknownPrediction
 from ytsentiment.storage.models import Feedback, Prediction, utcnow
 from ytsentiment.storage.rows import sha256_text
 
@@ -25,6 +29,12 @@ if TYPE_CHECKING:
 
 MAX_CLIENT_ID = 128
 MAX_PREDICTION_ID = 36
+CLIENTS_WINDOW = timedelta(days=1)
+
+
+def address_hash(address: str | None) -> str | None:
+    """The first 16 hex digits of the address's sha256 (None for no address)."""
+    return None if not address else hashlib.sha256(address.encode("utf-8")).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -71,10 +81,13 @@ def _validate(label, client_id, prediction_id, text) -> None:
 
 def record_feedback(engine: Engine, *, label: int, client_id: str, prediction_id: str | None = None,
                     text: str | None = None, model_name: str | None = None, model_version: str | None = None,
+                    address: str | None = None, max_clients_per_address: int | None = None,
                     now: datetime | None = None) -> FeedbackResult:
     """Store one label (see the module docstring). Raises ``UnknownPrediction`` for a prediction id that is not in
-    the log and ``InvalidFeedback`` for a bad label, a missing client id, or a text that is not the prediction's."""
-    from sqlalchemy import select
+    the log, ``InvalidFeedback`` for a bad label, a missing client id, or a text that is not the prediction's, and
+    ``TooManyClients`` when ``address`` already sent feedback under ``max_clients_per_address`` other client ids in
+    the last day."""
+    from sqlalchemy import func, select
     from sqlalchemy.exc import IntegrityError
     from sqlalchemy.orm import Session
 
@@ -107,9 +120,17 @@ def record_feedback(engine: Engine, *, label: int, client_id: str, prediction_id
                     existing.text = row_text
                 session.commit()
                 return FeedbackResult(existing.id, status, label, previous, existing.prediction_id, digest)
+            hashed = address_hash(address)
+            if hashed is not None and max_clients_per_address is not None:
+                others = session.scalar(
+                    select(func.count(func.distinct(Feedback.client_id)))
+                    .where(Feedback.address == hashed, Feedback.created_at >= now - CLIENTS_WINDOW,
+                           Feedback.client_id != client_id)) or 0
+                if others >= max_clients_per_address:
+                    raise TooManyClients(max_clients_per_address)
             row = Feedback(created_at=now, subject=subject, prediction_id=prediction_id, text=row_text,
                            text_sha256=digest, label=label, client_id=client_id, model_name=row_model[0],
-                           model_version=None if row_model[1] is None else str(row_model[1]))
+                           model_version=None if row_model[1] is None else str(row_model[1]), address=hashed)
             session.add(row)
             try:
                 session.commit()

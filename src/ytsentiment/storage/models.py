@@ -19,6 +19,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     SmallInteger,
@@ -110,6 +111,7 @@ class Feedback(Base):
     __table_args__ = (
         UniqueConstraint("subject", "client_id"),
         CheckConstraint("label IN (-1, 0, 1)", name="label"),
+        Index("ix_feedback_address_created_at", "address", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
@@ -124,6 +126,8 @@ class Feedback(Base):
     client_id: Mapped[str] = mapped_column(String(128))
     model_name: Mapped[str | None] = mapped_column(String(200))
     model_version: Mapped[str | None] = mapped_column(String(64))
+    # the sender's address as the first 16 hex digits of its sha256 (``feedback.address_hash``); NULL before 0003
+    address: Mapped[str | None] = mapped_column(String(16))
 
 
 class MonitorRun(Base):

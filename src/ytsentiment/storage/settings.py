@@ -13,8 +13,10 @@
                                     its worker's pipe once per this interval, or sooner when the pipe is full
                                     (default 1.0)
     FEEDBACK_EXPORT_MAX_PER_CLIENT  most feedback rows one client contributes to an export (default 200)
-    FEEDBACK_EXPORT_MIN_AGREEMENT   share of clients that must agree on a text's label (default 1.0: any conflict
+    FEEDBACK_EXPORT_MIN_AGREEMENT   share of voters that must agree on a text's label (default 1.0: any conflict
                                     drops the text)
+    FEEDBACK_EXPORT_BURST           most votes of one voter within 60 s; every vote of a busier span is dropped
+                                    (default 10)
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class StorageSettings:
     flush_seconds: float = 1.0
     export_max_per_client: int = 200
     export_min_agreement: float = 1.0
+    export_burst: int = 10
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> StorageSettings:
@@ -55,6 +58,7 @@ class StorageSettings:
             export_max_per_client=env_number(env, "FEEDBACK_EXPORT_MAX_PER_CLIENT", cls.export_max_per_client, int, 1),
             export_min_agreement=env_number(env, "FEEDBACK_EXPORT_MIN_AGREEMENT", cls.export_min_agreement, float,
                                          0.5, 1.0),
+            export_burst=env_number(env, "FEEDBACK_EXPORT_BURST", cls.export_burst, int, 1),
         )
 
 

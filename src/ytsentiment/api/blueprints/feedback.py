@@ -10,14 +10,9 @@ time, then 200 ``updated`` (another label replaces it) or ``unchanged``. An unkn
 the database cannot be reached the answer is 503 with Retry-After: feedback is never queued, so the person knows
 the label was not saved.
 
-Rate limit (Flask-Limiter, ``rate_limits``): FEEDBACK_RATE_LIMIT per client (default ``30 per minute;500 per
-day``, moving window), keyed on the body's ``client_id`` when it is well-formed, else on the remote address;
-every request to /feedback counts, valid or not. Counters live in RATELIMIT_STORAGE_URI: ``memory://`` (default)
-keeps them per worker process, so with N workers a client may get up to N times the limit; a shared store
-(``redis://HOST:6379``, needs the ``redis`` package) makes the limit exact across workers and instances. Behind a
-load balancer the remote address is the balancer's unless the app is wrapped in ``ProxyFix``, which is why the
-client id is the key. Over the limit: 429 ``{"error", "detail"}`` with Retry-After. When the limit store itself
-fails, requests are let through (and the failure logged) rather than refused.
+Rate limits (``ytsentiment.api.limits``): FEEDBACK_RATE_LIMIT per client id and FEEDBACK_ADDRESS_RATE_LIMIT per
+address; besides, one address may send feedback under at most FEEDBACK_CLIENTS_PER_ADDRESS client ids a day
+(counted in the database, so exact across workers): a new id past that is 429 with Retry-After.
 """
 
 from __future__ import annotations
@@ -25,24 +20,24 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any, Literal
 
-from flask import Flask, current_app, jsonify, request
+from flask import current_app, jsonify, request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from ytsentiment.api import openapi
 from ytsentiment.api.endpoints import ApiBlueprint, parse_body
 from ytsentiment.api.errors import ApiError
 from ytsentiment.api.schemas import NO_CONTROL_TEXT_PATTERN, Limits, Sentiment, no_control_characters
-from ytsentiment.api.state import EXTENSION_KEY, current_state
+from ytsentiment.api.state import current_state
 from ytsentiment.api.storage import current_storage
 from ytsentiment.contract import CLASSES, LABELS
-from ytsentiment.storage.errors import InvalidFeedback, StorageError, UnknownPrediction
+from ytsentiment.storage.errors import InvalidFeedback, StorageError, TooManyClients, UnknownPrediction
 
 log = logging.getLogger(__name__)
 
 CLIENT_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
 PREDICTION_ID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 DATABASE_RETRY_AFTER_SECONDS = 30
-LIMITER_KEY = "ytsentiment.limiter"
+CLIENTS_RETRY_AFTER_SECONDS = 3600
 
 
 class FeedbackAck(BaseModel):
@@ -101,14 +96,16 @@ FEEDBACK_OPERATION = {
     "description": (
         "Exactly one of `prediction_id` and `text`. 201 on the first label of a client for a comment, 200 on a "
         "repeat (`updated` or `unchanged`). Not queued: 503 means the label was not saved. Rate-limited per "
-        "client (FEEDBACK_RATE_LIMIT): 429 with Retry-After."),
+        "client (FEEDBACK_RATE_LIMIT) and per address (FEEDBACK_ADDRESS_RATE_LIMIT), and one address may use at most "
+        "FEEDBACK_CLIENTS_PER_ADDRESS client ids a day: 429 with Retry-After."),
     "requestBody": {"required": True, "content": openapi.json_body("FeedbackRequest")},
     "responses": {
         "201": openapi.ok("Label stored.", "FeedbackAck"),
         "200": openapi.ok("Repeat: the label was updated, or was already stored.", "FeedbackAck"),
         **openapi.CLIENT_ERRORS,
         "404": openapi.error("No logged prediction has this `prediction_id`; send the comment's `text` instead."),
-        "429": openapi.error("Too many labels from this client; retry after Retry-After seconds."),
+        "429": openapi.error("Too many labels from this client or address, or too many client ids from this "
+                             "address; retry after Retry-After seconds."),
         "503": openapi.error("The database cannot be reached: the label was not saved; retry after Retry-After "
                              "seconds."),
     },
@@ -128,7 +125,9 @@ def feedback():
     model = state.holder.model
     try:
         result = store.record_feedback(label=body.label, client_id=body.client_id, prediction_id=body.prediction_id,
-                                       text=body.text, model_info=model.info if model is not None else None)
+                                       text=body.text, model_info=model.info if model is not None else None,
+                                       address=request.remote_addr,
+                                       max_clients_per_address=state.settings.feedback_clients_per_address)
     except UnknownPrediction:
         raise ApiError(404, "unknown prediction", (
             f"prediction_id {body.prediction_id} is not in the prediction log (not written yet: retry in a few "
@@ -136,6 +135,8 @@ def feedback():
         )) from None
     except InvalidFeedback as exc:
         raise ApiError(400, "invalid request", str(exc)) from None
+    except TooManyClients as exc:
+        raise ApiError(429, "too many requests", str(exc), {"Retry-After": str(CLIENTS_RETRY_AFTER_SECONDS)}) from None
     except (SQLAlchemyError, StorageError) as exc:
         log.warning("feedback not saved: database %s: %s", store.where,
                     " ".join(str(getattr(exc, "orig", None) or exc).split())[:300])
@@ -150,27 +151,7 @@ def feedback():
     return response
 
 
-# ---- rate limit --------------------------------------------------------------------------------------------------
-
-@bp.errorhandler(429)
-def too_many(exc):
-    """429 in the usual shape, with Retry-After: the seconds until the breached limit lets this client in again."""
-    import math
-    import time
-
-    limiter = current_app.extensions.get(LIMITER_KEY)
-    limit = limiter.current_limit if limiter is not None else None
-    wait = max(1, math.ceil(limit.reset_at - time.time())) if limit is not None else 60
-    response = jsonify(error="too many requests",
-                       detail=f"{exc.description}; retry after {wait} seconds (Retry-After)")
-    response.status_code = 429
-    response.headers["Retry-After"] = str(wait)
-    return response
-
-
-def _remote_key() -> str:
-    return f"addr:{request.remote_addr or 'unknown'}"
-
+# ---- the rate limit's key (ytsentiment.api.limits) ---------------------------------------------------------------
 
 def client_key() -> str:
     """The body's ``client_id`` when it is well-formed, else the remote address (never raises)."""
@@ -186,30 +167,4 @@ def client_key() -> str:
                 return f"client:{client}"
     except Exception:  # noqa: BLE001 - an unreadable body is the view's to report; key on the address
         pass
-    return _remote_key()
-
-
-class RateLimits:
-    """The extension object: ``init_app(app)`` gives the app its own ``Limiter`` with the /feedback limit.
-
-    One ``Limiter`` per app, not one per module: a Limiter keeps its storage and limits on itself, so a shared one
-    would mix the counters and settings of every app in the process (tests build many).
-    """
-
-    def init_app(self, app: Flask) -> None:
-        from flask_limiter import Limiter
-
-        settings = app.extensions[EXTENSION_KEY].settings
-        # headers_enabled off: Flask-Limiter would put its window's Retry-After on every /feedback answer, even
-        # on a 201 or over a 503's own; the 429 handler below sets it.
-        limiter = Limiter(key_func=_remote_key, storage_uri=settings.ratelimit_storage_uri,
-                          strategy="moving-window", headers_enabled=False, swallow_errors=True,
-                          key_prefix="ytsentiment")
-        limiter.init_app(app)
-        limits = settings.feedback_rate_limit.replace(";", " and ")
-        limiter.limit(settings.feedback_rate_limit, key_func=client_key,
-                      error_message=f"the feedback limit per client is {limits}")(bp)
-        app.extensions[LIMITER_KEY] = limiter
-
-
-rate_limits = RateLimits()
+    return f"addr:{request.remote_addr or 'unknown'}"

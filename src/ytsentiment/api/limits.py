@@ -1,0 +1,88 @@
+"""Rate limits (Flask-Limiter, one ``Limiter`` per app, moving windows), each over limit a 429 with Retry-After.
+
+- ``POST /feedback``: FEEDBACK_RATE_LIMIT per client id (the body's, else the address) and
+  FEEDBACK_ADDRESS_RATE_LIMIT per address.
+- The prediction routes (``/predict``, ``/predict_with_timestamps``, ``/analyze``): PREDICT_RATE_LIMIT requests and
+  PREDICT_CHARS_LIMIT comment characters per address, so one greedy client cannot take every worker's CPU; the
+  characters are what a request costs the model.
+
+The address is ``request.remote_addr``: the client's own, or behind TRUSTED_PROXIES proxies the one they saw.
+Counters live in RATELIMIT_STORAGE_URI: ``memory://`` (default) keeps them per worker process, so with N workers a
+client may get up to N times a limit; a shared store (``redis://HOST:6379``, needs the ``redis`` package) makes the
+limits exact across workers and instances. When the store fails, requests are let through (and the failure logged).
+One ``Limiter`` per app, not per module: a Limiter keeps its storage and limits on itself, so a shared one would mix
+the counters of every app in the process (tests build many).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from flask import Flask, current_app, jsonify, request
+
+from ytsentiment.api.blueprints import feedback, prediction
+from ytsentiment.api.state import EXTENSION_KEY
+
+LIMITER_KEY = "ytsentiment.limiter"
+
+
+def remote_key() -> str:
+    return f"addr:{request.remote_addr or 'unknown'}"
+
+
+def comment_chars() -> int:
+    """The characters of the comments in this request's body (at least 1; 1 for a body that is not readable)."""
+    body = request.get_json(silent=True) if request.is_json else None
+    comments = body.get("comments") if isinstance(body, dict) else None
+    if not isinstance(comments, list):
+        return 1
+    texts = (c.get("text") if isinstance(c, dict) else c for c in comments)
+    return max(1, sum(len(t) for t in texts if isinstance(t, str)))
+
+
+def too_many(exc):
+    """429 in the usual shape, with Retry-After: the seconds until the breached limit lets this client in again."""
+    limiter = current_app.extensions.get(LIMITER_KEY)
+    limit = limiter.current_limit if limiter is not None else None
+    wait = max(1, math.ceil(limit.reset_at - time.time())) if limit is not None else 60
+    response = jsonify(error="too many requests", detail=f"{exc.description}; retry after {wait} seconds (Retry-After)")
+    response.status_code = 429
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
+def _said(limits: str) -> str:
+    return limits.replace(";", " and ")
+
+
+class RateLimits:
+    """The extension object: ``init_app(app)`` gives the app its own ``Limiter`` with the limits above."""
+
+    def init_app(self, app: Flask) -> None:
+        from flask_limiter import Limiter
+
+        settings = app.extensions[EXTENSION_KEY].settings
+        # headers_enabled off: Flask-Limiter would put its window's Retry-After on every answer, even on a 201 or
+        # over a 503's own; the 429 handler sets it.
+        limiter = Limiter(key_func=remote_key, storage_uri=settings.ratelimit_storage_uri,
+                          strategy="moving-window", headers_enabled=False, swallow_errors=True,
+                          key_prefix="ytsentiment")
+        limiter.init_app(app)
+        limiter.limit(settings.feedback_rate_limit, key_func=feedback.client_key,
+                      error_message=f"the feedback limit per client is {_said(settings.feedback_rate_limit)}"
+                      )(feedback.bp)
+        limiter.limit(settings.feedback_address_rate_limit, key_func=remote_key,
+                      error_message=f"the feedback limit per address is {_said(settings.feedback_address_rate_limit)}"
+                      )(feedback.bp)
+        limiter.limit(settings.predict_rate_limit, key_func=remote_key,
+                      error_message=f"the prediction limit per address is {_said(settings.predict_rate_limit)} "
+                                    "requests")(prediction.bp)
+        limiter.limit(settings.predict_chars_limit, key_func=remote_key, cost=comment_chars,
+                      error_message=f"the prediction limit per address is {_said(settings.predict_chars_limit)} "
+                                    "comment characters")(prediction.bp)
+        app.register_error_handler(429, too_many)
+        app.extensions[LIMITER_KEY] = limiter
+
+
+rate_limits = RateLimits()
