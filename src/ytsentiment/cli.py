@@ -6,6 +6,7 @@
     export     copy name@production to a local model directory (what the Docker image serves)
     deploy     ship an image through ECR and CodeDeploy (see ytsentiment.deploy.cli)
     summary    Markdown of the metrics and the last promotion decision (for $GITHUB_STEP_SUMMARY)
+    params     one section of params.yaml, validated, as JSON (what the Airflow DAGs read)
     predict    a one-line try: label and confidence of each comment given (see ytsentiment.predict)
     ...        and the verbs of PLUGINS below; `ytsentiment --help` lists them all, `--version` the version
 
@@ -16,7 +17,9 @@ Exit codes: 0 ok, 1 unexpected error, 2 refused or bad input (the message says w
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
+import json
 import sys
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
@@ -71,6 +74,15 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_params(args: argparse.Namespace) -> int:
+    section = getattr(config.load_params(args.params), args.section)
+    print(json.dumps(section if isinstance(section, tuple) else dataclasses.asdict(section)))
+    return 0
+
+
+PARAMS_SECTIONS = tuple(f.name for f in dataclasses.fields(config.Params) if f.name != "raw")
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="ytsentiment", description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--version", action="version", version=f"ytsentiment {package_version()}")
@@ -99,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = cmd("summary", cmd_summary, "Markdown summary of metrics and the promotion decision")
     p.add_argument("--metrics", default="reports/metrics.json")
     p.add_argument("--report", default="reports/promotion.json")
+    p = cmd("params", cmd_params, "print one section of params.yaml, validated, as JSON")
+    p.add_argument("section", choices=PARAMS_SECTIONS)
+    p.add_argument("--params", default="params.yaml")
     for verb, (module, helptext) in PLUGINS.items():
         p = sub.add_parser(verb, help=helptext)
         p.set_defaults(func=_plugin_runner(module))

@@ -39,7 +39,8 @@ from pathlib import Path
 from typing import Any
 
 from ytsentiment import YtSentimentError
-from ytsentiment.config import DEFAULT_MODEL_URI
+from ytsentiment.config import DEFAULT_MODEL_URI, ProjectSettings
+from ytsentiment.environ import EnvSettings
 
 log = logging.getLogger(__name__)
 
@@ -299,8 +300,13 @@ def _empty_batch(schema):
 
 # ---- the Spark engine -----------------------------------------------------------------------------------------
 
+class SparkSettings(EnvSettings):
+    spark_master: str | None = None  # SPARK_MASTER: e.g. spark://host:7077; unset = spark-submit's, else local[*]
+
+
 def spark_session(master: str | None = None, app_name: str = "ytsentiment-score"):
-    """A SparkSession: ``master`` if given, else ``SPARK_MASTER``, else what spark-submit set, else local[*].
+    """A SparkSession on ``master`` if given (``--master``, else ``SparkSettings.spark_master``), else on what
+    spark-submit set, else local[*].
 
     Python workers run this interpreter unless PYSPARK_PYTHON says otherwise (they must import ytsentiment).
     """
@@ -309,7 +315,6 @@ def spark_session(master: str | None = None, app_name: str = "ytsentiment-score"
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name).config("spark.sql.execution.arrow.pyspark.enabled", "true")
-    master = master or os.environ.get("SPARK_MASTER")
     if master:
         builder = builder.master(master)
     return builder.getOrCreate()
@@ -396,9 +401,8 @@ def _spark_path(out: str | Path) -> str:
 def add_arguments(parser) -> None:
     parser.add_argument("source", help="comments: Parquet file or directory (from collect), CSV or JSON Lines")
     parser.add_argument("--out", required=True, help="output Parquet (a file for pandas, a directory for Spark)")
-    parser.add_argument("--model-uri", default=os.environ.get("MODEL_URI") or DEFAULT_MODEL_URI,
-                        help="models:/NAME@ALIAS, models:/NAME/VERSION, runs:/... or a model directory "
-                             "(env MODEL_URI; default %(default)s)")
+    parser.add_argument("--model-uri", help="models:/NAME@ALIAS, models:/NAME/VERSION, runs:/... or a model "
+                                            f"directory (default: env MODEL_URI, else {DEFAULT_MODEL_URI})")
     parser.add_argument("--engine", choices=("pandas", "spark"), default="pandas")
     parser.add_argument("--text-column", default="text")
     parser.add_argument("--batch-rows", type=int, default=DEFAULT_BATCH_ROWS,
@@ -412,9 +416,10 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    model = resolve_model(args.model_uri)
+    model = resolve_model(args.model_uri or ProjectSettings.from_env().model_uri or DEFAULT_MODEL_URI)
     if args.engine == "spark":
-        result = score_spark(args.source, args.out, model, args.text_column, args.master, args.rows_per_partition,
+        master = args.master or SparkSettings.from_env().spark_master
+        result = score_spark(args.source, args.out, model, args.text_column, master, args.rows_per_partition,
                              args.ship_code)
     else:
         result = score_pandas(args.source, args.out, model, args.text_column, args.batch_rows)

@@ -2,7 +2,7 @@
 
 Modules (each cheap to import; pandas, Evidently, MLflow and SQLAlchemy are imported inside functions):
 
-- ``settings``: the ``monitor:`` section of params.yaml as a frozen ``MonitorParams``.
+- its params: ``Params.monitor`` (``ytsentiment.config.MonitorParams``, the ``monitor:`` section of params.yaml).
 - ``descriptors``: the text descriptors logged with every prediction (``describe``).
 - ``core``: pure functions over DataFrames: ``select_window``, ``drift``, ``live_quality``, ``decide``.
 - ``store``: reads predictions, feedback and the pinned baseline from the database; writes ``monitor_runs``.

@@ -58,12 +58,12 @@ def _test_reference(args, params, version_hint: str | None):
 
 
 def run(args) -> int:
+    from ytsentiment import config
     from ytsentiment.monitoring import store
     from ytsentiment.monitoring.job import production_version, run_monitor
-    from ytsentiment.monitoring.settings import load_monitor_params
     from ytsentiment.storage.db import make_engine
 
-    params = load_monitor_params(args.params)
+    params = config.load_params(args.params).monitor
     engine = make_engine(args.database_url)
     try:
         version = (args.model_version or (None if args.no_mlflow else production_version(args.name))

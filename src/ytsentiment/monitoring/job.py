@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from ytsentiment import YtSentimentError
+from ytsentiment.config import MonitorParams
 from ytsentiment.monitoring import core, store
 from ytsentiment.monitoring.descriptors import describe
-from ytsentiment.monitoring.settings import MonitorParams
 
 log = logging.getLogger(__name__)
 

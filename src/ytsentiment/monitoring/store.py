@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ytsentiment import YtSentimentError
-from ytsentiment.monitoring.settings import MonitorParams
+from ytsentiment.config import MonitorParams
 
 log = logging.getLogger(__name__)
 

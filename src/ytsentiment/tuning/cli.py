@@ -43,7 +43,6 @@ def run(args) -> int:
     from ytsentiment import YtSentimentError
     from ytsentiment.config import load_params
     from ytsentiment.tuning.search import format_outcome, load_data, outcome, search
-    from ytsentiment.tuning.space import parse_tune
 
     if args.trials is not None and args.trials < 1 or args.timeout is not None and args.timeout <= 0:
         raise YtSentimentError("--trials and --timeout must be positive")
@@ -52,7 +51,10 @@ def run(args) -> int:
         if args.threads < 1:
             raise YtSentimentError("--threads must be positive")
         params = dataclasses.replace(params, train=dataclasses.replace(params.train, n_jobs=args.threads))
-    tune = parse_tune(params.raw)
+    if params.tune is None:
+        raise YtSentimentError(f"{args.params}: add a `tune:` section with a non-empty `space:` mapping (see "
+                               "params.yaml)")
+    tune = params.tune
     overrides = {"rows": args.rows, "test_rows": args.test_rows}
     tune = dataclasses.replace(tune, **{k: v for k, v in overrides.items() if v is not None})
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial comes from our own log

@@ -34,11 +34,11 @@ import numpy as np
 import pandas as pd
 
 from ytsentiment import YtSentimentError
-from ytsentiment.config import FeaturizeParams, Params, TrainParams
+from ytsentiment.config import FeaturizeParams, Params, TrainParams, TuneParams
 from ytsentiment.contract import TEXT_COLUMN
 from ytsentiment.scoring import OVERALL, headline_scopes, score_by_scope, scores
 from ytsentiment.splits import strata_of, stratified_split
-from ytsentiment.tuning.space import TuneParams, apply, current_values, dvc_exp_run_line
+from ytsentiment.tuning.space import apply, current_values, dvc_exp_run_line, suggest
 
 log = logging.getLogger(__name__)
 
@@ -267,7 +267,7 @@ def _objective(params: Params, tune: TuneParams, data: TuneData):
     import optuna
 
     def objective(trial) -> float:
-        values = {k.key: k.suggest(trial) for k in tune.space}
+        values = {k.key: suggest(k, trial) for k in tune.space}
         trial.set_user_attr("params", values)
         metrics: dict[str, float] = {}
         status, state = "FAILED", "FAIL"
