@@ -1,10 +1,11 @@
 """Settings from environment variables: the base of every settings class, and the ``.env`` loader.
 
-Each concern has one ``EnvSettings`` subclass (the API's ``api.settings.Settings`` and ``ServerSettings``,
+Each concern has one ``EnvSettings`` subclass (the API's ``api.settings.Settings``, gunicorn's ``ServerSettings``,
 ``storage.settings.StorageSettings``, ``batch.youtube.ClientSettings``, ``batch.score.SparkSettings``,
-``config.ProjectSettings``), read once by its entry point with ``from_env()`` and passed down. Fields carry their
-bounds, so a bad value fails with one line per variable: ``SettingsError("PREDICTION_LOG_QUEUE_SIZE='lots': must
-be an integer >= 1")``. A variable that is unset, empty or blank takes the field's default.
+``config.ProjectSettings``, ``logs.LogSettings``, ``deploy.cli.DeploySettings``), read once by its entry point with
+``from_env()`` and passed down. Fields carry their bounds, so a bad value fails with one line per variable:
+``SettingsError("PREDICTION_LOG_QUEUE_SIZE='lots': must be an integer >= 1")``. A variable that is unset, empty or
+blank takes the field's default.
 
 ``load_env_file()`` reads ``.env`` into the environment; only entry points call it (the ``ytsentiment`` CLI's
 ``main``, the API's gunicorn config), never library code. It fills ``os.environ`` (rather than pydantic-settings'

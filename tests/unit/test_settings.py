@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ytsentiment import YtSentimentError
-from ytsentiment.api.settings import ServerSettings, Settings
+from ytsentiment.api.settings import Settings
 from ytsentiment.batch.score import SparkSettings
 from ytsentiment.batch.youtube import ClientSettings
 from ytsentiment.config import ProjectSettings
@@ -24,9 +24,6 @@ KEY = {"YOUTUBE_API_KEY": "k"}
      "PREDICTION_LOG_FLUSH_SECONDS='0': must be a number between 0.01 and 3600"),
     (StorageSettings, {"FEEDBACK_EXPORT_MIN_AGREEMENT": "1.5"},
      "FEEDBACK_EXPORT_MIN_AGREEMENT='1.5': must be a number between 0.5 and 1.0"),
-    (ServerSettings, {"PORT": "70000"}, "PORT='70000': must be an integer between 1 and 65535"),
-    (ServerSettings, {"WEB_CONCURRENCY": "0"}, "WEB_CONCURRENCY='0': must be an integer >= 1"),
-    (ServerSettings, {"GUNICORN_TIMEOUT": "1m"}, "GUNICORN_TIMEOUT='1m': must be an integer >= 1"),
     (LogSettings, {"LOG_LEVEL": "loud"}, "LOG_LEVEL='LOUD': must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
     (ClientSettings, {**KEY, "YOUTUBE_MAX_RETRIES": "21"}, "YOUTUBE_MAX_RETRIES='21': must be an integer between 0 "
                                                            "and 20"),
@@ -59,8 +56,9 @@ def test_blank_means_the_default_and_values_are_stripped():
                                   "DATABASE_URL": ""})
     assert (s.queue_size, s.batch_size, s.database_url, s.embedded) == (10_000, 50, "sqlite:///var/ytsentiment.db",
                                                                         True)
-    assert ServerSettings.from_env({"PORT": "", "HOST": " 0.0.0.0 "}).model_dump() == {
-        "host": "0.0.0.0", "port": 5000, "web_concurrency": 2, "gunicorn_timeout": 60}
+    assert Settings.from_env({"MAX_COMMENTS": "", "MODEL_URI": " m/ "}).model_dump(include={"max_comments",
+                                                                                         "model_uri"}) == {
+        "max_comments": 1000, "model_uri": "m/"}
     assert LogSettings.from_env({"LOG_LEVEL": "debug"}).log_level == "DEBUG"
 
 

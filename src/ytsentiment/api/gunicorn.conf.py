@@ -1,6 +1,6 @@
 """gunicorn settings for the API: ``gunicorn -c src/ytsentiment/api/gunicorn.conf.py "ytsentiment.api:create_app()"``.
 
-Environment: ``ytsentiment.api.settings.ServerSettings`` (HOST, PORT, WEB_CONCURRENCY, GUNICORN_TIMEOUT) and
+Environment: ``ServerSettings`` below (HOST, PORT, WEB_CONCURRENCY, GUNICORN_TIMEOUT) and
 ``ytsentiment.logs.LogSettings`` (LOG_LEVEL), read once here, and PROMETHEUS_MULTIPROC_DIR (prometheus_client's own
 variable; optional, emptied at start). ``.env`` in the working directory is read first
 (``ytsentiment.environ.load_env_file``: a variable already set wins), here in the master, so these settings and every
@@ -19,9 +19,19 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ytsentiment.api.settings import ServerSettings
-from ytsentiment.environ import load_env_file
+from pydantic import Field
+
+# Not ytsentiment.api: prometheus_client, which it imports, must see PROMETHEUS_MULTIPROC_DIR (set in on_starting).
+from ytsentiment.environ import EnvSettings, load_env_file
 from ytsentiment.logs import LogSettings, configure_logging
+
+
+class ServerSettings(EnvSettings):
+    host: str = Field("127.0.0.1", min_length=1)
+    port: int = Field(5000, ge=0, le=65535)  # 0: a free port the OS picks (the tests)
+    web_concurrency: int = Field(2, ge=1)  # workers
+    gunicorn_timeout: int = Field(60, ge=1)  # seconds a request may take
+
 
 load_env_file()
 _settings = ServerSettings.from_env()

@@ -1,5 +1,5 @@
 """Serving settings: read once from the environment by ``create_app`` (``Settings.from_env(**config)``: the keys
-of its ``config`` dict override the variables) and by the gunicorn config (``ServerSettings``).
+of its ``config`` dict override the variables).
 
 Every variable is optional; the defaults serve the promoted model from the embedded MLflow store on one
 machine.
@@ -40,8 +40,8 @@ MIN_MONTH_COMMENTS        months with fewer scored comments are marked     10
 The database itself (DATABASE_URL, PREDICTION_LOG_TEXT, PREDICTION_LOG_QUEUE_SIZE ...) is configured by
 ``ytsentiment.storage.settings`` (``Settings.storage``, read by ``create_app``).
 
-gunicorn (``ServerSettings``): HOST (default 127.0.0.1), PORT (5000), WEB_CONCURRENCY (workers, 2), GUNICORN_TIMEOUT
-(seconds a request may take, 60); LOG_LEVEL is ``ytsentiment.logs.LogSettings``.
+gunicorn's own settings (HOST, PORT, WEB_CONCURRENCY, GUNICORN_TIMEOUT) are ``ServerSettings`` in
+``gunicorn.conf.py``; LOG_LEVEL is ``ytsentiment.logs.LogSettings``.
 
 A bad value fails with ``ytsentiment.environ.SettingsError`` (a ``ValueError``) naming the variable.
 Keys of the ``config`` dict use the lower-case names (``max_comments`` ...) plus ``model_loader`` (a callable
@@ -117,12 +117,3 @@ class Settings(EnvSettings):
         if "://" not in value:
             raise ValueError("must be a storage URI such as memory:// or redis://HOST:6379")
         return value
-
-
-class ServerSettings(EnvSettings):
-    """gunicorn's settings (``gunicorn.conf.py``)."""
-
-    host: str = Field("127.0.0.1", min_length=1)
-    port: int = Field(5000, ge=1, le=65535)
-    web_concurrency: Positive = 2
-    gunicorn_timeout: Positive = 60
