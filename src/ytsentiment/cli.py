@@ -7,6 +7,7 @@
     deploy     ship an image through ECR and CodeDeploy (see ytsentiment.deploy.cli)
     summary    Markdown of the metrics and the last promotion decision (for $GITHUB_STEP_SUMMARY)
     predict    a one-line try: label and confidence of each comment given (see ytsentiment.predict)
+    params     one section of params.yaml, validated, as JSON (what the Airflow DAGs read)
     ...        and the verbs of PLUGINS below; `ytsentiment --help` lists them all, `--version` the version
 
 Variables in ``.env`` in the working directory are read first; a variable already set in the environment wins.
@@ -16,7 +17,9 @@ Exit codes: 0 ok, 1 unexpected error, 2 refused or bad input (the message says w
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
+import json
 import sys
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
@@ -57,6 +60,10 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     p = cmd("summary", "ytsentiment.gate:summary_command", "Markdown summary of metrics and the promotion decision")
     p.add_argument("--metrics", default="reports/metrics.json")
     p.add_argument("--report", default="reports/promotion.json")
+    p = sub.add_parser("params", help="print one section of params.yaml, validated, as JSON")
+    p.set_defaults(func=_params)
+    p.add_argument("section", choices=PARAMS_SECTIONS)
+    p.add_argument("--params", default="params.yaml")
     for name, (module, helptext) in PLUGINS.items():
         p = sub.add_parser(name, help=helptext)
         p.set_defaults(func=_runner(module, "run"))
@@ -82,6 +89,15 @@ PLUGINS: dict[str, tuple[str, str]] = {
     "demo": ("ytsentiment.demo.cli", "the API, a YouTube stand-in, batch path and monitor locally: no key, no cloud"),
     "predict": ("ytsentiment.predict", "label and confidence of each comment given, by the served model (--json)"),
 }
+
+
+PARAMS_SECTIONS = tuple(f.name for f in dataclasses.fields(config.Params) if f.name != "raw")
+
+
+def _params(args: argparse.Namespace) -> int:
+    section = getattr(config.load_params(args.params), args.section)
+    print(json.dumps(section if isinstance(section, tuple) else dataclasses.asdict(section)))
+    return 0
 
 
 def _runner(module: str, function: str) -> Command:

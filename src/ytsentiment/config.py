@@ -1,13 +1,14 @@
-"""Configuration: params.yaml read once into frozen dataclasses, and settings that come from the environment.
+"""Configuration: params.yaml read once into frozen dataclasses, and the project's settings from the environment.
 
-Knobs live in params.yaml (one section per DVC stage plus ``base``); hosts, URIs and names of remote things live in
-environment variables (documented in ``.env.example``). Nothing here touches the network or the disk at import.
+Knobs live in params.yaml, read by one loader (``load_params``): one section per DVC stage plus ``base``, and
+``gate``, ``monitor``, ``tune`` and ``channels`` for the verbs and the DAGs that read them. Hosts, URIs and names of
+remote things live in environment variables (documented in ``.env.example``). Nothing here touches the network or
+the disk at import.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -17,6 +18,7 @@ from typing import Any
 import yaml
 
 from ytsentiment import YtSentimentError
+from ytsentiment.environ import EnvSettings
 
 VALID_LABELS = frozenset({-1, 0, 1})
 
@@ -132,6 +134,80 @@ class GateParams:
     source_tolerances: Mapping[str, float | None] = field(default_factory=dict)
 
 
+WINDOW_KINDS = ("count", "time")
+
+
+@dataclass(frozen=True)
+class MonitorParams:
+    """``monitor:``, read by ``ytsentiment monitor``: every threshold of the retrain decision."""
+
+    experiment: str = "ytsentiment-monitor"
+    window_by: str = "count"          # count: the last window_size predictions; time: those of the last window_hours
+    window_size: int = 2000
+    window_hours: float = 24.0
+    baseline_size: int = 2000         # the first predictions a version serves, pinned as its reference
+    min_predictions: int = 200        # fewer in the window or the baseline -> "not enough data", never a drift alarm
+    min_feedback: int = 50            # fewer labelled feedback rows -> live quality is not judged
+    max_drift_rows: int = 2000        # rows per side given to Evidently (seeded sample): keeps it fast
+    text_drift_threshold: float = 0.6     # domain-classifier ROC AUC above this = text drift
+    stat_threshold: float = 0.1       # Jensen-Shannon (class mix) / normed Wasserstein distance above this = drift
+    drift_share: float = 0.5          # share of drifted signals above which the window drifted (text drift alone too)
+    live_f1_floor: float = 0.6        # live macro-F1 below this (with >= min_feedback rows) -> retrain
+    retrain_on_drift: bool = True     # drift alone (with enough data) -> retrain
+    test_split: str | None = "data/interim/test.parquet"   # informative second reference; null = none
+    test_sample: int = 2000
+    seed: int = 42
+
+
+TUNABLE = {"featurize": FeaturizeParams, "train": TrainParams}  # the sections tune.space may search
+SMALLEST_FLOAT = 1e-4
+
+
+@dataclass(frozen=True)
+class Knob:
+    """One searched key: a numeric range (``low``..``high``, integers when both bounds are) or a list of choices."""
+
+    key: str
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    choices: tuple[Any, ...] | None = None
+
+    @property
+    def integer(self) -> bool:
+        return isinstance(self.low, int) and isinstance(self.high, int)
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """``(low, high)`` of a range knob."""
+        if self.low is None or self.high is None:
+            raise YtSentimentError(f"params: tune.space.{self.key} is a list of choices, not a range")
+        return self.low, self.high
+
+    def contains(self, value: Any) -> bool:
+        if self.choices is not None:
+            return any(value is c or (type(value) is type(c) and value == c) for c in self.choices)
+        low, high = self.bounds
+        return isinstance(value, int | float) and not isinstance(value, bool) and low <= value <= high
+
+
+@dataclass(frozen=True)
+class TuneParams:
+    """``tune:``, read by ``ytsentiment tune``: the search space (ranges over featurize/train knobs) and budget."""
+
+    space: tuple[Knob, ...]
+    experiment: str = "ytsentiment-tune"
+    rows: int = 40000
+    test_rows: int = 10000
+    validation_fraction: float = 0.2
+    objective: str = "human"
+    startup_trials: int = 5
+    prune_after_trials: int = 5
+    prune_warmup_rounds: int = 50
+    prune_percentile: float = 20.0
+    report_every: int = 10
+
+
 @dataclass(frozen=True)
 class Params:
     seed: int
@@ -141,6 +217,9 @@ class Params:
     train: TrainParams
     evaluate: EvaluateParams
     gate: GateParams
+    monitor: MonitorParams = MonitorParams()
+    tune: TuneParams | None = None  # None: params.yaml has no `tune:` section (`ytsentiment tune` says so)
+    channels: tuple[str, ...] = ()  # what the Airflow DAG ytsentiment_channels collects (UC… ids or @handles)
     raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
 
@@ -219,6 +298,70 @@ def _gate(values: Any, sources: list[str]) -> GateParams:
     )
 
 
+def _knob(key: str, spec: Any) -> Knob:
+    section, _, name = key.partition(".")
+    cls = TUNABLE.get(section)
+    if cls is None or name not in {f.name for f in dataclasses.fields(cls)}:
+        known = sorted(f"{s}.{f.name}" for s, c in TUNABLE.items() for f in dataclasses.fields(c))
+        raise YtSentimentError(f"params: tune.space key '{key}' is not a featurize/train knob; use one of {known}")
+    if not isinstance(spec, Mapping):
+        raise YtSentimentError(f"params: tune.space.{key} must be {{low, high[, log]}} or {{choices: [...]}}")
+    if set(spec) == {"choices"}:
+        choices = spec["choices"]
+        if not isinstance(choices, list) or not choices:
+            raise YtSentimentError(f"params: tune.space.{key}.choices must be a non-empty list")
+        return Knob(key, choices=tuple(choices))
+    if not {"low", "high"} <= set(spec) <= {"low", "high", "log"}:
+        raise YtSentimentError(f"params: tune.space.{key} must be {{low, high[, log]}} or {{choices: [...]}}, "
+                               f"got keys {sorted(spec)}")
+    low, high, log = spec["low"], spec["high"], bool(spec.get("log", False))
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high))
+    if not numbers or low >= high or (log and low <= 0):
+        raise YtSentimentError(f"params: tune.space.{key}: need numbers low < high (and low > 0 with log), "
+                               f"got low={low!r} high={high!r}")
+    if isinstance(low, float) and abs(low) < SMALLEST_FLOAT:
+        # DVC writes such a value back as `1e-05`, which PyYAML (load_params) reads as a string, not a number.
+        raise YtSentimentError(f"params: tune.space.{key}: low={low!r} is below {SMALLEST_FLOAT}; `dvc exp run -S` "
+                               "would write values like 1e-05 that params.yaml readers take for text")
+    return Knob(key, low, high, log)
+
+
+def _tune(section: Any) -> TuneParams:
+    """The ``tune:`` section, validated (every key of its space must be a featurize/train knob)."""
+    if not isinstance(section, Mapping) or not isinstance(section.get("space"), Mapping) or not section["space"]:
+        raise YtSentimentError("params: the `tune:` section needs a non-empty `space:` mapping (see params.yaml)")
+    tune = _build(TuneParams, "tune", {**section, "space": tuple(_knob(k, v) for k, v in section["space"].items())})
+    if not 0 < tune.validation_fraction < 1:
+        raise YtSentimentError("params: tune.validation_fraction must be between 0 and 1")
+    if tune.report_every < 1 or tune.rows < 2 or tune.test_rows < 1:
+        raise YtSentimentError("params: tune.report_every, tune.rows and tune.test_rows must be positive")
+    return tune
+
+
+def _monitor(values: Any) -> MonitorParams:
+    """The ``monitor:`` section, validated (missing keys take the defaults above; unknown keys are an error)."""
+    p = _build(MonitorParams, "monitor", {} if values is None else values)
+    if p.window_by not in WINDOW_KINDS:
+        raise YtSentimentError(f"params: monitor.window_by is {p.window_by!r}; use one of {list(WINDOW_KINDS)}")
+    for key in ("window_size", "baseline_size", "min_predictions", "min_feedback", "max_drift_rows", "test_sample"):
+        if int(getattr(p, key)) < 1:
+            raise YtSentimentError(f"params: monitor.{key} must be a positive integer")
+    for key in ("stat_threshold", "drift_share", "live_f1_floor"):
+        if not 0 <= float(getattr(p, key)) <= 1:
+            raise YtSentimentError(f"params: monitor.{key} must be between 0 and 1")
+    if not 0.5 <= p.text_drift_threshold < 1:
+        raise YtSentimentError("params: monitor.text_drift_threshold is a ROC AUC: between 0.5 and 1")
+    if p.window_hours <= 0:
+        raise YtSentimentError("params: monitor.window_hours must be > 0")
+    return p
+
+
+def _channels(values: Any) -> tuple[str, ...]:
+    if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
+        raise YtSentimentError(f"params: channels must be a list of UC… channel ids or @handles, got {values!r}")
+    return tuple(v.strip() for v in values)
+
+
 def parse_params(raw: Mapping[str, Any]) -> Params:
     """Validate a params mapping (as loaded from params.yaml) into frozen dataclasses."""
     for section in ("base", "ingest", "clean", "featurize", "train", "evaluate", "gate"):
@@ -251,6 +394,9 @@ def parse_params(raw: Mapping[str, Any]) -> Params:
         train=train,
         evaluate=_build(EvaluateParams, "evaluate", raw["evaluate"]),
         gate=_gate(raw["gate"], names),
+        monitor=_monitor(raw.get("monitor")),
+        tune=_tune(raw["tune"]) if raw.get("tune") is not None else None,
+        channels=_channels(raw.get("channels") or []),
         raw=raw,
     )
 
@@ -286,10 +432,22 @@ def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 DEFAULT_MODEL_NAME = "ytsentiment"
 DEFAULT_MODEL_URI = f"models:/{DEFAULT_MODEL_NAME}@production"  # what the API and `ytsentiment score` load
+DEFAULT_UPSTREAM_CACHE = "~/.cache/ytsentiment/upstream"
+
+
+class ProjectSettings(EnvSettings):
+    """Where runs and models live, for the stages and the CLI verbs (MLFLOW_TRACKING_URI is MLflow's own variable,
+    which MLflow also reads itself)."""
+
+    mlflow_tracking_uri: str = DEFAULT_TRACKING_URI
+    mlflow_artifact_root: str | None = None  # artifact location for new experiments (see artifact_root)
+    model_name: str = DEFAULT_MODEL_NAME  # the registered model
+    model_uri: str | None = None  # the model `score` and `predict` load unless --model-uri says otherwise
+    upstream_cache_dir: str = DEFAULT_UPSTREAM_CACHE  # verified downloads of the upstream sources
 
 
 def tracking_uri() -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    return ProjectSettings.from_env().mlflow_tracking_uri
 
 
 def artifact_root() -> str | None:
@@ -297,12 +455,13 @@ def artifact_root() -> str | None:
 
     With a tracking server the server decides, unless MLFLOW_ARTIFACT_ROOT says otherwise.
     """
-    if "MLFLOW_ARTIFACT_ROOT" in os.environ:
-        return os.environ["MLFLOW_ARTIFACT_ROOT"]
-    if tracking_uri().startswith("sqlite:") or tracking_uri().startswith("file:"):
+    settings = ProjectSettings.from_env()
+    if settings.mlflow_artifact_root:
+        return settings.mlflow_artifact_root
+    if settings.mlflow_tracking_uri.startswith(("sqlite:", "file:")):
         return Path("mlartifacts").resolve().as_uri()
     return None
 
 
 def model_name() -> str:
-    return os.environ.get("MODEL_NAME") or DEFAULT_MODEL_NAME
+    return ProjectSettings.from_env().model_name

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import unicodedata
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -35,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    uri, origin = choose_model(args.model_uri, os.environ, Path.cwd(), args.name)
+    uri, origin = choose_model(args.model_uri, config.ProjectSettings.from_env(), Path.cwd(), args.name)
     model, info = load(uri, origin)
     rows = predict(model, args.comments)
     if args.json:
@@ -46,12 +45,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def choose_model(given: str | None, environ: Mapping[str, str], cwd: Path, name: str) -> tuple[str, str]:
+def choose_model(given: str | None, settings: config.ProjectSettings, cwd: Path, name: str) -> tuple[str, str]:
     """``(uri, where it came from)``: the option, MODEL_URI, an exported ``model/`` directory, the registry."""
     if given and given.strip():
         return given.strip(), "--model-uri"
-    if environ.get("MODEL_URI", "").strip():
-        return environ["MODEL_URI"].strip(), "MODEL_URI"
+    if settings.model_uri:
+        return settings.model_uri, "MODEL_URI"
     exported = cwd / EXPORTED_MODEL_DIR
     if (exported / "MLmodel").is_file():
         return str(exported), f"the exported model in {exported}"

@@ -32,16 +32,15 @@ from pathlib import Path
 import pandas as pd
 
 from ytsentiment import YtSentimentError
-from ytsentiment.config import Source, SourceFile
+from ytsentiment.config import ProjectSettings, Source, SourceFile
 from ytsentiment.io import file_digest, read_json
 
 DOWNLOAD_TIMEOUT_S = 60
-DEFAULT_CACHE = "~/.cache/ytsentiment/upstream"
 
 
 def cache_dir() -> Path:
     """Where verified downloads are kept (``UPSTREAM_CACHE_DIR``; CI caches this folder between runs)."""
-    return Path(os.environ.get("UPSTREAM_CACHE_DIR") or DEFAULT_CACHE).expanduser()
+    return Path(ProjectSettings.from_env().upstream_cache_dir).expanduser()
 
 
 @dataclass(frozen=True)

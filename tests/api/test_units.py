@@ -12,13 +12,13 @@ from ytsentiment.api import charts
 from ytsentiment.api.metrics import Metrics
 from ytsentiment.api.schemas import parse_timestamp
 from ytsentiment.api.service import SentimentService
-from ytsentiment.api.settings import EXTENSION_ORIGIN, load_settings
+from ytsentiment.api.settings import EXTENSION_ORIGIN, Settings
 
 from .conftest import FakeModel
 
 
 def test_settings_defaults():
-    settings = load_settings(environ={})
+    settings = Settings.from_env({})
     assert settings.model_uri == "models:/ytsentiment@production"
     assert settings.cors_origins == (EXTENSION_ORIGIN,)
     assert (settings.max_comments, settings.max_comment_chars, settings.max_content_length) == (
@@ -30,7 +30,7 @@ def test_settings_from_environment_and_config_overrides():
     env = {"MODEL_URI": " model/ ", "CORS_ORIGINS": "https://a.example/, chrome-extension://x",
            "MAX_COMMENTS": "5", "MAX_COMMENT_CHARS": "50", "MAX_CONTENT_LENGTH": "1000", "MODEL_THREADS": "2",
            "MODEL_WAIT_SECONDS": "1.5"}
-    settings = load_settings({"max_comments": 7}, environ=env)
+    settings = Settings.from_env(env, max_comments=7)
     assert settings.model_uri == "model/"
     assert settings.cors_origins == ("https://a.example", "chrome-extension://x")
     assert (settings.max_comments, settings.max_comment_chars, settings.max_content_length) == (7, 50, 1000)
@@ -40,14 +40,15 @@ def test_settings_from_environment_and_config_overrides():
 @pytest.mark.parametrize(("env", "config", "message"), [
     ({"CORS_ORIGINS": "*"}, None, "'*' is refused"),
     ({"CORS_ORIGINS": "https://a.example, *"}, None, "'*' is refused"),
-    ({"MAX_COMMENTS": "many"}, None, "MAX_COMMENTS must be a positive integer"),
-    ({"MAX_COMMENTS": "0"}, None, "MAX_COMMENTS must be a positive integer"),
-    ({"MODEL_WAIT_SECONDS": "soon"}, None, "MODEL_WAIT_SECONDS"),
-    ({}, {"max_coments": 3}, "unknown config keys"),
+    ({"MAX_COMMENTS": "many"}, None, "^MAX_COMMENTS='many': must be an integer >= 1$"),
+    ({"MAX_COMMENTS": "0"}, None, "^MAX_COMMENTS='0': must be an integer >= 1$"),
+    ({"MODEL_WAIT_SECONDS": "soon"}, None, "^MODEL_WAIT_SECONDS='soon': must be a number between 0 and 3600$"),
+    ({}, {"max_comments": 0}, "^MAX_COMMENTS=0: must be an integer >= 1$"),
+    ({}, {"max_coments": 3}, "unknown setting 'max_coments'"),
 ])
 def test_bad_settings_fail_fast_with_the_variable_named(env, config, message):
     with pytest.raises(ValueError, match=message):
-        load_settings(config, environ=env)
+        Settings.from_env(env, **(config or {}))
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -215,7 +216,7 @@ def test_summary_months_and_languages_by_hand():
 
 
 def test_new_settings_from_the_environment():
-    settings = load_settings(environ={"PREDICTION_LOG": "off", "DATABASE_AUTO_MIGRATE": "false",
+    settings = Settings.from_env({"PREDICTION_LOG": "off", "DATABASE_AUTO_MIGRATE": "false",
                                       "FEEDBACK_RATE_LIMIT": "10 per minute", "MIN_MONTH_COMMENTS": "5",
                                       "RATELIMIT_STORAGE_URI": "redis://cache:6379", "MONITOR_CACHE_SECONDS": "0",
                                       "DATABASE_TIMEOUT_SECONDS": "0.5"})
@@ -223,13 +224,13 @@ def test_new_settings_from_the_environment():
     assert (settings.feedback_rate_limit, settings.ratelimit_storage_uri) == ("10 per minute", "redis://cache:6379")
     assert (settings.min_month_comments, settings.monitor_cache_seconds, settings.database_timeout_seconds) == (
         5, 0.0, 0.5)
-    defaults = load_settings(environ={})
+    defaults = Settings.from_env({})
     assert defaults.prediction_log and defaults.feedback_rate_limit == "30 per minute;500 per day"
     assert (defaults.ratelimit_storage_uri, defaults.min_month_comments) == ("memory://", 10)
 
 
 @pytest.mark.parametrize(("env", "message"), [
-    ({"PREDICTION_LOG": "maybe"}, "PREDICTION_LOG='maybe' is not a boolean: use true or false"),
+    ({"PREDICTION_LOG": "maybe"}, "PREDICTION_LOG='maybe': must be a boolean: true or false"),
     ({"FEEDBACK_RATE_LIMIT": "lots"}, "FEEDBACK_RATE_LIMIT"),
     ({"FEEDBACK_RATE_LIMIT": "3 per fortnight"}, "FEEDBACK_RATE_LIMIT"),
     ({"RATELIMIT_STORAGE_URI": "redis"}, "RATELIMIT_STORAGE_URI"),
@@ -238,7 +239,7 @@ def test_new_settings_from_the_environment():
 ])
 def test_bad_new_settings_name_the_variable(env, message):
     with pytest.raises(ValueError, match=message):
-        load_settings(environ=env)
+        Settings.from_env(env)
 
 
 def test_monitor_gauges_of_a_run():

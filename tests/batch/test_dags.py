@@ -97,6 +97,42 @@ def test_dagbag_imports_both_dags_with_owners_tags_retries_and_edges(airflow_env
         ("gate", "trigger_cd")}
 
 
+# Run in the Airflow venv: the channels the DAG reads without a Variable (ytsentiment_common.var stubbed).
+CHANNELS = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import ytsentiment_common as common
+given = {"ytsentiment_project_dir": sys.argv[2], "ytsentiment_bin": sys.argv[3]}
+common.var = lambda name, default="": given.get(name, default)
+try:
+    print("RESULT " + json.dumps(common.channels()))
+except ValueError as exc:
+    print("RESULT " + json.dumps(str(exc)))
+"""
+
+
+@pytest.mark.parametrize(("channels", "expected"), [
+    (["@dagchannel", f" {CHANNEL} ", "@dagchannel"], ["@dagchannel", CHANNEL]),
+    ([], "no channels configured"),
+    ("@notalist", "params channels` failed"),
+])
+def test_without_the_variable_the_dag_reads_channels_through_the_project_loader(airflow_env, tmp_path, channels,
+                                                                                   expected):
+    """The Airflow venv has no ytsentiment package: the channels come from `ytsentiment params channels`, which
+    validates them (a bad section fails the task with the loader's message)."""
+    import yaml
+
+    raw = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({**raw, "channels": channels}), encoding="utf-8")
+    done = subprocess.run([str(AIRFLOW_PY), "-c", CHANNELS, str(DAGS), str(tmp_path), str(CLI)],
+                          env={**airflow_env, "PYTHONPATH": os.environ.get("PYTHONPATH", "")}, capture_output=True,
+                          text=True, timeout=300)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    assert done.returncode == 0 and lines, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads(lines[-1][len("RESULT "):])
+    assert result == expected if isinstance(expected, list) else expected in result, result
+
+
 @pytest.fixture(scope="module")
 def task_settings(airflow_env) -> dict:
     done = subprocess.run([str(AIRFLOW_PY), "-c", INSPECT, str(DAGS), str(DRIVER.parent)], env=airflow_env, cwd=REPO,

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from ytsentiment import YtSentimentError
+from ytsentiment.config import MonitorParams, load_params, parse_params
 from ytsentiment.monitoring import core
 from ytsentiment.monitoring.descriptors import describe, describe_one
-from ytsentiment.monitoring.settings import MonitorParams, monitor_params
 
 P = MonitorParams(min_predictions=200, min_feedback=30, max_drift_rows=1000)
 
@@ -127,6 +127,11 @@ def test_class_mix():
     assert core.class_mix([1, 1, 0, -1]) == {"negative": 0.25, "neutral": 0.25, "positive": 0.5}
 
 
+@pytest.fixture(scope="module")
+def repo_params():
+    return load_params(Path(__file__).resolve().parents[2] / "params.yaml")
+
+
 @pytest.mark.parametrize("values, fragment", [
     ({"window_by": "week"}, "monitor.window_by"),
     ({"windows": 3}, "unknown keys ['windows']"),
@@ -134,15 +139,13 @@ def test_class_mix():
     ({"text_drift_threshold": 0.3}, "ROC AUC"),
     ({"min_predictions": 0}, "monitor.min_predictions"),
 ])
-def test_bad_params_say_what_to_fix(values, fragment):
+def test_bad_params_say_what_to_fix(repo_params, values, fragment):
     with pytest.raises(YtSentimentError, match=fragment.replace("[", r"\[").replace("]", r"\]")):
-        monitor_params(values)
+        parse_params({**repo_params.raw, "monitor": values})
 
 
-def test_repo_params_have_a_valid_monitor_section():
-    from ytsentiment.monitoring.settings import load_monitor_params
-
-    p = load_monitor_params(Path(__file__).resolve().parents[2] / "params.yaml")
+def test_repo_params_have_a_valid_monitor_section(repo_params):
+    p = repo_params.monitor
     assert p.min_predictions <= p.baseline_size and p.window_by in ("count", "time")
 
 

@@ -160,15 +160,15 @@ def _screenshot(report: Path, tmp_path: Path) -> None:
 
 
 def test_time_window_reads_only_the_last_hours(youtube, score, engine, tmp_path):
+    from ytsentiment.config import MonitorParams
     from ytsentiment.monitoring.job import run_monitor
-    from ytsentiment.monitoring.settings import monitor_params
 
     insert_predictions(engine, score(youtube["text"][:400]))                                  # baseline, day 0
     insert_predictions(engine, score(youtube["text"][400:700], start=T0 + timedelta(days=1)))  # older traffic
     now = T0 + timedelta(days=2)
     recent = score(youtube["text"][700:950], start=now - timedelta(minutes=50), step_s=10)     # 250 rows, 50..8 min ago
     insert_predictions(engine, recent)
-    params = monitor_params({**SMALL, "window_by": "time", "window_hours": 1, "test_split": None})
+    params = MonitorParams(**{**SMALL, "window_by": "time", "window_hours": 1, "test_split": None})
 
     summary = run_monitor(engine, params, "ytsentiment", tmp_path, model_version="3", now=now, track=False)
 

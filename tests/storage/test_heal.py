@@ -17,7 +17,7 @@ import textwrap
 import pytest
 
 EPISODE = textwrap.dedent("""
-    import json, os, sys
+    import glob, json, os, sys
     from ytsentiment.storage.db import make_engine
     from ytsentiment.storage.feedback import record_feedback
     from ytsentiment.storage.migrate import upgrade
@@ -32,11 +32,15 @@ EPISODE = textwrap.dedent("""
         except Exception as exc:
             return type(exc).__name__
 
+    def chmod(mode):  # the database and its WAL files, as an operator or a full disk would leave them
+        for name in glob.glob(path + "*"):
+            os.chmod(name, mode)
+
     outcomes = {"before": attempt(0)}
     engine.pool.dispose()
-    os.chmod(path, 0o444)
+    chmod(0o444)
     outcomes["read_only"] = [attempt(n) for n in (1, 2)]
-    os.chmod(path, 0o644)
+    chmod(0o644)
     outcomes["after"] = [attempt(n) for n in range(3, 8)]
     print(json.dumps(outcomes))
 """)

@@ -100,9 +100,9 @@ def test_settings_numbers():
 
 
 @pytest.mark.parametrize(("env", "message"), [
-    ({"PREDICTION_LOG_TEXT": "maybe"}, "PREDICTION_LOG_TEXT='maybe' is not a boolean"),
-    ({"PREDICTION_LOG_BATCH_SIZE": "0"}, "PREDICTION_LOG_BATCH_SIZE='0'"),
-    ({"PREDICTION_LOG_QUEUE_SIZE": "lots"}, "PREDICTION_LOG_QUEUE_SIZE='lots': expected an integer"),
+    ({"PREDICTION_LOG_TEXT": "maybe"}, "PREDICTION_LOG_TEXT='maybe': must be a boolean"),
+    ({"PREDICTION_LOG_BATCH_SIZE": "0"}, "PREDICTION_LOG_BATCH_SIZE='0': must be an integer >= 1"),
+    ({"PREDICTION_LOG_QUEUE_SIZE": "lots"}, "PREDICTION_LOG_QUEUE_SIZE='lots': must be an integer >= 1"),
     ({"PREDICTION_LOG_RETENTION_DAYS": "1.5"}, "PREDICTION_LOG_RETENTION_DAYS"),
     ({"FEEDBACK_EXPORT_MIN_AGREEMENT": "0.2"}, "FEEDBACK_EXPORT_MIN_AGREEMENT"),
 ])

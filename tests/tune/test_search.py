@@ -19,7 +19,7 @@ from optuna.trial import TrialState
 from ytsentiment import cli
 from ytsentiment.config import load_params
 from ytsentiment.stages.clean import clean, split
-from ytsentiment.tuning.space import current_values, parse_tune
+from ytsentiment.tuning.space import current_values
 
 REPO = Path(__file__).resolve().parents[2]
 TRIAL_METRICS = {"objective", "test.human.macro_f1", "test.overall.macro_f1", "valid.human.macro_f1", "fit_seconds",
@@ -121,7 +121,7 @@ def test_search_logs_nested_runs_resumes_the_study_and_prints_an_adoptable_line(
     trials = study.get_trials()
     assert [t.number for t in trials] == [0, 1, 2]
     params = load_params(params_file)
-    settings = parse_tune(params.raw)
+    settings = params.tune
     space = settings.space
     assert settings.prune_after_trials >= 3  # so no round pruning yet: every trial runs to its end
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 3
@@ -194,7 +194,7 @@ def test_a_study_of_the_default_model_fits_the_logistic_regression_alone(splits,
     trials = optuna.load_study(study_name="linear", storage=storage).get_trials()
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 2
     params = load_params(params_file)
-    assert trials[0].user_attrs["params"] == current_values(params, parse_tune(params.raw).space)
+    assert trials[0].user_attrs["params"] == current_values(params, params.tune.space)
     for t in trials:  # no boosting rounds to report: the trial is scored once, on the validation slice
         assert not t.intermediate_values and "best_iteration" not in t.user_attrs
         assert 1 <= t.user_attrs["linear_epochs"] <= params.train.linear_max_iter

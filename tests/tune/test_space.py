@@ -16,15 +16,15 @@ import pytest
 import yaml
 
 from ytsentiment import YtSentimentError
-from ytsentiment.config import load_params
+from ytsentiment.config import load_params, parse_params
 from ytsentiment.tuning.search import pruning_callback, subsample
 from ytsentiment.tuning.space import (
     apply,
     current_values,
     dvc_exp_run_line,
     format_value,
-    parse_tune,
     round_value,
+    suggest,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,7 +40,7 @@ def with_space(raw: dict, space: dict) -> dict:
 
 
 def test_repo_space_names_params_yaml_keys_and_holds_its_current_values(params):
-    tune = parse_tune(params.raw)
+    tune = params.tune
     # the default model is the logistic regression: the space holds its knobs and its features'
     assert {k.key for k in tune.space} >= {"featurize.max_features", "featurize.ngram_max", "featurize.min_df",
                                           "featurize.sublinear_tf", "featurize.char_features",
@@ -65,21 +65,21 @@ def test_repo_space_names_params_yaml_keys_and_holds_its_current_values(params):
 ])
 def test_bad_space_is_refused_with_the_key_named(params, space, message):
     with pytest.raises(YtSentimentError, match=message.replace("`", ".").replace("(", r"\(")):
-        parse_tune(with_space(params.raw, space))
+        parse_params(with_space(params.raw, space))
 
 
 def test_unknown_tune_setting_is_refused(params):
     with pytest.raises(YtSentimentError, match="unknown keys \\['trails'\\]"):
-        parse_tune({**params.raw, "tune": {**params.raw["tune"], "trails": 3}})
+        parse_params({**params.raw, "tune": {**params.raw["tune"], "trails": 3}})
 
 
 def test_integer_bounds_give_an_integer_knob_float_bounds_a_float_one(params):
-    tune = parse_tune(with_space(params.raw, {"featurize.max_features": {"low": 5000, "high": 50000},
-                                              "train.reg_lambda": {"low": 1, "high": 10.0, "log": True}}))
+    tune = parse_params(with_space(params.raw, {"featurize.max_features": {"low": 5000, "high": 50000},
+                                                "train.reg_lambda": {"low": 1, "high": 10.0, "log": True}})).tune
     assert [k.integer for k in tune.space] == [True, False]
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     trial = study.ask()
-    features, reg = (k.suggest(trial) for k in tune.space)
+    features, reg = (suggest(k, trial) for k in tune.space)
     assert isinstance(features, int) and 5000 <= features <= 50000
     assert isinstance(reg, float) and reg == float(f"{reg:.3g}")  # rounded before use
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from ytsentiment.config import ProjectSettings
 from ytsentiment.environ import load_env_file
 from ytsentiment.predict import NO_MODEL_FIX, choose_model, format_row
 
@@ -103,13 +104,14 @@ def test_choose_model_order(tmp_path, given, environ, exported, expected):
     if exported:
         (tmp_path / "model").mkdir()
         (tmp_path / "model" / "MLmodel").write_text("flavors: {}\n", encoding="utf-8")
-    uri, origin = choose_model(given, environ, tmp_path, "name")
+    uri, origin = choose_model(given, ProjectSettings.from_env(environ), tmp_path, "name")
     assert (uri, origin) == tuple(part.format(cwd=tmp_path) for part in expected)
 
 
 def test_an_empty_model_directory_is_not_a_model(tmp_path):
     (tmp_path / "model").mkdir()
-    assert choose_model(None, {}, tmp_path, "ytsentiment") == ("models:/ytsentiment@production", "the registry")
+    assert choose_model(None, ProjectSettings(), tmp_path, "ytsentiment") == (
+        "models:/ytsentiment@production", "the registry")
 
 
 @pytest.mark.parametrize(("comment", "line"), [

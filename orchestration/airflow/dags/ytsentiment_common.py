@@ -85,15 +85,20 @@ def parse_channels(raw: str) -> list[str]:
 
 
 def channels() -> list[str]:
-    """Variable ``ytsentiment_channels``, else ``channels:`` in the project's params.yaml."""
+    """Variable ``ytsentiment_channels``, else ``channels:`` of the project's params.yaml, read by the project's own
+    loader (``ytsentiment params channels``: this virtualenv does not have the package)."""
     raw = var("ytsentiment_channels")
     if raw:
         return parse_channels(raw)
-    import yaml
+    import json
+    import subprocess
 
-    params = Path(project_dir()) / "params.yaml"
-    listed = (yaml.safe_load(params.read_text(encoding="utf-8")) or {}).get("channels") if params.is_file() else None
+    done = subprocess.run([cli(), "params", "channels"], cwd=project_dir(), capture_output=True, text=True,
+                          timeout=300)
+    if done.returncode != 0:
+        raise ValueError(f"`{cli()} params channels` failed in {project_dir()}: {done.stderr.strip()[-2000:]}")
+    listed = json.loads(done.stdout)
     if not listed:
         raise ValueError("no channels configured: set the Airflow Variable ytsentiment_channels (JSON list) or add "
-                         f"`channels: [UC…, @handle]` to {params}")
+                         f"`channels: [UC…, @handle]` to {Path(project_dir()) / 'params.yaml'}")
     return parse_channels(",".join(map(str, listed)))

@@ -1,9 +1,9 @@
 """The ytsentiment HTTP API: ``create_app(config=None)`` builds a Flask app serving the promoted model.
 
 Run it under gunicorn: ``gunicorn -c src/ytsentiment/api/gunicorn.conf.py "ytsentiment.api:create_app()"``.
-Settings come from the environment (see ``ytsentiment.api.settings``); ``config`` overrides them (tests inject a fake
-``model_loader``). The model is loaded once per app, in a background thread started here, never at import;
-``/ready`` is 503 until it is in memory.
+Settings are read here, once, from the environment (see ``ytsentiment.api.settings``); ``config`` overrides them
+(tests inject a fake ``model_loader``). The model is loaded once per app, in a background thread started here, never
+at import; ``/ready`` is 503 until it is in memory.
 
 Layout: the factory (here) wires settings -> ``ApiState`` (``ytsentiment.api.state``) -> CORS -> extensions
 (``ytsentiment.api.extensions``: the database of ``ytsentiment.api.storage``, the /feedback rate limiter) -> blueprints
@@ -29,8 +29,9 @@ from ytsentiment.api.extensions import init_extensions
 from ytsentiment.api.headers import register_security_headers
 from ytsentiment.api.openapi import build_openapi
 from ytsentiment.api.schemas import Limits
-from ytsentiment.api.settings import load_settings
+from ytsentiment.api.settings import Settings
 from ytsentiment.api.state import EXTENSION_KEY, ApiState
+from ytsentiment.storage.settings import StorageSettings
 
 __all__ = ["create_app", "ApiState"]
 
@@ -39,7 +40,9 @@ log = logging.getLogger(__name__)
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app; start loading the model (in the background unless ``load_in_background`` is False)."""
-    settings = load_settings(config)
+    overrides = dict(config or {})
+    overrides.setdefault("storage", StorageSettings.from_env())
+    settings = Settings.from_env(**overrides)
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
     app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider; keep {"comment", "sentiment", "label", "confidence"} in contract order

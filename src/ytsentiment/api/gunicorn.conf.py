@@ -1,10 +1,10 @@
 """gunicorn settings for the API: ``gunicorn -c src/ytsentiment/api/gunicorn.conf.py "ytsentiment.api:create_app()"``.
 
-Environment: HOST (default 127.0.0.1), PORT (5000), WEB_CONCURRENCY (workers, default 2), GUNICORN_THREADS
-(threads per worker, default 32), GUNICORN_TIMEOUT (seconds a request may take, default 60), LOG_LEVEL (info),
-PROMETHEUS_MULTIPROC_DIR (optional; emptied at start). ``.env`` in the working directory is read first
-(``ytsentiment.environ.load_env_file``: a variable already set wins), here in the master, so these settings and
-every worker's app see it.
+Environment: ``ServerSettings`` below (HOST, PORT, WEB_CONCURRENCY, GUNICORN_THREADS, GUNICORN_TIMEOUT) and
+``ytsentiment.logs.LogSettings`` (LOG_LEVEL), read once here, and PROMETHEUS_MULTIPROC_DIR (prometheus_client's own
+variable; optional, emptied at start). ``.env`` in the working directory is read first
+(``ytsentiment.environ.load_env_file``: a variable already set wins), here in the master, so these settings and every
+worker's app see it.
 
 Each worker builds its own app after the fork (``preload_app`` off), so each loads the model once in its own
 memory and a crash while loading stays inside one worker; likewise its database work (the schema migration thread,
@@ -19,22 +19,37 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ytsentiment.environ import load_env_file
+from pydantic import Field
+
+# Not ytsentiment.api: prometheus_client, which it imports, must see PROMETHEUS_MULTIPROC_DIR (set in on_starting).
+from ytsentiment.environ import EnvSettings, load_env_file
+from ytsentiment.logs import LogSettings, configure_logging
+
+
+class ServerSettings(EnvSettings):
+    host: str = Field("127.0.0.1", min_length=1)
+    port: int = Field(5000, ge=0, le=65535)  # 0: a free port the OS picks (the tests)
+    web_concurrency: int = Field(2, ge=1)  # workers
+    gunicorn_threads: int = Field(32, ge=1, le=1024)  # threads per worker
+    gunicorn_timeout: int = Field(60, ge=1)  # seconds a request may take
+
 
 load_env_file()
+_settings = ServerSettings.from_env()
+_log_settings = LogSettings.from_env()
 
-bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-# Threads, so a client that sends its request slowly holds one thread, not the whole worker (decision 0012).
+bind = f"{_settings.host}:{_settings.port}"
+workers = _settings.web_concurrency
+# Threads, so a client that sends its request slowly holds one thread, not the whole worker (decision 0015).
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "32"))
+threads = _settings.gunicorn_threads
 preload_app = False
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+timeout = _settings.gunicorn_timeout
 graceful_timeout = 30
 keepalive = 5  # idle keep-alive connections wait in the poller, not in a thread; a graceful stop waits for them
 accesslog = "-"  # stdout
 errorlog = "-"  # stderr
-loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+loglevel = _log_settings.log_level.lower()
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
 proc_name = "ytsentiment-api"
 # No runtime control socket (~/.gunicorn/gunicorn.ctl): nothing uses it, and servers side by side
@@ -47,9 +62,7 @@ _created_metrics_dir = None
 def on_starting(server):
     """Configure application logging once and prepare an empty Prometheus multiprocess directory."""
     global _created_metrics_dir
-    from ytsentiment.logs import configure_logging
-
-    configure_logging()
+    configure_logging(_log_settings)
     given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if given:
         path = Path(given)

@@ -1,4 +1,5 @@
-"""Serving settings: read once from the environment, overridable by the ``config`` dict of ``create_app``.
+"""Serving settings: read once from the environment by ``create_app`` (``Settings.from_env(**config)``: the keys
+of its ``config`` dict override the variables).
 
 Every variable is optional; the defaults serve the promoted model from the embedded MLflow store on one
 machine.
@@ -31,14 +32,14 @@ FEEDBACK_ADDRESS_RATE_LIMIT  labels one address may send to /feedback,    120 pe
                           whatever client ids it uses
 FEEDBACK_CLIENTS_PER_ADDRESS  client ids one address may send feedback     5
                           under in a day (a new one past it: 429)
-TRUSTED_PROXIES           proxies in front that set X-Forwarded-For (the   0
-                          ALB: 1); the client address is read from it
 PREDICT_RATE_LIMIT        requests one address may send to the prediction  600 per minute
                           routes (/predict, /predict_with_timestamps,
                           /analyze)
 PREDICT_CHARS_LIMIT       comment characters one address may send to the   4000000 per minute;
                           prediction routes (what a request costs the      20000000 per hour
                           model)
+TRUSTED_PROXIES           proxies in front that set X-Forwarded-For (the   0
+                          ALB: 1); the client address is read from it
 RATELIMIT_STORAGE_URI     where rate-limit counters live: ``memory://``    ``memory://``
                           (per worker) or a shared store, e.g.
                           ``redis://HOST:6379`` (needs the redis package)
@@ -49,8 +50,12 @@ MIN_MONTH_COMMENTS        months with fewer scored comments are marked     10
 ========================  ===============================================  ================================
 
 The database itself (DATABASE_URL, PREDICTION_LOG_TEXT, PREDICTION_LOG_QUEUE_SIZE ...) is configured by
-``ytsentiment.storage.settings``.
+``ytsentiment.storage.settings`` (``Settings.storage``, read by ``create_app``).
 
+gunicorn's own settings (HOST, PORT, WEB_CONCURRENCY, GUNICORN_THREADS, GUNICORN_TIMEOUT) are ``ServerSettings`` in
+``gunicorn.conf.py``; LOG_LEVEL is ``ytsentiment.logs.LogSettings``.
+
+A bad value fails with ``ytsentiment.environ.SettingsError`` (a ``ValueError``) naming the variable.
 Keys of the ``config`` dict use the lower-case names (``max_comments`` ...) plus ``model_loader`` (a callable
 ``uri -> LoadedModel``, used by tests to inject a fake model), ``load_in_background`` (default True) and, for the
 database, ``database_url`` (instead of DATABASE_URL), ``database_engine`` (a SQLAlchemy Engine to use as is; the
@@ -60,141 +65,72 @@ prediction log's own process opens the same URL, so it cannot be an in-memory SQ
 
 from __future__ import annotations
 
-import dataclasses
-import os
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
+from typing import Annotated, Any
 
-from ytsentiment import YtSentimentError
+from limits import parse_many
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
+
 from ytsentiment.config import DEFAULT_MODEL_URI
-from ytsentiment.environ import parse_bool
+from ytsentiment.environ import NOT_FROM_ENV, EnvSettings
+from ytsentiment.storage.settings import StorageSettings
 
 EXTENSION_ORIGIN = "chrome-extension://hjpcimaolalbjpklelngebhdenmmbfmd"
+Positive = Annotated[int, Field(ge=1)]
 
 
-@dataclasses.dataclass(frozen=True)
-class Settings:
-    model_uri: str = DEFAULT_MODEL_URI
-    cors_origins: tuple[str, ...] = (EXTENSION_ORIGIN,)
-    max_comments: int = 1000
-    max_comment_chars: int = 10_000
-    max_content_length: int = 4 * 1024 * 1024
-    model_threads: int = 1
-    model_wait_seconds: float = 20.0
-    model_loader: Callable[[str], Any] | None = None
-    load_in_background: bool = True
+class Settings(EnvSettings):
+    model_uri: str = Field(DEFAULT_MODEL_URI, min_length=1)
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = (EXTENSION_ORIGIN,)
+    max_comments: Positive = 1000
+    max_comment_chars: Positive = 10_000
+    max_content_length: Positive = 4 * 1024 * 1024
+    model_threads: Positive = 1
+    model_wait_seconds: float = Field(20.0, ge=0, le=3600)
     prediction_log: bool = True
     database_auto_migrate: bool = True
-    database_timeout_seconds: float = 2.0
+    database_timeout_seconds: float = Field(2.0, ge=0.1, le=60)
     feedback_rate_limit: str = "30 per minute;500 per day"
     feedback_address_rate_limit: str = "120 per minute;2000 per day"
-    feedback_clients_per_address: int = 5
-    trusted_proxies: int = 0
+    feedback_clients_per_address: Positive = 5
+    trusted_proxies: int = Field(0, ge=0, le=10)
     predict_rate_limit: str = "600 per minute"
     predict_chars_limit: str = "4000000 per minute;20000000 per hour"
     ratelimit_storage_uri: str = "memory://"
-    monitor_cache_seconds: float = 30.0
-    min_month_comments: int = 10
-    database_url: str | None = None
-    database_engine: Any = None
-    prediction_log_text: bool | None = None
+    monitor_cache_seconds: float = Field(30.0, ge=0, le=86400)
+    min_month_comments: Positive = 10
+    # set by code only (create_app's config), never from a variable of the same name
+    model_loader: Callable[[str], Any] | None = Field(None, json_schema_extra=NOT_FROM_ENV)
+    load_in_background: bool = Field(True, json_schema_extra=NOT_FROM_ENV)
+    database_url: str | None = Field(None, json_schema_extra=NOT_FROM_ENV)
+    database_engine: Any = Field(None, json_schema_extra=NOT_FROM_ENV)
+    prediction_log_text: bool | None = Field(None, json_schema_extra=NOT_FROM_ENV)
+    storage: StorageSettings = Field(default_factory=StorageSettings, json_schema_extra=NOT_FROM_ENV)
 
-    def __post_init__(self) -> None:
-        for name in _INT_VARS:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name.upper()} must be a positive integer, got {value!r}")
-        if not 0 <= self.model_wait_seconds <= 3600:
-            raise ValueError(f"MODEL_WAIT_SECONDS must be within 0..3600, got {self.model_wait_seconds!r}")
-        if not self.model_uri:
-            raise ValueError("MODEL_URI must not be empty")
-        if not 0.1 <= self.database_timeout_seconds <= 60:
-            raise ValueError(f"DATABASE_TIMEOUT_SECONDS must be within 0.1..60, got {self.database_timeout_seconds!r}")
-        if not 0 <= self.monitor_cache_seconds <= 86400:
-            raise ValueError(f"MONITOR_CACHE_SECONDS must be within 0..86400, got {self.monitor_cache_seconds!r}")
-        _check_rate_limit("FEEDBACK_RATE_LIMIT", self.feedback_rate_limit)
-        _check_rate_limit("FEEDBACK_ADDRESS_RATE_LIMIT", self.feedback_address_rate_limit)
-        _check_rate_limit("PREDICT_RATE_LIMIT", self.predict_rate_limit)
-        _check_rate_limit("PREDICT_CHARS_LIMIT", self.predict_chars_limit)
-        if isinstance(self.trusted_proxies, bool) or not isinstance(self.trusted_proxies, int) \
-                or not 0 <= self.trusted_proxies <= 10:
-            raise ValueError(f"TRUSTED_PROXIES must be an integer within 0..10, got {self.trusted_proxies!r}")
-        if not self.ratelimit_storage_uri or "://" not in self.ratelimit_storage_uri:
-            raise ValueError(f"RATELIMIT_STORAGE_URI must be a storage URI such as memory:// or "
-                             f"redis://HOST:6379, got {self.ratelimit_storage_uri!r}")
-        if any(origin.strip() == "*" for origin in self.cors_origins):
-            # An open API would let any web page spend this server's CPU with a visitor's browser.
-            raise ValueError("CORS_ORIGINS must list explicit origins; '*' is refused")
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.split(",")
+        origins = tuple(str(origin).strip().rstrip("/") for origin in value if str(origin).strip())
+        if "*" in origins:  # an open API would let any web page spend this server's CPU with a visitor's browser
+            raise ValueError("must list explicit origins; '*' is refused")
+        return origins
 
+    @field_validator("feedback_rate_limit", "feedback_address_rate_limit", "predict_rate_limit", "predict_chars_limit")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        try:
+            if parse_many(value):
+                return value
+        except ValueError:
+            pass
+        raise ValueError("must be limits such as '30 per minute;500 per day'")
 
-_INT_VARS = ("max_comments", "max_comment_chars", "max_content_length", "model_threads", "min_month_comments",
-             "feedback_clients_per_address")
-_FLOAT_VARS = ("model_wait_seconds", "database_timeout_seconds", "monitor_cache_seconds")
-_BOOL_VARS = ("prediction_log", "database_auto_migrate")
-_STR_VARS = ("feedback_rate_limit", "feedback_address_rate_limit", "predict_rate_limit", "predict_chars_limit",
-             "ratelimit_storage_uri")
-
-
-def _check_rate_limit(name: str, value: str) -> None:
-    from limits import parse_many
-
-    try:
-        if not parse_many(value):
-            raise ValueError("no limit")
-    except ValueError:
-        raise ValueError(f"{name} must be limits such as '30 per minute;500 per day', "
-                         f"got {value!r}") from None
-
-
-def _int(name: str, raw: str) -> int:
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a positive integer, got {raw!r}") from None
-
-
-def _seconds(name: str, raw: str) -> float:
-    try:
-        return float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from None
-
-
-def _parse_bool(name: str, raw: str) -> bool:
-    try:
-        return parse_bool(name, raw)
-    except YtSentimentError as exc:  # settings errors are ValueErrors here, like every other variable's
-        raise ValueError(str(exc)) from None
-
-
-def load_settings(config: Mapping[str, Any] | None = None,
-                  environ: Mapping[str, str] | None = None) -> Settings:
-    """Build Settings from ``environ`` (default ``os.environ``), then apply ``config`` overrides."""
-    environ = os.environ if environ is None else environ
-    values: dict[str, Any] = {}
-    if environ.get("MODEL_URI"):
-        values["model_uri"] = environ["MODEL_URI"].strip()
-    if environ.get("CORS_ORIGINS") is not None:
-        values["cors_origins"] = _split_origins(environ["CORS_ORIGINS"])
-    if environ.get("TRUSTED_PROXIES", "").strip():
-        values["trusted_proxies"] = _int("TRUSTED_PROXIES", environ["TRUSTED_PROXIES"].strip())
-    for names, convert in ((_INT_VARS, _int), (_FLOAT_VARS, _seconds), (_BOOL_VARS, _parse_bool),
-                           (_STR_VARS, lambda _name, raw: raw.strip())):
-        for name in names:
-            raw = environ.get(name.upper())
-            if raw is not None and raw.strip():
-                values[name] = convert(name.upper(), raw)
-    overrides = dict(config or {})
-    unknown = set(overrides) - {f.name for f in dataclasses.fields(Settings)}
-    if unknown:
-        raise ValueError(f"unknown config keys: {sorted(unknown)}")
-    if isinstance(overrides.get("cors_origins"), str):
-        overrides["cors_origins"] = _split_origins(overrides["cors_origins"])
-    values.update(overrides)
-    if "cors_origins" in values:
-        values["cors_origins"] = tuple(values["cors_origins"])
-    return Settings(**values)
-
-
-def _split_origins(raw: str) -> tuple[str, ...]:
-    return tuple(origin.strip().rstrip("/") for origin in raw.split(",") if origin.strip())
+    @field_validator("ratelimit_storage_uri")
+    @classmethod
+    def _storage_uri(cls, value: str) -> str:
+        if "://" not in value:
+            raise ValueError("must be a storage URI such as memory:// or redis://HOST:6379")
+        return value

@@ -23,7 +23,6 @@ mid-job cannot mix two models), ``models:/NAME/VERSION``, ``runs:/...`` or a loc
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import time
 from pathlib import Path
@@ -38,8 +37,8 @@ from ytsentiment.batch.inputs import (
     open_dataset,
     resolve_model,
 )
-from ytsentiment.batch.spark_model import DEFAULT_ROWS_PER_PARTITION, score_spark
-from ytsentiment.config import DEFAULT_MODEL_URI
+from ytsentiment.batch.spark_model import DEFAULT_ROWS_PER_PARTITION, SparkSettings, score_spark
+from ytsentiment.config import DEFAULT_MODEL_URI, ProjectSettings
 from ytsentiment.contract import LABELS
 from ytsentiment.io import atomic_write
 from ytsentiment.loading import predict_frame
@@ -130,9 +129,8 @@ def _empty_batch(schema):
 def add_arguments(parser) -> None:
     parser.add_argument("source", help="comments: Parquet file or directory (from collect), CSV or JSON Lines")
     parser.add_argument("--out", required=True, help="output Parquet (a file for pandas, a directory for Spark)")
-    parser.add_argument("--model-uri", default=os.environ.get("MODEL_URI") or DEFAULT_MODEL_URI,
-                        help="models:/NAME@ALIAS, models:/NAME/VERSION, runs:/... or a model directory "
-                             "(env MODEL_URI; default %(default)s)")
+    parser.add_argument("--model-uri", help="models:/NAME@ALIAS, models:/NAME/VERSION, runs:/... or a model "
+                                            f"directory (default: env MODEL_URI, else {DEFAULT_MODEL_URI})")
     parser.add_argument("--engine", choices=("pandas", "spark"), default="pandas")
     parser.add_argument("--text-column", default="text")
     parser.add_argument("--batch-rows", type=int, default=DEFAULT_BATCH_ROWS,
@@ -146,9 +144,10 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    model = resolve_model(args.model_uri)
+    model = resolve_model(args.model_uri or ProjectSettings.from_env().model_uri or DEFAULT_MODEL_URI)
     if args.engine == "spark":
-        result = score_spark(args.source, args.out, model, args.text_column, args.master, args.rows_per_partition,
+        master = args.master or SparkSettings.from_env().spark_master
+        result = score_spark(args.source, args.out, model, args.text_column, master, args.rows_per_partition,
                              args.ship_code)
     else:
         result = score_pandas(args.source, args.out, model, args.text_column, args.batch_rows)

@@ -26,6 +26,7 @@ import pandas as pd
 import ytsentiment
 from ytsentiment.batch.inputs import OUTPUT_COLUMNS, ResolvedModel, ScoreResult, input_format, open_dataset
 from ytsentiment.contract import LABELS, TEXT_COLUMN
+from ytsentiment.environ import EnvSettings
 from ytsentiment.loading import limit_threads, predict_frame
 
 log = logging.getLogger(__name__)
@@ -65,8 +66,13 @@ def save_proba_model(model_dir: Path, path: Path) -> Path:
     return path
 
 
+class SparkSettings(EnvSettings):
+    spark_master: str | None = None  # SPARK_MASTER: e.g. spark://host:7077; unset = spark-submit's, else local[*]
+
+
 def spark_session(master: str | None = None, app_name: str = "ytsentiment-score"):
-    """A SparkSession: ``master`` if given, else ``SPARK_MASTER``, else what spark-submit set, else local[*].
+    """A SparkSession on ``master`` if given (``--master``, else ``SparkSettings.spark_master``), else on what
+    spark-submit set, else local[*].
 
     Python workers run this interpreter unless PYSPARK_PYTHON says otherwise (they must import ytsentiment).
     """
@@ -75,7 +81,6 @@ def spark_session(master: str | None = None, app_name: str = "ytsentiment-score"
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name).config("spark.sql.execution.arrow.pyspark.enabled", "true")
-    master = master or os.environ.get("SPARK_MASTER")
     if master:
         builder = builder.master(master)
     return builder.getOrCreate()

@@ -13,14 +13,13 @@ in tests (``YOUTUBE_API_BASE_URL`` pointed at a local fake).
   :class:`VideoProblem` (comments disabled, video not found: that video only), :class:`ApiUnavailable` (retries
   spent) and :class:`ApiError` for the rest. All are ``YtSentimentError`` with a message saying what to do.
 
-Settings (environment, see ``.env.example``): ``YOUTUBE_API_KEY`` (required), ``YOUTUBE_API_BASE_URL``,
-``YOUTUBE_MAX_RETRIES``, ``YOUTUBE_BACKOFF_BASE``, ``YOUTUBE_MAX_WAIT``, ``YOUTUBE_TIMEOUT``.
+Settings (:class:`ClientSettings`, environment, see ``.env.example``): ``YOUTUBE_API_KEY`` (required),
+``YOUTUBE_API_BASE_URL``, ``YOUTUBE_MAX_RETRIES``, ``YOUTUBE_BACKOFF_BASE``, ``YOUTUBE_MAX_WAIT``, ``YOUTUBE_TIMEOUT``.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import random
 import time
 from collections import Counter
@@ -30,9 +29,10 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
+from pydantic import Field, field_validator
 
 from ytsentiment import YtSentimentError
-from ytsentiment.environ import env_number
+from ytsentiment.environ import EnvSettings
 
 log = logging.getLogger(__name__)
 
@@ -82,30 +82,22 @@ class ApiUnavailable(ApiError):
     """Retryable failures outlasted the retry budget (or Retry-After asked for longer than ``max_wait``)."""
 
 
-@dataclass(frozen=True)
-class ClientSettings:
-    api_key: str
-    base_url: str = DEFAULT_BASE_URL
-    max_retries: int = 5
-    backoff_base: float = 1.0
-    max_wait: float = 60.0
-    timeout: float = 30.0
+class ClientSettings(EnvSettings):
+    """The client's settings, read by ``ytsentiment collect`` (``ClientSettings.from_env()``)."""
 
+    api_key: str = Field(min_length=1, repr=False, validation_alias="YOUTUBE_API_KEY", description=(
+        "export a YouTube Data API v3 key (Google Cloud console → APIs & Services → Credentials); never write it "
+        "into a file in git"))
+    base_url: str = Field(DEFAULT_BASE_URL, min_length=1, validation_alias="YOUTUBE_API_BASE_URL")
+    max_retries: int = Field(5, ge=0, le=20, validation_alias="YOUTUBE_MAX_RETRIES")
+    backoff_base: float = Field(1.0, ge=0.0, le=60.0, validation_alias="YOUTUBE_BACKOFF_BASE")
+    max_wait: float = Field(60.0, ge=0.0, le=3600.0, validation_alias="YOUTUBE_MAX_WAIT")
+    timeout: float = Field(30.0, ge=0.1, le=600.0, validation_alias="YOUTUBE_TIMEOUT")
+
+    @field_validator("base_url")
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> ClientSettings:
-        env = os.environ if environ is None else environ
-        key = env.get("YOUTUBE_API_KEY", "").strip()
-        if not key:
-            raise YtSentimentError("YOUTUBE_API_KEY is not set: export a YouTube Data API v3 key (Google Cloud "
-                                   "console → APIs & Services → Credentials); never write it into a file in git")
-        return cls(
-            api_key=key,
-            base_url=(env.get("YOUTUBE_API_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
-            max_retries=env_number(env, "YOUTUBE_MAX_RETRIES", cls.max_retries, int, 0, 20),
-            backoff_base=env_number(env, "YOUTUBE_BACKOFF_BASE", cls.backoff_base, float, 0.0, 60.0),
-            max_wait=env_number(env, "YOUTUBE_MAX_WAIT", cls.max_wait, float, 0.0, 3600.0),
-            timeout=env_number(env, "YOUTUBE_TIMEOUT", cls.timeout, float, 0.1, 600.0),
-        )
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
 
 
 @dataclass

@@ -40,7 +40,6 @@ from ytsentiment.demo import model
 from ytsentiment.demo.servers import ApiServer, check_port, port_error, repo_root
 from ytsentiment.demo.synthetic import DemoChannel, demo_channel
 from ytsentiment.demo.youtube_standin import YouTubeStandin
-from ytsentiment.monitoring.settings import load_monitor_params
 from ytsentiment.storage.db import make_engine
 from ytsentiment.storage.migrate import upgrade
 from ytsentiment.storage.models import Prediction
@@ -324,12 +323,14 @@ class Demo:
     def monitor(self, info: dict[str, Any], n_predictions: int, n_feedback: int) -> Path:
         """``ytsentiment monitor`` on the demo's database, its windows sized for a few hundred predictions."""
         baseline = n_predictions // 2
+        project = config.load_params(self.args.params)
         params = dataclasses.replace(
-            load_monitor_params(self.args.params), baseline_size=baseline, window_size=n_predictions - baseline,
+            project.monitor, baseline_size=baseline, window_size=n_predictions - baseline,
             min_predictions=min(50, n_predictions - baseline), min_feedback=max(1, min(20, n_feedback)),
             max_drift_rows=n_predictions, test_split=None)
         params_path = self.out / "monitor-params.yaml"
-        params_path.write_text(yaml.safe_dump({"monitor": dataclasses.asdict(params)}, sort_keys=False),
+        params_path.write_text(yaml.safe_dump({**project.raw, "monitor": dataclasses.asdict(params)},
+                                              sort_keys=False),
                                encoding="utf-8")
         say(f"\nmonitor: demo-sized windows in {params_path} (baseline: the first {baseline} predictions, window: "
             f"the {n_predictions - baseline} after them; at least {params.min_feedback} feedback rows)")

@@ -21,23 +21,44 @@ import logging
 import os
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
+
+from pydantic import Field
 
 from ytsentiment.deploy.bundle import build_bundle
 from ytsentiment.deploy.codedeploy import EXIT_FAILED, EXIT_OK
 from ytsentiment.deploy.ecr import ensure_repository, image_exists
 from ytsentiment.deploy.release import release
 from ytsentiment.deploy.tags import current_git_sha, image_tag, read_model_version, validate_image_tag
+from ytsentiment.environ import EnvSettings
 from ytsentiment.logs import run_main
 
 log = logging.getLogger(__name__)
 
 
-def _env(name: str, default: str | None = None) -> str | None:
-    return os.environ.get(name) or default
+class DeploySettings(EnvSettings):
+    """The defaults of the deploy flags, read by ``run`` (so a bad value fails the deploy command only)."""
+
+    aws_region: str | None = None  # AWS's own variables, also read by boto3
+    aws_default_region: str | None = None
+    ecr_repository: str | None = None
+    image_tag: str | None = None
+    deploy_bucket: str | None = None
+    codedeploy_app: str | None = None
+    codedeploy_group: str | None = None
+    deploy_bundle_prefix: str = "codedeploy"
+    deploy_timeout: float = Field(1800.0, gt=0)
+
+    def defaults(self) -> dict[str, Any]:
+        """Flag name -> value for the flags left unset on the command line."""
+        return {"region": self.aws_region or self.aws_default_region, "repository": self.ecr_repository,
+                "image_tag": self.image_tag, "bucket": self.deploy_bucket, "application": self.codedeploy_app,
+                "group": self.codedeploy_group, "bundle_prefix": self.deploy_bundle_prefix,
+                "timeout": self.deploy_timeout}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The deploy commands and their flags (defaults from the environment, read when the parser is built)."""
+    """The deploy commands and their flags (unset flags take ``DeploySettings``, read by ``run``)."""
     commands = parser.add_subparsers(dest="deploy_command", required=True)
 
     def command(name: str, helptext: str) -> argparse.ArgumentParser:
@@ -46,11 +67,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         return p
 
     def region(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--region", default=_env("AWS_REGION", _env("AWS_DEFAULT_REGION")), help="env AWS_REGION")
+        p.add_argument("--region", help="env AWS_REGION")
 
     def repository(p: argparse.ArgumentParser) -> None:
         region(p)
-        p.add_argument("--repository", default=_env("ECR_REPOSITORY"), help="ECR repository, env ECR_REPOSITORY")
+        p.add_argument("--repository", help="ECR repository, env ECR_REPOSITORY")
 
     tag = command("tag", "print the immutable image tag <git sha>-m<model version>")
     tag.add_argument("--model-info", type=Path, default=Path("model/model_info.json"))
@@ -60,7 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     exists = command("image-exists", "print true or false: is the tag already in ECR")
     repository(exists)
-    exists.add_argument("--image-tag", default=_env("IMAGE_TAG"), help="env IMAGE_TAG")
+    exists.add_argument("--image-tag", help="env IMAGE_TAG")
 
     bundle = command("bundle", "write the CodeDeploy revision bundle to a file (no AWS calls)")
     bundle.add_argument("--image-uri", required=True, help="<registry>/<repository>:<git sha>-m<model version>")
@@ -69,12 +90,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     rel = command("release", "bundle, upload to S3, deploy with CodeDeploy, wait, report")
     repository(rel)
-    rel.add_argument("--image-tag", default=_env("IMAGE_TAG"), help="env IMAGE_TAG")
-    rel.add_argument("--bucket", default=_env("DEPLOY_BUCKET"), help="S3 bucket for bundles, env DEPLOY_BUCKET")
-    rel.add_argument("--application", default=_env("CODEDEPLOY_APP"), help="env CODEDEPLOY_APP")
-    rel.add_argument("--group", default=_env("CODEDEPLOY_GROUP"), help="deployment group, env CODEDEPLOY_GROUP")
-    rel.add_argument("--bundle-prefix", default=_env("DEPLOY_BUNDLE_PREFIX", "codedeploy"))
-    rel.add_argument("--timeout", type=float, default=_env("DEPLOY_TIMEOUT", "1800"), help="seconds")
+    rel.add_argument("--image-tag", help="env IMAGE_TAG")
+    rel.add_argument("--bucket", help="S3 bucket for bundles, env DEPLOY_BUCKET")
+    rel.add_argument("--application", help="env CODEDEPLOY_APP")
+    rel.add_argument("--group", help="deployment group, env CODEDEPLOY_GROUP")
+    rel.add_argument("--bundle-prefix", help="env DEPLOY_BUNDLE_PREFIX (default codedeploy)")
+    rel.add_argument("--timeout", type=float, help="seconds, env DEPLOY_TIMEOUT (default 1800)")
     rel.add_argument("--poll-interval", type=float, default=15.0, help="seconds")
     rel.add_argument("--no-wait", action="store_true", help="return after creating the deployment")
 
@@ -98,6 +119,9 @@ def run(args: argparse.Namespace) -> int:
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
+    for flag, value in DeploySettings.from_env().defaults().items():
+        if getattr(args, flag, False) is None:
+            setattr(args, flag, value)
     command = args.deploy_command
     if command == "tag":
         print(image_tag(args.git_sha or current_git_sha(), read_model_version(args.model_info)))

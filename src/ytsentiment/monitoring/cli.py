@@ -15,7 +15,6 @@ from pathlib import Path
 
 from ytsentiment import config
 from ytsentiment.monitoring.job import load_model, production_version, run_monitor, test_split_reference
-from ytsentiment.monitoring.settings import load_monitor_params
 from ytsentiment.storage.db import make_engine
 from ytsentiment.storage.monitor import latest_version
 
@@ -60,7 +59,7 @@ def _test_reference(args, params, version_hint: str | None):
 
 
 def run(args) -> int:
-    params = load_monitor_params(args.params)
+    params = config.load_params(args.params).monitor
     engine = make_engine(args.database_url)
     try:
         version = (args.model_version or (None if args.no_mlflow else production_version(args.name))

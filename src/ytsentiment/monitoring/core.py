@@ -24,9 +24,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ytsentiment import YtSentimentError
+from ytsentiment.config import MonitorParams
 from ytsentiment.contract import CLASS_OF, CLASSES, LABELS
 from ytsentiment.monitoring.descriptors import DESCRIPTORS
-from ytsentiment.monitoring.settings import MonitorParams
 
 log = logging.getLogger(__name__)
 

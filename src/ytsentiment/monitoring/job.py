@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from ytsentiment import YtSentimentError, registry
+from ytsentiment.config import MonitorParams
 from ytsentiment.loading import predict_frame
 from ytsentiment.monitoring import core, report
 from ytsentiment.monitoring.descriptors import describe
-from ytsentiment.monitoring.settings import MonitorParams
 from ytsentiment.storage.monitor import (
     as_utc,
     get_baseline,

@@ -1,4 +1,4 @@
-"""Storage settings from the environment (documented in ``.env.example``); read when asked, never at import.
+"""Storage settings from the environment (documented in ``.env.example``), read by each entry point and passed down.
 
     DATABASE_URL                    SQLAlchemy URL; default: the embedded SQLite file var/ytsentiment.db
                                     (relative to the working directory, like mlflow.db); production:
@@ -21,45 +21,39 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import Any
 
-from ytsentiment.environ import env_number, parse_bool
+from pydantic import Field, model_validator
+
+from ytsentiment.environ import NOT_FROM_ENV, EnvSettings
 
 DEFAULT_DATABASE_URL = "sqlite:///var/ytsentiment.db"
-@dataclass(frozen=True)
-class StorageSettings:
-    database_url: str = DEFAULT_DATABASE_URL
-    embedded: bool = True  # DATABASE_URL unset: the SQLite file under var/
-    log_text: bool = True
-    retention_days: int = 30
-    queue_size: int = 10_000
-    batch_size: int = 200
-    flush_seconds: float = 1.0
-    export_max_per_client: int = 200
-    export_min_agreement: float = 1.0
-    export_burst: int = 10
 
+
+class StorageSettings(EnvSettings):
+    database_url: str = Field(DEFAULT_DATABASE_URL, min_length=1, validation_alias="DATABASE_URL")
+    embedded: bool = Field(True, json_schema_extra=NOT_FROM_ENV)  # DATABASE_URL unset: the SQLite file under var/
+    log_text: bool = Field(True, validation_alias="PREDICTION_LOG_TEXT")
+    retention_days: int = Field(30, ge=1, validation_alias="PREDICTION_LOG_RETENTION_DAYS")
+    queue_size: int = Field(10_000, ge=1, validation_alias="PREDICTION_LOG_QUEUE_SIZE")
+    batch_size: int = Field(200, ge=1, validation_alias="PREDICTION_LOG_BATCH_SIZE")
+    flush_seconds: float = Field(1.0, ge=0.01, le=3600, validation_alias="PREDICTION_LOG_FLUSH_SECONDS")
+    export_max_per_client: int = Field(200, ge=1, validation_alias="FEEDBACK_EXPORT_MAX_PER_CLIENT")
+    export_min_agreement: float = Field(1.0, ge=0.5, le=1.0, validation_alias="FEEDBACK_EXPORT_MIN_AGREEMENT")
+    export_burst: int = Field(10, ge=1, validation_alias="FEEDBACK_EXPORT_BURST")
+
+    @model_validator(mode="before")
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> StorageSettings:
-        env = os.environ if env is None else env
-        url = env.get("DATABASE_URL", "").strip()
-        embedded = not url
-        text = env.get("PREDICTION_LOG_TEXT", "").strip()
-        return cls(
-            database_url=url or DEFAULT_DATABASE_URL,
-            embedded=embedded,
-            log_text=parse_bool("PREDICTION_LOG_TEXT", text) if text else embedded,
-            retention_days=env_number(env, "PREDICTION_LOG_RETENTION_DAYS", cls.retention_days, int, 1),
-            queue_size=env_number(env, "PREDICTION_LOG_QUEUE_SIZE", cls.queue_size, int, 1),
-            batch_size=env_number(env, "PREDICTION_LOG_BATCH_SIZE", cls.batch_size, int, 1),
-            flush_seconds=env_number(env, "PREDICTION_LOG_FLUSH_SECONDS", cls.flush_seconds, float, 0.01, 3600),
-            export_max_per_client=env_number(env, "FEEDBACK_EXPORT_MAX_PER_CLIENT", cls.export_max_per_client, int, 1),
-            export_min_agreement=env_number(env, "FEEDBACK_EXPORT_MIN_AGREEMENT", cls.export_min_agreement, float,
-                                         0.5, 1.0),
-            export_burst=env_number(env, "FEEDBACK_EXPORT_BURST", cls.export_burst, int, 1),
-        )
+    def _embedded_keeps_text(cls, data: Any) -> Any:
+        """No DATABASE_URL: the embedded store, which keeps the text unless PREDICTION_LOG_TEXT says otherwise."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        url = data.get("DATABASE_URL", data.get("database_url"))
+        data.setdefault("embedded", not url)
+        if "PREDICTION_LOG_TEXT" not in data and "log_text" not in data:
+            data["log_text"] = data["embedded"]
+        return data
 
 
 def database_url() -> str:

@@ -13,12 +13,12 @@ Exit codes: 0 ok; 2 bad input, or no trial completed (the message says why); 1 u
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 
 from ytsentiment import YtSentimentError
 from ytsentiment.config import load_params
 from ytsentiment.tuning.search import format_outcome, load_data, outcome, search
-from ytsentiment.tuning.space import parse_tune
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +41,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    import dataclasses
-
     import optuna
 
     if args.trials is not None and args.trials < 1 or args.timeout is not None and args.timeout <= 0:
@@ -52,7 +50,10 @@ def run(args) -> int:
         if args.threads < 1:
             raise YtSentimentError("--threads must be positive")
         params = dataclasses.replace(params, train=dataclasses.replace(params.train, n_jobs=args.threads))
-    tune = parse_tune(params.raw)
+    if params.tune is None:
+        raise YtSentimentError(f"{args.params}: add a `tune:` section with a non-empty `space:` mapping (see "
+                               "params.yaml)")
+    tune = params.tune
     overrides = {"rows": args.rows, "test_rows": args.test_rows}
     tune = dataclasses.replace(tune, **{k: v for k, v in overrides.items() if v is not None})
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial comes from our own log

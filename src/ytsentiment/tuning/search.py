@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from ytsentiment import YtSentimentError
-from ytsentiment.config import FeaturizeParams, Params, TrainParams
+from ytsentiment.config import FeaturizeParams, Params, TrainParams, TuneParams
 from ytsentiment.contract import TEXT_COLUMN
 from ytsentiment.gate import latency_ms as gate_latency_ms
 from ytsentiment.io import file_digest
@@ -43,7 +43,7 @@ from ytsentiment.scoring import OVERALL, headline_scopes, score_by_scope, scores
 from ytsentiment.splits import strata_of, stratified_split
 from ytsentiment.stages.train import fit
 from ytsentiment.tracking import use_experiment
-from ytsentiment.tuning.space import TuneParams, apply, current_values, dvc_exp_run_line
+from ytsentiment.tuning.space import apply, current_values, dvc_exp_run_line, suggest
 
 log = logging.getLogger(__name__)
 
@@ -263,7 +263,7 @@ def _objective(params: Params, tune: TuneParams, data: TuneData):
     import optuna
 
     def objective(trial) -> float:
-        values = {k.key: k.suggest(trial) for k in tune.space}
+        values = {k.key: suggest(k, trial) for k in tune.space}
         trial.set_user_attr("params", values)
         metrics: dict[str, float] = {}
         status, state = "FAILED", "FAIL"

@@ -1,4 +1,4 @@
-"""The search space and settings (params.yaml ``tune:``), and how a trial's values become params and a dvc line.
+"""How a trial draws from the search space (``Params.tune``) and how its values become params and a dvc line.
 
 Every knob is named exactly as params.yaml names it (``featurize.max_features``, ``train.learning_rate``), so a
 trial's values apply to the ``FeaturizeParams``/``TrainParams`` the stages read and print as the
@@ -11,113 +11,24 @@ from __future__ import annotations
 import dataclasses
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ytsentiment import YtSentimentError
-from ytsentiment.config import FeaturizeParams, Params, TrainParams
+from ytsentiment.config import FeaturizeParams, Knob, Params, TrainParams
 
-SECTIONS = {"featurize": FeaturizeParams, "train": TrainParams}
 SIGNIFICANT_DIGITS = 3
-SMALLEST_FLOAT = 1e-4
 
 
-@dataclass(frozen=True)
-class Knob:
-    """One searched key: a numeric range (``low``..``high``, integers when both bounds are) or a list of choices."""
-
-    key: str
-    low: float | None = None
-    high: float | None = None
-    log: bool = False
-    choices: tuple[Any, ...] | None = None
-
-    @property
-    def integer(self) -> bool:
-        return isinstance(self.low, int) and isinstance(self.high, int)
-
-    @property
-    def bounds(self) -> tuple[float, float]:
-        """``(low, high)`` of a range knob."""
-        if self.low is None or self.high is None:
-            raise YtSentimentError(f"params: tune.space.{self.key} is a list of choices, not a range")
-        return self.low, self.high
-
-    def suggest(self, trial) -> Any:
-        if self.choices is not None:
-            return trial.suggest_categorical(self.key, list(self.choices))
-        low, high = self.bounds
-        if self.integer:
-            return trial.suggest_int(self.key, low, high, log=self.log)
-        return round_value(trial.suggest_float(self.key, float(low), float(high), log=self.log))
-
-    def contains(self, value: Any) -> bool:
-        if self.choices is not None:
-            return any(value is c or (type(value) is type(c) and value == c) for c in self.choices)
-        low, high = self.bounds
-        return isinstance(value, int | float) and not isinstance(value, bool) and low <= value <= high
-
-
-@dataclass(frozen=True)
-class TuneParams:
-    space: tuple[Knob, ...]
-    experiment: str = "ytsentiment-tune"
-    rows: int = 40000
-    test_rows: int = 10000
-    validation_fraction: float = 0.2
-    objective: str = "human"
-    startup_trials: int = 5
-    prune_after_trials: int = 5
-    prune_warmup_rounds: int = 50
-    prune_percentile: float = 20.0
-    report_every: int = 10
-
-
-def _knob(key: str, spec: Any) -> Knob:
-    section, _, name = key.partition(".")
-    cls = SECTIONS.get(section)
-    if cls is None or name not in {f.name for f in dataclasses.fields(cls)}:
-        known = sorted(f"{s}.{f.name}" for s, c in SECTIONS.items() for f in dataclasses.fields(c))
-        raise YtSentimentError(f"params: tune.space key '{key}' is not a featurize/train knob; use one of {known}")
-    if not isinstance(spec, Mapping):
-        raise YtSentimentError(f"params: tune.space.{key} must be {{low, high[, log]}} or {{choices: [...]}}")
-    if set(spec) == {"choices"}:
-        choices = spec["choices"]
-        if not isinstance(choices, list) or not choices:
-            raise YtSentimentError(f"params: tune.space.{key}.choices must be a non-empty list")
-        return Knob(key, choices=tuple(choices))
-    if not {"low", "high"} <= set(spec) <= {"low", "high", "log"}:
-        raise YtSentimentError(f"params: tune.space.{key} must be {{low, high[, log]}} or {{choices: [...]}}, "
-                               f"got keys {sorted(spec)}")
-    low, high, log = spec["low"], spec["high"], bool(spec.get("log", False))
-    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high))
-    if not numbers or low >= high or (log and low <= 0):
-        raise YtSentimentError(f"params: tune.space.{key}: need numbers low < high (and low > 0 with log), "
-                               f"got low={low!r} high={high!r}")
-    if isinstance(low, float) and abs(low) < SMALLEST_FLOAT:
-        # DVC writes such a value back as `1e-05`, which PyYAML (load_params) reads as a string, not a number.
-        raise YtSentimentError(f"params: tune.space.{key}: low={low!r} is below {SMALLEST_FLOAT}; `dvc exp run -S` "
-                               "would write values like 1e-05 that params.yaml readers take for text")
-    return Knob(key, low, high, log)
-
-
-def parse_tune(raw: Mapping[str, Any]) -> TuneParams:
-    """The ``tune:`` section of a params mapping, validated (every key must be a featurize/train knob)."""
-    section = raw.get("tune")
-    if not isinstance(section, Mapping) or not isinstance(section.get("space"), Mapping) or not section["space"]:
-        raise YtSentimentError("params: add a `tune:` section with a non-empty `space:` mapping (see params.yaml)")
-    names = {f.name for f in dataclasses.fields(TuneParams)}
-    unknown = sorted(set(section) - names)
-    if unknown:
-        raise YtSentimentError(f"params: section 'tune': unknown keys {unknown} (allowed: {sorted(names)})")
-    tune = TuneParams(**{**section, "space": tuple(_knob(k, v) for k, v in section["space"].items())})
-    if not 0 < tune.validation_fraction < 1:
-        raise YtSentimentError("params: tune.validation_fraction must be between 0 and 1")
-    if tune.report_every < 1 or tune.rows < 2 or tune.test_rows < 1:
-        raise YtSentimentError("params: tune.report_every, tune.rows and tune.test_rows must be positive")
-    return tune
+def suggest(knob: Knob, trial) -> Any:
+    """A trial's value for ``knob`` (floats rounded as ``round_value`` does)."""
+    if knob.choices is not None:
+        return trial.suggest_categorical(knob.key, list(knob.choices))
+    low, high = knob.bounds
+    if knob.integer:
+        return trial.suggest_int(knob.key, low, high, log=knob.log)
+    return round_value(trial.suggest_float(knob.key, float(low), float(high), log=knob.log))
 
 
 def round_value(value: Any) -> Any:
