@@ -7,18 +7,22 @@ already set wins), here in the master, so these settings and every worker's app 
 
 Each worker builds its own app after the fork (``preload_app`` off), so each loads the model once in its own
 memory and a crash while loading stays inside one worker; likewise its database work (the schema migration thread,
-the prediction log's process: ``ytsentiment.api.storage``) starts in the worker, and ``worker_exit`` writes the rows
-still queued and stops the log's process.
+the prediction log's spool: ``ytsentiment.api.storage``) starts in the worker, and ``worker_exit`` closes its spool
+segment. The master starts the host's prediction-log writer (``ytsentiment log-writer``) and restarts it when it
+exits, unless PREDICTION_LOG is off or PREDICTION_LOG_WRITER=external (a writer run elsewhere on the host).
 Prometheus multiprocess mode needs a directory shared by the workers and empty at every start: one is created
 here (or the given one is cleared) before any worker exists.
 """
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
+import threading
 from pathlib import Path
 
-from ytsentiment.environ import load_env_file
+from ytsentiment.environ import load_env_file, parse_bool
 
 load_env_file()
 
@@ -39,6 +43,7 @@ proc_name = "ytsentiment-api"
 control_socket_disable = True
 
 _created_metrics_dir = None
+_writer: dict = {"stop": threading.Event(), "process": None}
 
 
 def on_starting(server):
@@ -58,6 +63,20 @@ def on_starting(server):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = _created_metrics_dir
     server.log.info("Prometheus multiprocess directory: %s", os.environ["PROMETHEUS_MULTIPROC_DIR"])
     _preimport(server)
+    if parse_bool("PREDICTION_LOG", os.environ.get("PREDICTION_LOG", "on")) \
+            and os.environ.get("PREDICTION_LOG_WRITER", "master").strip().lower() != "external":
+        threading.Thread(target=_supervise_writer, args=(server,), name="log-writer", daemon=True).start()
+
+
+def _supervise_writer(server):
+    """Run ``ytsentiment log-writer`` until the master exits; start it again (after a second) when it dies."""
+    while not _writer["stop"].is_set():
+        _writer["process"] = process = subprocess.Popen(
+            [sys.executable, "-m", "ytsentiment.cli", "log-writer", "--parent", str(os.getpid())])
+        server.log.info("prediction log writer started (pid %s)", process.pid)
+        code = process.wait()  # 0 when gunicorn's own reaping got there first
+        if not _writer["stop"].wait(1.0):
+            server.log.warning("prediction log writer (pid %s) exited with %s; starting another", process.pid, code)
 
 
 def _preimport(server):
@@ -76,7 +95,7 @@ def _preimport(server):
 
 
 def worker_exit(server, worker):
-    """In the exiting worker: write the prediction log's queued rows (a few seconds at most), stop its process."""
+    """In the exiting worker: close the prediction log's spool segment (its rows stay for the writer)."""
     from ytsentiment.api.storage import STORAGE_KEY
 
     app = getattr(worker, "wsgi", None)
@@ -92,5 +111,12 @@ def child_exit(server, worker):
 
 
 def on_exit(server):
+    _writer["stop"].set()
+    if _writer["process"] is not None and _writer["process"].poll() is None:
+        _writer["process"].terminate()
+        try:
+            _writer["process"].wait(timeout=graceful_timeout)
+        except subprocess.TimeoutExpired:
+            _writer["process"].kill()
     if _created_metrics_dir:
         shutil.rmtree(_created_metrics_dir, ignore_errors=True)

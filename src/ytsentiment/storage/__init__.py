@@ -6,10 +6,8 @@ so ``import ytsentiment.storage`` is cheap and does nothing:
 
     engine = make_engine()                                   # storage.db
     upgrade()                                                # storage.migrate
-    log = PredictionLog(engine, on_dropped=DROPPED.inc)      # storage.writer (batched, never blocks)
-    LogProcess(url, on_dropped=DROPPED.inc).submit(Served(...))  # storage.log_process (the same, in a child)
-    log.submit([prediction_row(text=..., sentiment=1, proba=[...], model_name=..., model_version=...,
-                               created_at=datetime.now(UTC), log_text=settings.log_text)])
+    Spool(dir, ...).append(encode({...}), rows)              # storage.spool: the prediction log (API workers)
+    SpoolWriter(dir, engine).run(stop)                       # storage.spool: its writer (`ytsentiment log-writer`)
     record_feedback(engine, label=-1, client_id="...", prediction_id="...")   # storage.feedback
 """
 
@@ -26,7 +24,6 @@ _EXPORTS = {
     "MonitorBaseline": "models",
     "describe": "rows", "sha256_text": "rows", "new_prediction_id": "rows", "new_prediction_ids": "rows",
     "prediction_row": "rows",
-    "PredictionLog": "writer", "LogProcess": "log_process", "Served": "log_process",
     "FeedbackResult": "feedback", "record_feedback": "feedback", "get_prediction": "feedback", "counts": "feedback",
     "predictions_window": "monitor", "feedback_window": "monitor", "record_monitor_run": "monitor",
     "monitor_runs": "monitor", "pin_baseline": "monitor", "get_baseline": "monitor",

@@ -20,3 +20,7 @@ class UnknownPrediction(YtSentimentError, LookupError):
 
 class InvalidFeedback(YtSentimentError, ValueError):
     """A feedback record that cannot be stored as sent (bad label, no client id, text not matching): HTTP 422."""
+
+
+class NotLoggedYet(UnknownPrediction):
+    """The prediction is served and waits in the prediction log's spool: retry in a few seconds (HTTP 503)."""

@@ -12,6 +12,12 @@
     PREDICTION_LOG_FLUSH_SECONDS    longest wait before a partial batch is written; the API's log process reads
                                     its worker's pipe once per this interval, or sooner when the pipe is full
                                     (default 1.0)
+    PREDICTION_LOG_SPOOL_DIR        where the API's workers spool predictions for the log's writer (default
+                                    var/prediction-spool; local disk, shared by the workers and the writer)
+    PREDICTION_LOG_SPOOL_BYTES      spool budget: rows past it are dropped and counted (default 1073741824, 1 GiB)
+    PREDICTION_LOG_SEGMENT_BYTES    a worker's spool segment is closed (handed to the writer) at this size
+                                    (default 1048576)
+    PREDICTION_LOG_SEGMENT_SECONDS  ... or at this age (default 1.0)
     FEEDBACK_EXPORT_MAX_PER_CLIENT  most feedback rows one client contributes to an export (default 200)
     FEEDBACK_EXPORT_MIN_AGREEMENT   share of clients that must agree on a text's label (default 1.0: any conflict
                                     drops the text)
@@ -36,6 +42,10 @@ class StorageSettings:
     batch_size: int = 200
     flush_seconds: float = 1.0
     export_max_per_client: int = 200
+    spool_dir: str = "var/prediction-spool"
+    spool_bytes: int = 1 << 30
+    segment_bytes: int = 1 << 20
+    segment_seconds: float = 1.0
     export_min_agreement: float = 1.0
 
     @classmethod
@@ -55,6 +65,10 @@ class StorageSettings:
             export_max_per_client=env_number(env, "FEEDBACK_EXPORT_MAX_PER_CLIENT", cls.export_max_per_client, int, 1),
             export_min_agreement=env_number(env, "FEEDBACK_EXPORT_MIN_AGREEMENT", cls.export_min_agreement, float,
                                          0.5, 1.0),
+            spool_dir=env.get("PREDICTION_LOG_SPOOL_DIR", "").strip() or cls.spool_dir,
+            spool_bytes=env_number(env, "PREDICTION_LOG_SPOOL_BYTES", cls.spool_bytes, int, 0),
+            segment_bytes=env_number(env, "PREDICTION_LOG_SEGMENT_BYTES", cls.segment_bytes, int, 1),
+            segment_seconds=env_number(env, "PREDICTION_LOG_SEGMENT_SECONDS", cls.segment_seconds, float, 0.01, 3600),
         )
 
 

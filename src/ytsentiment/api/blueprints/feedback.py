@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 CLIENT_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
 PREDICTION_ID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 DATABASE_RETRY_AFTER_SECONDS = 30
+SPOOL_RETRY_AFTER_SECONDS = 2  # a spool segment reaches the database within PREDICTION_LOG_SEGMENT_SECONDS + 0.5 s
 LIMITER_KEY = "ytsentiment.limiter"
 
 
@@ -107,7 +108,8 @@ FEEDBACK_OPERATION = {
         **openapi.CLIENT_ERRORS,
         "404": openapi.error("No logged prediction has this `prediction_id`; send the comment's `text` instead."),
         "429": openapi.error("Too many labels from this client; retry after Retry-After seconds."),
-        "503": openapi.error("The database cannot be reached: the label was not saved; retry after Retry-After "
+        "503": openapi.error("The database cannot be reached, or the prediction is not in it yet (served a moment "
+                             "ago): the label was not saved; retry after Retry-After "
                              "seconds."),
     },
 }
@@ -118,6 +120,7 @@ def feedback():
     from sqlalchemy.exc import SQLAlchemyError
 
     from ytsentiment.storage import InvalidFeedback, StorageError, UnknownPrediction
+    from ytsentiment.storage.errors import NotLoggedYet
 
     body = parse_body("FeedbackRequest")
     store = current_storage()
@@ -129,10 +132,15 @@ def feedback():
     try:
         result = store.record_feedback(label=body.label, client_id=body.client_id, prediction_id=body.prediction_id,
                                        text=body.text, model_info=model.info if model is not None else None)
+    except NotLoggedYet:
+        raise ApiError(503, "prediction not logged yet", (
+            f"prediction_id {body.prediction_id} was served and is on its way to the prediction log; the label "
+            f"was not saved: retry after {SPOOL_RETRY_AFTER_SECONDS} seconds"),
+            {"Retry-After": str(SPOOL_RETRY_AFTER_SECONDS)}) from None
     except UnknownPrediction:
         raise ApiError(404, "unknown prediction", (
-            f"prediction_id {body.prediction_id} is not in the prediction log (not written yet: retry in a few "
-            "seconds; or dropped while the database was down, or purged); send the comment's text instead"
+            f"prediction_id {body.prediction_id} is not in the prediction log (never served, dropped when the "
+            "spool was full, or purged); send the comment's text instead"
         )) from None
     except InvalidFeedback as exc:
         raise ApiError(400, "invalid request", str(exc)) from None

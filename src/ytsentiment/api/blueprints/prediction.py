@@ -158,8 +158,8 @@ def _predict(texts: list[str], video_id: str | None) -> list[PredictionRecord]:
 
         @after_this_request
         def log_after_sending(response):
-            # Handed over once the answer has been sent (call_on_close): one tuple pickled by the log's sender
-            # thread; the rows are built and written in the log's own process (storage.LogProcess).
+            # Spooled once the answer has been sent (call_on_close): one JSON line appended to this worker's
+            # spool; the host's log writer builds the rows and loads them (storage.spool).
             response.call_on_close(lambda: store.record(model_info=info, video_id=video_id,
                                                         predictions=predictions, proba=proba))
             return response
