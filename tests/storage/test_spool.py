@@ -15,11 +15,10 @@ import subprocess
 import sys
 import threading
 import time
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
+from support.log_writer import running_writer as writer
 
 from ytsentiment.storage import Prediction, make_engine, prediction_row
 from ytsentiment.storage.spool import Spool, SpoolWriter, encode, read_stats
@@ -63,22 +62,6 @@ class Tally:
 def make_spool(directory: Path, **overrides) -> Spool:
     options = {"budget_bytes": 1 << 30, "segment_bytes": 1 << 20, "segment_seconds": 0.1, **overrides}
     return Spool(directory, **options)
-
-
-@contextmanager
-def writer(directory: Path, url: str):
-    """A SpoolWriter running in a thread (polling every 20 ms, retrying every 100 ms) until the block ends."""
-    engine = make_engine(url, timeout=0.5)
-    loader = SpoolWriter(directory, engine, poll_seconds=0.02, retry_seconds=0.1)
-    stop = threading.Event()
-    thread = threading.Thread(target=loader.run, args=(stop,))
-    thread.start()
-    try:
-        yield loader
-    finally:
-        stop.set()
-        thread.join(60)
-        engine.dispose()
 
 
 def test_spooled_rows_are_loaded_with_their_facts(db_url, tmp_path):

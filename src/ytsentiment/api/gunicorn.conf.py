@@ -14,9 +14,10 @@ Prometheus multiprocess mode needs a directory shared by the workers and empty a
 here (or the given one is cleared) before any worker exists.
 """
 
+import contextlib
 import os
 import shutil
-import subprocess
+import signal
 import sys
 import tempfile
 import threading
@@ -43,7 +44,7 @@ proc_name = "ytsentiment-api"
 control_socket_disable = True
 
 _created_metrics_dir = None
-_writer: dict = {"stop": threading.Event(), "process": None}
+_writer: dict = {"stop": threading.Event(), "pid": None, "thread": None}
 
 
 def on_starting(server):
@@ -65,18 +66,25 @@ def on_starting(server):
     _preimport(server)
     if parse_bool("PREDICTION_LOG", os.environ.get("PREDICTION_LOG", "on")) \
             and os.environ.get("PREDICTION_LOG_WRITER", "master").strip().lower() != "external":
-        threading.Thread(target=_supervise_writer, args=(server,), name="log-writer", daemon=True).start()
+        _writer["thread"] = threading.Thread(target=_supervise_writer, args=(server,), name="log-writer", daemon=True)
+        _writer["thread"].start()
 
 
 def _supervise_writer(server):
-    """Run ``ytsentiment log-writer`` until the master exits; start it again (after a second) when it dies."""
+    """Run ``ytsentiment log-writer`` until the master exits; start it again (after a second) when it dies.
+
+    ``posix_spawn``, not ``subprocess``: a worker forked meanwhile would inherit Popen's exec-status pipe and hold
+    it open, blocking this thread for the worker's lifetime."""
+    argv = [sys.executable, "-m", "ytsentiment.cli", "log-writer", "--parent", str(os.getpid())]
     while not _writer["stop"].is_set():
-        _writer["process"] = process = subprocess.Popen(
-            [sys.executable, "-m", "ytsentiment.cli", "log-writer", "--parent", str(os.getpid())])
-        server.log.info("prediction log writer started (pid %s)", process.pid)
-        code = process.wait()  # 0 when gunicorn's own reaping got there first
+        _writer["pid"] = pid = os.posix_spawn(sys.executable, argv, os.environ)
+        server.log.info("prediction log writer started (pid %s)", pid)
+        try:
+            code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+        except ChildProcessError:  # gunicorn's own reaping got there first
+            code = "?"
         if not _writer["stop"].wait(1.0):
-            server.log.warning("prediction log writer (pid %s) exited with %s; starting another", process.pid, code)
+            server.log.warning("prediction log writer (pid %s) exited with %s; starting another", pid, code)
 
 
 def _preimport(server):
@@ -112,11 +120,12 @@ def child_exit(server, worker):
 
 def on_exit(server):
     _writer["stop"].set()
-    if _writer["process"] is not None and _writer["process"].poll() is None:
-        _writer["process"].terminate()
-        try:
-            _writer["process"].wait(timeout=graceful_timeout)
-        except subprocess.TimeoutExpired:
-            _writer["process"].kill()
+    if _writer["thread"] is not None:
+        for signum in (signal.SIGTERM, signal.SIGKILL):  # its last pass first, then no more waiting
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(_writer["pid"], signum)
+            _writer["thread"].join(graceful_timeout)
+            if not _writer["thread"].is_alive():
+                break
     if _created_metrics_dir:
         shutil.rmtree(_created_metrics_dir, ignore_errors=True)
