@@ -96,6 +96,12 @@ def test_settings_numbers():
             s.export_min_agreement) == (50, 0.5, 7, 10, 5, 0.75)
     d = StorageSettings.from_env({})
     assert (d.batch_size, d.flush_seconds, d.retention_days, d.queue_size) == (200, 1.0, 30, 10_000)
+    spool = StorageSettings.from_env({"PREDICTION_LOG_SPOOL_DIR": "/srv/spool", "PREDICTION_LOG_SPOOL_BYTES": "0",
+                                      "PREDICTION_LOG_SEGMENT_BYTES": "4096", "PREDICTION_LOG_SEGMENT_SECONDS": "0.5"})
+    assert (spool.spool_dir, spool.spool_bytes, spool.segment_bytes, spool.segment_seconds) == (
+        "/srv/spool", 0, 4096, 0.5)
+    assert (d.spool_dir, d.spool_bytes, d.segment_bytes, d.segment_seconds) == (
+        "var/prediction-spool", 1 << 30, 1 << 20, 1.0)
 
 
 @pytest.mark.parametrize(("env", "message"), [
@@ -103,6 +109,8 @@ def test_settings_numbers():
     ({"PREDICTION_LOG_BATCH_SIZE": "0"}, "PREDICTION_LOG_BATCH_SIZE='0'"),
     ({"PREDICTION_LOG_QUEUE_SIZE": "lots"}, "PREDICTION_LOG_QUEUE_SIZE='lots': expected an integer"),
     ({"PREDICTION_LOG_RETENTION_DAYS": "1.5"}, "PREDICTION_LOG_RETENTION_DAYS"),
+    ({"PREDICTION_LOG_SEGMENT_SECONDS": "0"}, "PREDICTION_LOG_SEGMENT_SECONDS='0'"),
+    ({"PREDICTION_LOG_SPOOL_BYTES": "-1"}, "PREDICTION_LOG_SPOOL_BYTES='-1'"),
     ({"FEEDBACK_EXPORT_MIN_AGREEMENT": "0.2"}, "FEEDBACK_EXPORT_MIN_AGREEMENT"),
 ])
 def test_settings_refuse_bad_values(env, message):

@@ -36,7 +36,7 @@ MIN_MONTH_COMMENTS        months with fewer scored comments are marked     10
                           sparse (/analyze ``months``, trend chart)
 ========================  ===============================================  ================================
 
-The database itself (DATABASE_URL, PREDICTION_LOG_TEXT, PREDICTION_LOG_QUEUE_SIZE ...) is configured by
+The database itself (DATABASE_URL, PREDICTION_LOG_TEXT, PREDICTION_LOG_SPOOL_DIR ...) is configured by
 ``ytsentiment.storage.settings``.
 
 Keys of the ``config`` dict use the lower-case names (``max_comments`` ...) plus ``model_loader`` (a callable

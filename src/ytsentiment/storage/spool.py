@@ -72,6 +72,8 @@ def read_stats(directory: Path) -> dict:
 
 def spool_bytes(directory: Path) -> int:
     total = 0
+    if not os.path.isdir(directory):
+        return 0
     for entry in os.scandir(directory):
         if entry.name.endswith(".seg"):
             try:
@@ -103,7 +105,6 @@ class Spool:
     def __init__(self, directory: Path | str, *, budget_bytes: int, segment_bytes: int, segment_seconds: float,
                  on_dropped: Callable[[int], object] | None = None) -> None:
         self.dir = Path(directory)
-        self.dir.mkdir(parents=True, exist_ok=True)
         self.budget, self.segment_bytes, self.segment_seconds = budget_bytes, segment_bytes, segment_seconds
         self.on_dropped = on_dropped
         self.dropped = 0
@@ -176,6 +177,7 @@ class Spool:
         return self.stats()
 
     def _open_segment(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
         path = self.dir / f"{time.time_ns():020d}-{os.getpid()}.seg"
         new = path.with_suffix(".new")
         fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o640)

@@ -5,8 +5,8 @@ Each needs the model: a worker still loading it makes the request wait up to MOD
 (``SentimentService.summarize``), so the popup computes nothing itself.
 
 Every prediction carries its ``prediction_id`` (for ``POST /feedback``), ``language`` and ``language_supported``;
-the body may name the ``video_id`` the comments come from. Each request's predictions are handed to the
-prediction log's process (``ytsentiment.api.storage``) without waiting for the database.
+the body may name the ``video_id`` the comments come from. Each request's predictions are spooled for the
+prediction log (``ytsentiment.api.storage``) without waiting for the database.
 """
 
 from __future__ import annotations
