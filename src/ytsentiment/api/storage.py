@@ -13,14 +13,11 @@
   ``/ready``. When it fails (database down) it is retried every minute until it succeeds. Deployments that
   migrate in a release step (``ytsentiment db-upgrade``) set DATABASE_AUTO_MIGRATE=false.
 - **Prediction log** (unless PREDICTION_LOG=off): once a prediction route's answer is sent (``call_on_close``),
-  ``record(...)`` appends the request's raw predictions, one JSON line, to this worker's spool
-  (``storage.spool.Spool``, under PREDICTION_LOG_SPOOL_DIR); the host's writer (started by gunicorn's master, or
-  ``ytsentiment log-writer``) builds the rows and loads them. The request never waits for the database; rows are
-  dropped and counted (``ytsentiment_prediction_log_dropped_total``) only when the spool is past its budget or
-  the disk refuses them. ``..._written_total`` is the writer's own count. The spool is made lazily in the process
-  that serves (never inherited through a fork). The raw text is kept only when PREDICTION_LOG_TEXT is on.
-- **Feedback** (a correction for a prediction still in the spool gets a retryable 503) and the **latest
-  monitoring run** (cached MONITOR_CACHE_SECONDS for ``/metrics``).
+  ``record(...)`` spools the request's raw predictions (``storage.spool``, made lazily in the serving process); the
+  host's writer loads them. Rows are dropped (and counted) only past the spool's budget. The raw text is kept only
+  when PREDICTION_LOG_TEXT is on.
+- **Feedback** (a prediction still in the spool gets a retryable 503) and the **latest monitoring run** (cached
+  MONITOR_CACHE_SECONDS for ``/metrics``).
 
 ``close()`` closes this worker's spool segment (gunicorn's ``worker_exit`` hook calls it) and the engine.
 """

@@ -1,32 +1,22 @@
-"""The prediction log: serving workers spool raw predictions to local disk; one writer per host loads them.
+"""The prediction log: API workers spool raw predictions to local disk; one writer per host loads them.
 
-Worker side, ``Spool`` (one per serving process, made after the fork):
+``Spool`` (worker side) appends one JSON line per request (``encode``) to the worker's open segment
+``<dir>/<ns>-<pid>.seg`` with one unbuffered ``os.write`` (no fsync): a killed worker loses nothing it appended; a
+power cut loses what the kernel had not written back (Linux: within about 30 s), a torn last line is skipped. A
+segment is locked (``flock``) while open and closed at ``segment_bytes``, after ``segment_seconds``, by ``flush`` /
+``close``, or by the kernel when its worker dies. Past ``budget_bytes`` of segments on disk (each worker may pass it
+by one segment) rows are dropped and counted, as when the disk refuses them; it never waits on the database.
 
-- ``append(line, rows)`` writes one request's predictions (one JSON line, ``encode``) to this process's open
-  segment with one ``os.write`` (O_APPEND, unbuffered, no fsync); it never waits on the database and never raises.
-  A killed worker loses nothing it appended. A power cut loses what the kernel had not yet written back (Linux
-  writes dirty pages within about 30 s) and may leave a torn last line, which the writer skips.
-- A segment is ``<dir>/<ns>-<pid>.seg``, created as ``.new``, locked (``flock``) and only then renamed: a locked
-  segment is open. It is closed (unlocked) at ``segment_bytes``, after ``segment_seconds`` (a thread watches its
-  age), by ``flush`` and ``close``, and by the kernel when its worker dies.
-- Bounded in bytes: when the segments on disk (as scanned at each segment close, and once a second while full)
-  plus this process's appends would pass ``budget_bytes``, the request's rows are dropped and counted
-  (``dropped``, ``on_dropped(n)``), as they are when the disk refuses a write. Each worker may pass the budget by
-  one segment at most.
-
-Writer side, ``SpoolWriter`` (one per host: it holds ``<dir>/writer.lock``; another one waits for it):
-
-- loads each closed segment (one it can lock), oldest first, in one transaction of INSERT ... ON CONFLICT (id) DO
-  NOTHING, then deletes it: a segment loaded again after a crash between commit and delete adds no duplicate.
-- database down or schema missing: segments wait on disk, so nothing is lost within the budget; one warning per
-  outage; retried every ``retry_seconds``. Rows the database refuses for their content are kept in
-  ``<dir>/rejected/`` and counted.
-- its cumulative figures (written, rejected, healthy, the last segment counted) are in ``<dir>/writer.json``,
-  replaced atomically after each segment: a successor continues them and never counts a segment twice.
+``SpoolWriter`` (one per host: it holds ``<dir>/writer.lock``) loads each closed segment, oldest first, in one
+transaction of INSERT ... ON CONFLICT (id) DO NOTHING, then deletes it, so a segment loaded again after a crash adds
+no duplicate. While the database is down segments wait (nothing is lost within the budget). Rows refused for their
+content go to ``<dir>/rejected/``. Its figures (written, rejected, healthy, last segment counted) are replaced
+atomically in ``<dir>/writer.json`` after each segment: a successor continues them and counts no segment twice.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import json
@@ -71,31 +61,23 @@ def read_stats(directory: Path) -> dict:
 
 
 def spool_bytes(directory: Path) -> int:
-    total = 0
-    if not os.path.isdir(directory):
+    return sum(_size(path) for path in Path(directory).glob("*.seg"))
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:  # loaded and deleted meanwhile
         return 0
-    for entry in os.scandir(directory):
-        if entry.name.endswith(".seg"):
-            try:
-                total += entry.stat().st_size
-            except FileNotFoundError:  # loaded and deleted meanwhile
-                pass
-    return total
 
 
-def spooled(directory: Path, prediction_id: str, limit_bytes: int = 16 << 20) -> bool:
-    """Whether a segment still waiting in the spool holds ``prediction_id`` (newest first, ``limit_bytes`` read)."""
+def spooled(directory: Path, prediction_id: str, newest: int = 16) -> bool:
+    """Whether one of the ``newest`` segments still waiting in the spool holds ``prediction_id``."""
     needle = f'"{prediction_id}"'.encode()
-    for path in sorted(Path(directory).glob("*.seg"), reverse=True):
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            continue
-        if needle in data:
-            return True
-        limit_bytes -= len(data)
-        if limit_bytes <= 0:
-            break
+    for path in sorted(Path(directory).glob("*.seg"))[-newest:]:
+        with contextlib.suppress(FileNotFoundError):
+            if needle in path.read_bytes():
+                return True
     return False
 
 
@@ -104,19 +86,14 @@ class Spool:
 
     def __init__(self, directory: Path | str, *, budget_bytes: int, segment_bytes: int, segment_seconds: float,
                  on_dropped: Callable[[int], object] | None = None) -> None:
-        self.dir = Path(directory)
-        self.budget, self.segment_bytes, self.segment_seconds = budget_bytes, segment_bytes, segment_seconds
-        self.on_dropped = on_dropped
-        self.dropped = 0
-        self._lock = threading.Lock()
+        self.dir, self.budget, self.on_dropped = Path(directory), budget_bytes, on_dropped
+        self.segment_bytes, self.segment_seconds = segment_bytes, segment_seconds
+        self.dropped = self._size = self._rows = 0
+        self._lock, self._stop, self._full = threading.Lock(), threading.Event(), False
         self._fd: int | None = None
-        self._path = self.dir
-        self._opened = 0.0
-        self._size = self._rows = 0
+        self._path, self._opened = self.dir, 0.0
         self._closed: dict[Path, int] = {}  # segments this process closed, and their rows, until they are loaded
         self._used, self._scanned = spool_bytes(self.dir), time.monotonic()
-        self._full = False
-        self._stop = threading.Event()
         threading.Thread(target=self._age_out, name="spool-segments", daemon=True).start()
 
     def append(self, line: bytes, rows: int) -> bool:
@@ -149,11 +126,9 @@ class Spool:
             if self._fd is not None:
                 self._close_segment()
         deadline = time.monotonic() + timeout
-        while self.waiting():
-            if time.monotonic() >= deadline:
-                return False
+        while self.waiting() and time.monotonic() < deadline:
             time.sleep(0.02)
-        return True
+        return not self.waiting()
 
     def waiting(self) -> int:
         """Rows this process spooled that the writer has not loaded yet."""
@@ -238,7 +213,7 @@ class SpoolWriter:
             log.info("prediction log writer: loading %s into %s", self.dir, self.where)
             while not stop.wait(self.poll_seconds if self.load_ready() else self.retry_seconds):
                 pass
-            self.load_ready()  # what the workers closed while stopping
+            self.load_ready()  # what the workers closed while it stopped
 
     def load_ready(self) -> bool:
         """Load every closed segment, oldest first; False when the database cannot take them (they wait)."""
@@ -268,9 +243,16 @@ class SpoolWriter:
                 with self.engine.begin() as conn:
                     if rows:
                         conn.execute(self._insert(), rows)
-            except (IntegrityError, DataError):  # some row's content: write the others
-                rows, refused = self._one_by_one(rows)
-                bad += [json.dumps(r, default=str) for r in refused]
+            except (IntegrityError, DataError):  # some row's content: write the others one by one
+                good = []
+                for row in rows:
+                    try:
+                        with self.engine.begin() as conn:
+                            conn.execute(self._insert(), [row])
+                        good.append(row)
+                    except (IntegrityError, DataError):
+                        bad.append(json.dumps(row, default=str))
+                rows = good
         except SQLAlchemyError as exc:
             self._health(False, exc)
             return False
@@ -285,19 +267,6 @@ class SpoolWriter:
         path.unlink()
         return True
 
-    def _one_by_one(self, rows: list[dict]) -> tuple[list[dict], list[dict]]:
-        from sqlalchemy.exc import DataError, IntegrityError
-
-        good, refused = [], []
-        for row in rows:
-            try:
-                with self.engine.begin() as conn:
-                    conn.execute(self._insert(), [row])
-                good.append(row)
-            except (IntegrityError, DataError):
-                refused.append(row)
-        return good, refused
-
     def _insert(self):
         from sqlalchemy.dialects import postgresql, sqlite
 
@@ -307,14 +276,12 @@ class SpoolWriter:
         return dialect.insert(Prediction).on_conflict_do_nothing(index_elements=["id"])
 
     def _health(self, healthy: bool, error: Exception | None = None) -> None:
-        if healthy != self.stats["healthy"]:
-            self.stats["healthy"] = healthy
-            if healthy:
-                log.info("prediction log: writing to %s again", self.where)
-            else:
-                detail = " ".join(str(getattr(error, "orig", None) or error).split())[:300]
-                log.warning("prediction log: cannot write to %s (%s); rows wait in %s until it answers (logged once "
-                            "per outage)", self.where, detail, self.dir)
-        tmp = self.dir / f"{STATS}.tmp"
-        tmp.write_text(json.dumps(self.stats))
-        os.replace(tmp, self.dir / STATS)
+        if healthy and not self.stats["healthy"]:
+            log.info("prediction log: writing to %s again", self.where)
+        elif not healthy and self.stats["healthy"]:
+            log.warning("prediction log: cannot write to %s (%s); rows wait in %s until it answers (logged once per "
+                        "outage)", self.where, " ".join(str(getattr(error, "orig", None) or error).split())[:300],
+                        self.dir)
+        self.stats["healthy"] = healthy
+        (self.dir / f"{STATS}.tmp").write_text(json.dumps(self.stats))
+        os.replace(self.dir / f"{STATS}.tmp", self.dir / STATS)
