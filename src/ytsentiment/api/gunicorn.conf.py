@@ -79,10 +79,9 @@ def _supervise_writer(server):
     while not _writer["stop"].is_set():
         _writer["pid"] = pid = os.posix_spawn(sys.executable, argv, os.environ)
         server.log.info("prediction log writer started (pid %s)", pid)
-        try:
+        code: int | str = "?"  # when gunicorn's own reaping got there first
+        with contextlib.suppress(ChildProcessError):
             code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
-        except ChildProcessError:  # gunicorn's own reaping got there first
-            code = "?"
         if not _writer["stop"].wait(1.0):
             server.log.warning("prediction log writer (pid %s) exited with %s; starting another", pid, code)
 

@@ -156,9 +156,9 @@ class StorageState:
         return self._log is None or self._pid != os.getpid() or self._log.flush(timeout)
 
     def stats(self) -> dict[str, int | bool]:
-        from ytsentiment.storage.spool import NO_STATS
-
-        return self._log.stats() if self._log is not None else {**NO_STATS, "dropped": 0, "queued": 0}
+        if self._log is None:
+            return {"written": 0, "dropped": 0, "queued": 0, "healthy": True}
+        return self._log.stats()
 
     def close(self, timeout: float = 5.0) -> None:
         """Close this process's spool segment (its rows stay for the writer), then the engine."""
