@@ -93,7 +93,7 @@ class StorageState:
     def start(self) -> None:
         """Run the schema step in the background (or mark it done when DATABASE_AUTO_MIGRATE is off)."""
         if not self.settings.database_auto_migrate:
-            self._schema_done()
+            self.schema_ready.set()
             return
         threading.Thread(target=self._migrate, name="db-migrate", daemon=True).start()
 
@@ -111,17 +111,14 @@ class StorageState:
                     log.warning("database %s: cannot migrate the schema (%s); predictions are still served, the "
                                 "prediction log drops rows and /feedback answers 503 until it works. Retrying "
                                 "every %.0f s", self.where, exc, MIGRATE_RETRY_SECONDS)
-                    self._schema_done()
+                    self.schema_ready.set()
                 self._closing.wait(MIGRATE_RETRY_SECONDS)
                 continue
             self.migrated = True
             log.info("database %s at schema %s%s", self.where, revision,
                      f" after {failures} failed attempts" if failures else "")
-            self._schema_done()
+            self.schema_ready.set()
             return
-
-    def _schema_done(self) -> None:
-        self.schema_ready.set()
 
     # -- prediction log ------------------------------------------------------------------------------------------
     def _log_here(self) -> Spool:
