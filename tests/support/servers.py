@@ -137,7 +137,7 @@ def workers_and_writers(master_pid: int):
     workers, writers = [], []
     for child in psutil.Process(master_pid).children():
         try:
-            (writers if "log-writer" in child.cmdline() else workers).append(child)
+            (writers if "ytsentiment.storage.commands.log_writer" in child.cmdline() else workers).append(child)
         except psutil.Error:
             pass
     return workers, writers

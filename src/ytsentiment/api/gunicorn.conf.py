@@ -75,7 +75,7 @@ def _supervise_writer(server):
 
     ``posix_spawn``, not ``subprocess``: a worker forked meanwhile would inherit Popen's exec-status pipe and hold
     it open, blocking this thread for the worker's lifetime."""
-    argv = [sys.executable, "-m", "ytsentiment.cli", "log-writer", "--parent", str(os.getpid())]
+    argv = [sys.executable, "-m", "ytsentiment.storage.commands.log_writer", "--parent", str(os.getpid())]
     while not _writer["stop"].is_set():
         _writer["pid"] = pid = os.posix_spawn(sys.executable, argv, os.environ)
         server.log.info("prediction log writer started (pid %s)", pid)

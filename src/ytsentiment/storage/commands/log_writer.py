@@ -35,3 +35,11 @@ def run(args) -> int:
             stop.set()
     thread.join()
     return 0
+
+
+if __name__ == "__main__":  # what gunicorn's master runs: no need for the whole CLI's imports
+    import argparse
+
+    cli = argparse.ArgumentParser(prog="ytsentiment log-writer")
+    add_arguments(cli)
+    raise SystemExit(run(cli.parse_args()))
