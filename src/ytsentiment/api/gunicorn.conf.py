@@ -64,7 +64,7 @@ def on_starting(server):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = _created_metrics_dir
     server.log.info("Prometheus multiprocess directory: %s", os.environ["PROMETHEUS_MULTIPROC_DIR"])
     _preimport(server)
-    if parse_bool("PREDICTION_LOG", os.environ.get("PREDICTION_LOG", "on")) \
+    if parse_bool("PREDICTION_LOG", os.environ.get("PREDICTION_LOG") or "on") \
             and os.environ.get("PREDICTION_LOG_WRITER", "master").strip().lower() != "external":
         _writer["thread"] = threading.Thread(target=_supervise_writer, args=(server,), name="log-writer", daemon=True)
         _writer["thread"].start()
