@@ -36,9 +36,11 @@ WORKDIR /app
 COPY src/ytsentiment/api/gunicorn.conf.py /app/gunicorn.conf.py
 COPY model/ /app/model/
 # Code and model stay root-owned and read-only for the app user; matplotlib gets a writable cache in /tmp, and so
-# does the fallback prediction log (production passes DATABASE_URL, a PostgreSQL URL, at `docker run`).
+# do the fallback prediction log (production passes DATABASE_URL, a PostgreSQL URL, at `docker run`) and the log's
+# spool (mount a volume there to keep rows waiting for the database across a container restart).
 ENV PATH=/opt/venv/bin:$PATH \
     DATABASE_URL=sqlite:////tmp/ytsentiment/ytsentiment.db \
+    PREDICTION_LOG_SPOOL_DIR=/tmp/ytsentiment/spool \
     PYTHONUNBUFFERED=1 \
     MODEL_URI=/app/model \
     HOST=0.0.0.0 \

@@ -70,6 +70,10 @@ mlflow-ui: install ## open the MLflow UI on the tracking store (MLFLOW_TRACKING_
 test: install airflow-venv lint-js test-js ## run every test: JS lint + unit, then pytest (unit … extension, delivery)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+.PHONY: test-outage
+test-outage: install ## the prediction log's outage test with the database down 60 s (make test runs it for 3 s)
+	OUTAGE_SECONDS=60 $(PY) -m pytest tests/storage/test_spool.py -k outage
+
 .PHONY: lint lint-imports
 lint: install lint-js lint-imports ## ruff on the Python code, the import layers, ESLint on the extension
 	$(PY) -m ruff check src tests scripts

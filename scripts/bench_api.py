@@ -3,15 +3,16 @@
 1. In process: the served Pipeline's ``predict_proba`` on real comments at batch 1, 100 and 500 (one thread,
    as in one gunicorn worker), in comments per second; and the per-comment extras of serving, per 100 comments:
    language identification (``ytsentiment.language.identify``, on the request path) and building the prediction
-   log's rows (``storage.prediction_row``: descriptors, hash; in the log's own process, off the worker).
+   log's rows (``storage.prediction_row``: descriptors, hash; in the host's log writer, off the workers).
 2. The API, twice in one run: with the prediction log off (PREDICTION_LOG=off) and on (a fresh SQLite file, the
    default store's kind, or ``--database-url``). Each starts ``gunicorn -c src/ytsentiment/api/gunicorn.conf.py
    "ytsentiment.api:create_app()"`` on loopback (port 0, through the tests' starter in ``tests/support/servers.py``)
    with the same MODEL_URI and measures the time from start to ``/ready`` = 200 (started one after the other),
    worker RSS (psutil), the latency of ``POST /predict`` with 100 comments (p50/p95, one client, over the batch-100
    slices), and throughput at batch 1/100/500 with one client and with one client per worker; with the log on,
-   the rows written and dropped (from /metrics). Both servers stay up, and the in-process, log-off and log-on
-   slices alternate round by round, so a drift of the machine's speed hits all three alike.
+   the rows written and dropped (from /metrics) and the log writer's RSS and CPU. Both servers stay up, and the
+   in-process, log-off and log-on slices alternate round by round, so a drift of the machine's speed hits all
+   three alike.
 
 Targets (from the serving issue): p50 <= 30 ms at 100 comments; API throughput at batch 100 (one client)
 >= 70 % of in-process; worker RSS <= 400 MB; ready <= 10 s after start. The load average is printed: on a
@@ -173,25 +174,29 @@ def api_run(url: str, texts: list[str], size: int, seconds: float, clients: int)
     return sum(counts) / (time.perf_counter() - started), latencies
 
 
+def _children(master_pid: int):
+    """(workers, prediction-log writers) of the server (``tests/support/servers.py``)."""
+    from support.servers import workers_and_writers
+
+    return workers_and_writers(master_pid)
+
+
 def workers_cpu_s(master_pid: int) -> dict[int, float]:
-    """CPU seconds (user + system) used so far by each of the server's workers, not counting their children."""
-    import psutil
-
-    return {worker.pid: sum(worker.cpu_times()[:2]) for worker in psutil.Process(master_pid).children()}
+    """CPU seconds (user + system) used so far by each of the server's workers (not its log writer)."""
+    return {worker.pid: sum(worker.cpu_times()[:2]) for worker in _children(master_pid)[0]}
 
 
-def log_processes_rss_mb(master_pid: int) -> list[float]:
-    """RSS of the prediction log's processes (each worker's child)."""
-    import psutil
+def writer_cpu_s(master_pid: int) -> float:
+    """CPU seconds used so far by the server's prediction-log writer (0 when it has none)."""
+    return sum(sum(writer.cpu_times()[:2]) for writer in _children(master_pid)[1])
 
-    return [child.memory_info().rss / 2**20 for worker in psutil.Process(master_pid).children()
-            for child in worker.children()]
+
+def log_writer_rss_mb(master_pid: int) -> list[float]:
+    return [writer.memory_info().rss / 2**20 for writer in _children(master_pid)[1]]
 
 
 def worker_rss_mb(master_pid: int) -> list[float]:
-    import psutil
-
-    return [p.memory_info().rss / 2**20 for p in psutil.Process(master_pid).children()]
+    return [p.memory_info().rss / 2**20 for p in _children(master_pid)[0]]
 
 
 def log_counts(url: str) -> tuple[float, float]:
@@ -229,6 +234,7 @@ def measure(args, loaded, texts: list[str], tmp: Path, database: str) -> list[di
             all_workers_ready(servers[mode].url, args.workers)
             runs[mode]["rss"] = worker_rss_mb(servers[mode].process.pid)
         slice_s = args.seconds / 4
+        writer_cpu_before = writer_cpu_s(servers["on"].process.pid)
         for _ in range(ROUNDS):
             for size in BATCHES:
                 here = in_process(loaded.model, texts, size, slice_s)
@@ -252,9 +258,10 @@ def measure(args, loaded, texts: list[str], tmp: Path, database: str) -> list[di
             run = runs[mode]
             run["rss"] = [max(a, b) for a, b in zip(run["rss"], worker_rss_mb(server.process.pid), strict=False)] \
                 or run["rss"]
-        time.sleep(2)  # let the last partial batches reach the database (PREDICTION_LOG_FLUSH_SECONDS = 1 s)
+        time.sleep(3)  # let the last segments reach the database (closed within PREDICTION_LOG_SEGMENT_SECONDS, 1 s)
         runs["on"]["written"], runs["on"]["dropped"] = log_counts(servers["on"].url)
-        runs["on"]["log_rss"] = log_processes_rss_mb(servers["on"].process.pid)
+        runs["on"]["log_rss"] = log_writer_rss_mb(servers["on"].process.pid)
+        runs["on"]["writer_cpu_ms"] = (writer_cpu_s(servers["on"].process.pid) - writer_cpu_before) * 1000
         runs["off"]["written"] = runs["off"]["dropped"] = 0.0
     finally:
         for server in servers.values():
@@ -289,7 +296,8 @@ def report(args, runs: list[dict]) -> None:
         ("workers' CPU per request at batch 100 (ms)", "cpu_ms", "{:.1f}", lambda v: True, ""),
         ("... the busiest worker's share of it", "busiest", "{:.0%}", lambda v: True, ""),
         ("worker RSS, largest (MB)", "rss_max", "{:.0f}", lambda v: v <= TARGETS["rss_mb"], "<= 400"),
-        ("log process RSS, largest (MB)", "log_rss_max", "{}", lambda v: True, ""),
+        ("log writer RSS (MB)", "log_rss_max", "{}", lambda v: True, ""),
+        ("log writer CPU per logged request (ms)", "writer_ms", "{}", lambda v: True, ""),
         ("start to /ready (s)", "ready_s", "{:.1f}", lambda v: v <= TARGETS["ready_s"], "<= 10"),
         ("rows written / dropped by the log", "rows", "{}", lambda v: True, ""),
     ]
@@ -299,6 +307,8 @@ def report(args, runs: list[dict]) -> None:
         run["log_rss_max"] = f"{max(run['log_rss']):.0f}" if run.get("log_rss") else "-"
         run["spread"] = f"{min(run['paired']):.0%}-{max(run['paired']):.0%}"
         run["rows"] = f"{run['written']:.0f}/{run['dropped']:.0f}" if run["mode"] == "on" else "-"
+        run["writer_ms"] = (f"{run['writer_cpu_ms'] / (run['written'] / 100 or 1):.1f}" if run["mode"] == "on"
+                            else "-")
     for title, key, fmt, ok, target in lines:
         cells = "  ".join(f"{(fmt.format(r[key]) + ('' if ok(r[key]) else ' MISS')):>12}" for r in runs)
         print(f"{title:>46}  {cells}  {target}")
@@ -318,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.seconds:g} s per measurement; load average {load}", flush=True)
     extras = serving_extras(texts)
     print(f"per 100 comments, in process: language identification {extras['identify']:.2f} ms (request path); "
-          f"prediction-log rows {extras['row']:.2f} ms (in the log's process); prediction ids "
+          f"prediction-log rows {extras['row']:.2f} ms (in the log writer); prediction ids "
           f"{extras['ids']:.3f} ms (str(uuid4()) each: {extras['uuid4']:.3f} ms)", flush=True)
 
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:

@@ -77,6 +77,7 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
 # new verb.
 PLUGINS: dict[str, tuple[str, str]] = {
     "db-upgrade": ("ytsentiment.storage.commands.db_upgrade", "create or migrate the database schema"),
+    "log-writer": ("ytsentiment.storage.commands.log_writer", "load the API's prediction-log spool into the database"),
     "purge": ("ytsentiment.storage.commands.purge", "delete logged predictions older than --older-than (30d)"),
     "feedback": ("ytsentiment.storage.commands.feedback", "feedback export --out DIR: feedback as a training CSV"),
     "collect": ("ytsentiment.batch.collect", "YouTube comments of videos or a channel into incremental Parquet"),

@@ -4,7 +4,7 @@ Each concern has one ``EnvSettings`` subclass (the API's ``api.settings.Settings
 ``storage.settings.StorageSettings``, ``batch.youtube.ClientSettings``, ``batch.score.SparkSettings``,
 ``config.ProjectSettings``, ``logs.LogSettings``, ``deploy.cli.DeploySettings``), read once by its entry point with
 ``from_env()`` and passed down. Fields carry their bounds, so a bad value fails with one line per variable:
-``SettingsError("PREDICTION_LOG_QUEUE_SIZE='lots': must be an integer >= 1")``. A variable that is unset, empty or
+``SettingsError("PREDICTION_LOG_SEGMENT_BYTES='lots': must be an integer >= 1")``. A variable that is unset, empty or
 blank takes the field's default.
 
 ``load_env_file()`` reads ``.env`` into the environment; only entry points call it (the ``ytsentiment`` CLI's

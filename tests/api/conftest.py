@@ -79,27 +79,36 @@ class ClosingClient(FlaskClient):
 
 
 @pytest.fixture
-def make_db_app(fake_model):
-    """``make_db_app(url, **config)``: an app on the fake model logging to ``url``; closed after the test.
-
-    Its test client closes each response once read, as a WSGI server does after sending it: the prediction log's
-    rows are built then (``call_on_close``).
+def make_db_app(fake_model, tmp_path, monkeypatch):
+    """``make_db_app(url, log_writer=True, **config)``: an app on the fake model logging to ``url`` through a spool
+    of its own (PREDICTION_LOG_SPOOL_DIR) and, unless ``log_writer`` is False, a writer loading it; closed after the
+    test. Its test client closes each response once read, as a WSGI server does after sending it: the prediction
+    log's line is spooled then (``call_on_close``).
     """
+    from contextlib import ExitStack
+
+    from support.log_writer import running_writer
+
     from ytsentiment.api.storage import STORAGE_KEY
 
     apps = []
+    with ExitStack() as writers:
 
-    def make(url: str, **config):
-        app = create_app({"model_loader": fake_loader(fake_model), "load_in_background": False,
-                          "database_url": url, "prediction_log": True, **config})
-        app.test_client_class = ClosingClient
-        apps.append(app)
-        assert app.extensions[STORAGE_KEY].schema_ready.wait(60)
-        return app
+        def make(url: str, log_writer: bool = True, **config):
+            spool = tmp_path / f"spool-{len(apps)}"
+            monkeypatch.setenv("PREDICTION_LOG_SPOOL_DIR", str(spool))
+            app = create_app({"model_loader": fake_loader(fake_model), "load_in_background": False,
+                              "database_url": url, "prediction_log": True, **config})
+            app.test_client_class = ClosingClient
+            apps.append(app)
+            assert app.extensions[STORAGE_KEY].schema_ready.wait(60)
+            if log_writer:
+                writers.enter_context(running_writer(spool, url))
+            return app
 
-    yield make
-    for app in apps:
-        app.extensions[STORAGE_KEY].close(timeout=5)
+        yield make
+        for app in apps:
+            app.extensions[STORAGE_KEY].close(timeout=5)
 
 
 @pytest.fixture

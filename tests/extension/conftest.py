@@ -60,7 +60,7 @@ def sentiment_api(trained_model_dir, tmp_path_factory, api_database):
     """Base URL of the real Flask app under gunicorn on a loopback port of its own, serving a real trained model and
     storing predictions and feedback in `api_database`."""
     env = {"DATABASE_URL": api_database.url, "PREDICTION_LOG": "on", "PREDICTION_LOG_TEXT": "true",
-           "PREDICTION_LOG_FLUSH_SECONDS": "0.2"}
+           "PREDICTION_LOG_SEGMENT_SECONDS": "0.2"}
     server = start_gunicorn(str(trained_model_dir), tmp_path_factory.mktemp("gunicorn") / "gunicorn.log",
                             extra_env=env)
     try:

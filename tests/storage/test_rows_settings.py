@@ -90,20 +90,28 @@ def test_settings_database_and_text(env, url, embedded, log_text):
 
 
 def test_settings_numbers():
-    s = StorageSettings.from_env({"PREDICTION_LOG_BATCH_SIZE": "50", "PREDICTION_LOG_FLUSH_SECONDS": "0.5",
-                                  "PREDICTION_LOG_RETENTION_DAYS": "7", "PREDICTION_LOG_QUEUE_SIZE": "10",
-                                  "FEEDBACK_EXPORT_MAX_PER_CLIENT": "5", "FEEDBACK_EXPORT_MIN_AGREEMENT": "0.75"})
-    assert (s.batch_size, s.flush_seconds, s.retention_days, s.queue_size, s.export_max_per_client,
-            s.export_min_agreement) == (50, 0.5, 7, 10, 5, 0.75)
+    s = StorageSettings.from_env({"PREDICTION_LOG_RETENTION_DAYS": "7", "FEEDBACK_EXPORT_MAX_PER_CLIENT": "5",
+                                  "FEEDBACK_EXPORT_MIN_AGREEMENT": "0.75", "FEEDBACK_EXPORT_BURST": "3",
+                                  "PREDICTION_LOG_WRITER": "external"})
+    assert (s.retention_days, s.export_max_per_client, s.export_min_agreement, s.export_burst, s.log_writer) == (
+        7, 5, 0.75, 3, "external")
     d = StorageSettings.from_env({})
-    assert (d.batch_size, d.flush_seconds, d.retention_days, d.queue_size) == (200, 1.0, 30, 10_000)
+    assert (d.retention_days, d.export_burst, d.log_writer) == (30, 10, "master")
+    spool = StorageSettings.from_env({"PREDICTION_LOG_SPOOL_DIR": "/srv/spool", "PREDICTION_LOG_SPOOL_BYTES": "0",
+                                      "PREDICTION_LOG_SEGMENT_BYTES": "4096", "PREDICTION_LOG_SEGMENT_SECONDS": "0.5"})
+    assert (spool.spool_dir, spool.spool_bytes, spool.segment_bytes, spool.segment_seconds) == (
+        "/srv/spool", 0, 4096, 0.5)
+    assert (d.spool_dir, d.spool_bytes, d.segment_bytes, d.segment_seconds) == (
+        "var/prediction-spool", 1 << 30, 1 << 20, 1.0)
 
 
 @pytest.mark.parametrize(("env", "message"), [
     ({"PREDICTION_LOG_TEXT": "maybe"}, "PREDICTION_LOG_TEXT='maybe': must be a boolean"),
-    ({"PREDICTION_LOG_BATCH_SIZE": "0"}, "PREDICTION_LOG_BATCH_SIZE='0': must be an integer >= 1"),
-    ({"PREDICTION_LOG_QUEUE_SIZE": "lots"}, "PREDICTION_LOG_QUEUE_SIZE='lots': must be an integer >= 1"),
+    ({"PREDICTION_LOG_SEGMENT_BYTES": "0"}, "PREDICTION_LOG_SEGMENT_BYTES='0': must be an integer >= 1"),
+    ({"FEEDBACK_EXPORT_BURST": "lots"}, "FEEDBACK_EXPORT_BURST='lots': must be an integer >= 1"),
     ({"PREDICTION_LOG_RETENTION_DAYS": "1.5"}, "PREDICTION_LOG_RETENTION_DAYS"),
+    ({"PREDICTION_LOG_SEGMENT_SECONDS": "0"}, "PREDICTION_LOG_SEGMENT_SECONDS='0'"),
+    ({"PREDICTION_LOG_SPOOL_BYTES": "-1"}, "PREDICTION_LOG_SPOOL_BYTES='-1'"),
     ({"FEEDBACK_EXPORT_MIN_AGREEMENT": "0.2"}, "FEEDBACK_EXPORT_MIN_AGREEMENT"),
 ])
 def test_settings_refuse_bad_values(env, message):

@@ -101,11 +101,12 @@ def start_gunicorn(model_uri: str, log: Path, workers: int = 2, extra_env: dict 
 
     Raises RuntimeError with the log's tail when gunicorn exits or does not listen within ``listen_timeout``.
     """
-    # The prediction log goes to a database beside the server's log, never to the repo's var/, unless the caller
-    # names one.
+    # The prediction log (its spool, its database) goes beside the server's log, never to the repo's var/, unless
+    # the caller names one.
     database = f"sqlite:///{log.with_suffix('.db')}"
     env = {**os.environ, "HOST": "127.0.0.1", "PORT": "0", "WEB_CONCURRENCY": str(workers),
            "MODEL_URI": model_uri, "MLFLOW_DISABLE_TELEMETRY": "true", "DATABASE_URL": database,
+           "PREDICTION_LOG_SPOOL_DIR": str(log.with_suffix(".spool")),
            **(extra_env or {})}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # gunicorn.conf.py makes a fresh one per server
     started = time.monotonic()
@@ -126,3 +127,17 @@ def start_gunicorn(model_uri: str, log: Path, workers: int = 2, extra_env: dict 
         else:
             time.sleep(0.05)
     return server
+
+
+def workers_and_writers(master_pid: int):
+    """(workers, prediction-log writers) among a gunicorn master's children, told apart by their command lines;
+    a child already gone or a zombie not yet reaped is in neither."""
+    import psutil
+
+    workers, writers = [], []
+    for child in psutil.Process(master_pid).children():
+        try:
+            (writers if "ytsentiment.storage.commands.log_writer" in child.cmdline() else workers).append(child)
+        except psutil.Error:
+            pass
+    return workers, writers

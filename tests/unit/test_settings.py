@@ -19,9 +19,11 @@ KEY = {"YOUTUBE_API_KEY": "k"}
 
 
 @pytest.mark.parametrize(("cls", "env", "line"), [
-    (StorageSettings, {"PREDICTION_LOG_QUEUE_SIZE": "abc"}, "PREDICTION_LOG_QUEUE_SIZE='abc': must be an integer >= 1"),
-    (StorageSettings, {"PREDICTION_LOG_FLUSH_SECONDS": "0"},
-     "PREDICTION_LOG_FLUSH_SECONDS='0': must be a number between 0.01 and 3600"),
+    (StorageSettings, {"PREDICTION_LOG_SEGMENT_BYTES": "abc"},
+     "PREDICTION_LOG_SEGMENT_BYTES='abc': must be an integer >= 1"),
+    (StorageSettings, {"PREDICTION_LOG_SEGMENT_SECONDS": "0"},
+     "PREDICTION_LOG_SEGMENT_SECONDS='0': must be a number between 0.01 and 3600"),
+    (StorageSettings, {"PREDICTION_LOG_WRITER": "sidecar"}, "PREDICTION_LOG_WRITER='sidecar': must be one of"),
     (StorageSettings, {"FEEDBACK_EXPORT_MIN_AGREEMENT": "1.5"},
      "FEEDBACK_EXPORT_MIN_AGREEMENT='1.5': must be a number between 0.5 and 1.0"),
     (LogSettings, {"LOG_LEVEL": "loud"}, "LOG_LEVEL='LOUD': must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
@@ -41,21 +43,21 @@ def test_a_bad_value_gets_one_line_naming_the_variable(cls, env, line):
 
 
 def test_several_bad_values_one_line_each_in_one_error():
-    env = {"PREDICTION_LOG_TEXT": "maybe", "PREDICTION_LOG_BATCH_SIZE": "-3", "PREDICTION_LOG_RETENTION_DAYS": "1.5"}
+    env = {"PREDICTION_LOG_TEXT": "maybe", "PREDICTION_LOG_SEGMENT_BYTES": "-3", "PREDICTION_LOG_RETENTION_DAYS": "1.5"}
     with pytest.raises(SettingsError) as caught:
         StorageSettings.from_env(env)
     assert str(caught.value).splitlines() == [
         "PREDICTION_LOG_TEXT='maybe': must be a boolean: true or false (on/off, yes/no, 1/0)",
         "PREDICTION_LOG_RETENTION_DAYS='1.5': must be an integer >= 1",
-        "PREDICTION_LOG_BATCH_SIZE='-3': must be an integer >= 1",
+        "PREDICTION_LOG_SEGMENT_BYTES='-3': must be an integer >= 1",
     ]
 
 
 def test_blank_means_the_default_and_values_are_stripped():
-    s = StorageSettings.from_env({"PREDICTION_LOG_QUEUE_SIZE": "  ", "PREDICTION_LOG_BATCH_SIZE": " 50 ",
+    s = StorageSettings.from_env({"PREDICTION_LOG_SPOOL_BYTES": "  ", "PREDICTION_LOG_SEGMENT_BYTES": " 50 ",
                                   "DATABASE_URL": ""})
-    assert (s.queue_size, s.batch_size, s.database_url, s.embedded) == (10_000, 50, "sqlite:///var/ytsentiment.db",
-                                                                        True)
+    assert (s.spool_bytes, s.segment_bytes, s.database_url, s.embedded) == (1 << 30, 50, "sqlite:///var/ytsentiment.db",
+                                                                            True)
     assert Settings.from_env({"MAX_COMMENTS": "", "MODEL_URI": " m/ "}).model_dump(include={"max_comments",
                                                                                          "model_uri"}) == {
         "max_comments": 1000, "model_uri": "m/"}

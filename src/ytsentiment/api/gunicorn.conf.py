@@ -8,15 +8,20 @@ worker's app see it.
 
 Each worker builds its own app after the fork (``preload_app`` off), so each loads the model once in its own
 memory and a crash while loading stays inside one worker; likewise its database work (the schema migration thread,
-the prediction log's process: ``ytsentiment.api.storage``) starts in the worker, and ``worker_exit`` writes the rows
-still queued and stops the log's process.
+the prediction log's spool: ``ytsentiment.api.storage``) starts in the worker, and ``worker_exit`` closes its spool
+segment. The master starts the host's prediction-log writer (``ytsentiment log-writer``) and restarts it when it
+exits, unless PREDICTION_LOG is off or PREDICTION_LOG_WRITER=external (a writer run elsewhere on the host).
 Prometheus multiprocess mode needs a directory shared by the workers and empty at every start: one is created
 here (or the given one is cleared) before any worker exists.
 """
 
+import contextlib
 import os
 import shutil
+import signal
+import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from pydantic import Field
@@ -24,6 +29,7 @@ from pydantic import Field
 # Not ytsentiment.api: prometheus_client, which it imports, must see PROMETHEUS_MULTIPROC_DIR (set in on_starting).
 from ytsentiment.environ import EnvSettings, load_env_file
 from ytsentiment.logs import LogSettings, configure_logging
+from ytsentiment.storage.settings import StorageSettings
 
 
 class ServerSettings(EnvSettings):
@@ -32,6 +38,7 @@ class ServerSettings(EnvSettings):
     web_concurrency: int = Field(2, ge=1)  # workers
     gunicorn_threads: int = Field(32, ge=1, le=1024)  # threads per worker
     gunicorn_timeout: int = Field(60, ge=1)  # seconds a request may take
+    prediction_log: bool = True  # PREDICTION_LOG (the API's Settings read it too): off, no writer either
 
 
 load_env_file()
@@ -57,6 +64,7 @@ proc_name = "ytsentiment-api"
 control_socket_disable = True
 
 _created_metrics_dir = None
+_writer: dict = {"stop": threading.Event(), "pid": None, "thread": None}
 
 
 def on_starting(server):
@@ -74,6 +82,25 @@ def on_starting(server):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = _created_metrics_dir
     server.log.info("Prometheus multiprocess directory: %s", os.environ["PROMETHEUS_MULTIPROC_DIR"])
     _preimport(server)
+    if _settings.prediction_log and StorageSettings.from_env().log_writer == "master":
+        _writer["thread"] = threading.Thread(target=_supervise_writer, args=(server,), name="log-writer", daemon=True)
+        _writer["thread"].start()
+
+
+def _supervise_writer(server):
+    """Run ``ytsentiment log-writer`` until the master exits; start it again (after a second) when it dies.
+
+    ``posix_spawn``, not ``subprocess``: a worker forked meanwhile would inherit Popen's exec-status pipe and hold
+    it open, blocking this thread for the worker's lifetime."""
+    argv = [sys.executable, "-m", "ytsentiment.storage.commands.log_writer", "--parent", str(os.getpid())]
+    while not _writer["stop"].is_set():
+        _writer["pid"] = pid = os.posix_spawn(sys.executable, argv, os.environ)
+        server.log.info("prediction log writer started (pid %s)", pid)
+        code: int | str = "?"  # when gunicorn's own reaping got there first
+        with contextlib.suppress(ChildProcessError):
+            code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+        if not _writer["stop"].wait(1.0):
+            server.log.warning("prediction log writer (pid %s) exited with %s; starting another", pid, code)
 
 
 def _preimport(server):
@@ -92,7 +119,7 @@ def _preimport(server):
 
 
 def worker_exit(server, worker):
-    """In the exiting worker: write the prediction log's queued rows (a few seconds at most), stop its process."""
+    """In the exiting worker: close the prediction log's spool segment (its rows stay for the writer)."""
     from ytsentiment.api.storage import STORAGE_KEY
 
     app = getattr(worker, "wsgi", None)
@@ -108,5 +135,13 @@ def child_exit(server, worker):
 
 
 def on_exit(server):
+    _writer["stop"].set()
+    if _writer["thread"] is not None:
+        for signum in (signal.SIGTERM, signal.SIGKILL):  # its last pass first, then no more waiting
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(_writer["pid"], signum)
+            _writer["thread"].join(graceful_timeout)
+            if not _writer["thread"].is_alive():
+                break
     if _created_metrics_dir:
         shutil.rmtree(_created_metrics_dir, ignore_errors=True)

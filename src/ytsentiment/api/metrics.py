@@ -13,8 +13,9 @@ model) and ``ytsentiment_model_ready``. Routes are the URL rule (``/predict``), 
 paths cannot explode the label set.
 
 Prediction log and feedback (counters, summed over workers like the others):
-``ytsentiment_prediction_log_written_total`` and ``ytsentiment_prediction_log_dropped_total`` (rows written to the
-database, rows dropped because it was slow or down, or the queue full), ``ytsentiment_feedback_total{label}``
+``ytsentiment_prediction_log_dropped_total`` (rows not spooled: spool past its budget, disk refusing them),
+``ytsentiment_prediction_log_written_total`` and ``..._rejected_total`` (the host's log writer's counts, the same
+for every worker: ``LogCollector``), ``ytsentiment_feedback_total{label}``
 (labels stored by ``POST /feedback``, by the label a person gave: negative/neutral/positive).
 
 Monitoring gauges (``MonitorCollector``): the latest ``monitor_runs`` row of the served model, read from the
@@ -47,7 +48,7 @@ from prometheus_client import (
     multiprocess,
     values,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from ytsentiment.contract import NAMES
@@ -80,20 +81,18 @@ class Metrics:
         self.model_ready = Gauge("ytsentiment_model_ready", "1 when this worker's model is loaded.",
                                  registry=self.registry, multiprocess_mode="livemin")
         self.model_ready.set(0)
-        self.log_written = Counter("ytsentiment_prediction_log_written",
-                                   "Predictions written to the prediction log.", registry=self.registry)
         self.log_dropped = Counter("ytsentiment_prediction_log_dropped",
-                                   "Predictions not written to the prediction log (database slow or down, queue full).",
+                                   "Predictions not logged: the spool was past its budget or the disk refused them.",
                                    registry=self.registry)
         self.feedback = Counter("ytsentiment_feedback", "Feedback labels stored, by the label given.", ["label"],
                                 registry=self.registry)
         for label in NAMES:
             self.feedback.labels(label)
-        self.monitor: Collector | None = None
+        self.collectors: list[Collector] = []
 
-    def use_monitor(self, collector: Collector) -> None:
+    def use_collector(self, collector: Collector) -> None:
         """Expose ``collector``'s families (read at scrape time by this process) with every scrape."""
-        self.monitor = collector
+        self.collectors.append(collector)
         if not multiprocess_mode():
             self.registry.register(collector)
 
@@ -119,10 +118,26 @@ class Metrics:
         if multiprocess_mode():
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
-            if self.monitor is not None:
-                registry.register(self.monitor)
+            for collector in self.collectors:
+                registry.register(collector)
             return generate_latest(registry)
         return generate_latest(self.registry)
+
+
+class LogCollector(Collector):
+    """The prediction log writer's counters, from ``read()`` (``storage.spool.read_stats``): one file for the host,
+    so every worker reports the same values."""
+
+    def __init__(self, read: Callable[[], dict[str, Any]]) -> None:
+        self.read = read
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        stats = self.read()
+        yield CounterMetricFamily("ytsentiment_prediction_log_written", "Predictions written to the prediction log.",
+                                  value=stats["written"])
+        yield CounterMetricFamily("ytsentiment_prediction_log_rejected", "Predictions the database refused to "
+                                  "store for their content (kept in the spool's rejected/ folder).",
+                                  value=stats["rejected"])
 
 
 class MonitorCollector(Collector):

@@ -49,7 +49,7 @@ MIN_MONTH_COMMENTS        months with fewer scored comments are marked     10
                           sparse (/analyze ``months``, trend chart)
 ========================  ===============================================  ================================
 
-The database itself (DATABASE_URL, PREDICTION_LOG_TEXT, PREDICTION_LOG_QUEUE_SIZE ...) is configured by
+The database itself (DATABASE_URL, PREDICTION_LOG_TEXT, PREDICTION_LOG_SPOOL_DIR ...) is configured by
 ``ytsentiment.storage.settings`` (``Settings.storage``, read by ``create_app``).
 
 gunicorn's own settings (HOST, PORT, WEB_CONCURRENCY, GUNICORN_THREADS, GUNICORN_TIMEOUT) are ``ServerSettings`` in
@@ -59,7 +59,7 @@ A bad value fails with ``ytsentiment.environ.SettingsError`` (a ``ValueError``) 
 Keys of the ``config`` dict use the lower-case names (``max_comments`` ...) plus ``model_loader`` (a callable
 ``uri -> LoadedModel``, used by tests to inject a fake model), ``load_in_background`` (default True) and, for the
 database, ``database_url`` (instead of DATABASE_URL), ``database_engine`` (a SQLAlchemy Engine to use as is; the
-prediction log's own process opens the same URL, so it cannot be an in-memory SQLite database) and
+prediction log's writer process opens the same URL, so it cannot be an in-memory SQLite database) and
 ``prediction_log_text`` (instead of PREDICTION_LOG_TEXT).
 """
 

@@ -13,18 +13,13 @@
   ``/ready``. When it fails (database down) it is retried every minute until it succeeds. Deployments that
   migrate in a release step (``ytsentiment db-upgrade``) set DATABASE_AUTO_MIGRATE=false.
 - **Prediction log** (unless PREDICTION_LOG=off): once a prediction route's answer is sent (``call_on_close``),
-  ``record(...)`` hands the request's predictions to ``storage.LogProcess``: a child process of this worker
-  builds the rows (descriptors, hashes: ``storage.prediction_row``) and writes them in batches
-  (``storage.PredictionLog``), so the worker only pickles one tuple per request. The log is created lazily in the
-  process that serves (never inherited through a fork) and its process starts once the schema step is over.
-  The request never waits for the database: when it is slow or down, or more than PREDICTION_LOG_QUEUE_SIZE rows
-  are waiting, rows are dropped and counted (``ytsentiment_prediction_log_dropped_total``; written rows in
-  ``..._written_total``, both counted in the worker from the child's reports), and one warning is logged per
-  outage. The raw text is kept only when PREDICTION_LOG_TEXT is on (``storage.settings``).
-- **Feedback** and the **latest monitoring run** (cached MONITOR_CACHE_SECONDS for ``/metrics``).
+  ``record(...)`` spools the request's raw predictions (``storage.spool``, made lazily in the serving process); the
+  host's writer loads them. Rows are dropped (and counted) only past the spool's budget. The raw text is kept only
+  when PREDICTION_LOG_TEXT is on.
+- **Feedback** (a prediction still in the spool gets a retryable 503) and the **latest monitoring run** (cached
+  MONITOR_CACHE_SECONDS for ``/metrics``).
 
-``close(timeout)`` writes what is queued and stops the log's process and the threads (gunicorn's ``worker_exit``
-hook calls it).
+``close()`` closes this worker's spool segment (gunicorn's ``worker_exit`` hook calls it) and the engine.
 """
 
 from __future__ import annotations
@@ -39,14 +34,19 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app
 
+from ytsentiment.api.metrics import LogCollector, Metrics, MonitorCollector
+from ytsentiment.api.settings import Settings
+from ytsentiment.api.state import EXTENSION_KEY
 from ytsentiment.config import model_name as default_model_name
+from ytsentiment.storage.db import make_engine, safe_url
+from ytsentiment.storage.errors import NotLoggedYet, UnknownPrediction
+from ytsentiment.storage.feedback import record_feedback
+from ytsentiment.storage.migrate import upgrade
+from ytsentiment.storage.monitor import monitor_runs
+from ytsentiment.storage.spool import NO_STATS, Spool, encode, read_stats, spooled
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
-
-    from ytsentiment.api.metrics import Metrics
-    from ytsentiment.api.settings import Settings
-    from ytsentiment.storage.log_process import LogProcess
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +58,9 @@ class StorageState:
     """One app's database: engine, schema step, prediction log, feedback, cached monitoring run."""
 
     def __init__(self, settings: Settings, metrics: Metrics) -> None:
-        from ytsentiment.storage import StorageSettings, make_engine, safe_url
-
         self.settings = settings
         self.metrics = metrics
-        self.storage_settings = StorageSettings.from_env()
+        self.storage_settings = settings.storage
         self.log_text = self._log_text(settings)
         self.logging_enabled = settings.prediction_log
         if settings.database_engine is not None:
@@ -73,24 +71,23 @@ class StorageState:
                                       timeout=settings.database_timeout_seconds)
             self._owns_engine = True
         self.where = safe_url(self.engine.url)
-        if self.logging_enabled:
-            from ytsentiment.storage.log_process import check_shareable
-
-            check_shareable(self.engine.url.render_as_string(hide_password=False))
+        if self.logging_enabled and self.engine.url.get_backend_name() == "sqlite" \
+                and self.engine.url.database in (None, "", ":memory:"):
+            raise ValueError("the prediction log is loaded by a writer process, which cannot see an in-memory SQLite "
+                             "database: use a SQLite file or a server (DATABASE_URL), or PREDICTION_LOG=off")
         self.schema_ready = threading.Event()  # set when the schema step is over (migrated, failed, or skipped)
         self.migrated = False
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._pid: int | None = None
-        self._log: LogProcess | None = None
+        self._log: Spool | None = None
         self._monitor_lock = threading.Lock()
         self._monitor_cache: tuple[float, str, dict | None] | None = None
 
     def _log_text(self, settings: Settings) -> bool:
         if settings.prediction_log_text is not None:
             return bool(settings.prediction_log_text)
-        if (settings.database_url or settings.database_engine is not None) \
-                and not os.environ.get("PREDICTION_LOG_TEXT", "").strip():
+        if (settings.database_url or settings.database_engine is not None) and not self.storage_settings.log_text_set:
             return False  # storage's rule: the text is kept by default on the embedded store only
         return self.storage_settings.log_text
 
@@ -98,13 +95,11 @@ class StorageState:
     def start(self) -> None:
         """Run the schema step in the background (or mark it done when DATABASE_AUTO_MIGRATE is off)."""
         if not self.settings.database_auto_migrate:
-            self._schema_done()
+            self.schema_ready.set()
             return
         threading.Thread(target=self._migrate, name="db-migrate", daemon=True).start()
 
     def _migrate(self) -> None:
-        from ytsentiment.storage import upgrade
-
         url = self.engine.url.render_as_string(hide_password=False)
         failures = 0
         while not self._closing.is_set():
@@ -116,76 +111,53 @@ class StorageState:
                     log.warning("database %s: cannot migrate the schema (%s); predictions are still served, the "
                                 "prediction log drops rows and /feedback answers 503 until it works. Retrying "
                                 "every %.0f s", self.where, exc, MIGRATE_RETRY_SECONDS)
-                    self._schema_done()
+                    self.schema_ready.set()
                 self._closing.wait(MIGRATE_RETRY_SECONDS)
                 continue
             self.migrated = True
             log.info("database %s at schema %s%s", self.where, revision,
                      f" after {failures} failed attempts" if failures else "")
-            self._schema_done()
+            self.schema_ready.set()
             return
 
-    def _schema_done(self) -> None:
-        with self._lock:
-            self.schema_ready.set()
-            if self._log is not None and self._pid == os.getpid():
-                self._log.start()
-
     # -- prediction log ------------------------------------------------------------------------------------------
-    def _log_here(self):
-        """This process's prediction log, created on first use (never inherited from a parent process)."""
-        if self._log is not None and self._pid == os.getpid():
-            return self._log
-        from ytsentiment.storage.log_process import LogProcess
-
+    def _log_here(self) -> Spool:
+        """This process's spool, made on first use (never inherited from a parent process)."""
         with self._lock:
             if self._log is None or self._pid != os.getpid():
-                prediction_log = LogProcess(self.engine.url.render_as_string(hide_password=False),
-                                            timeout=self.settings.database_timeout_seconds,
-                                            log_text=self.log_text, queue_size=self.storage_settings.queue_size,
-                                            on_written=self.metrics.log_written.inc,
-                                            on_dropped=self.metrics.log_dropped.inc)
-                self._log, self._pid = prediction_log, os.getpid()
-                if self.schema_ready.is_set():
-                    prediction_log.start()
+                s = self.storage_settings
+                self._log = Spool(s.spool_dir, budget_bytes=s.spool_bytes, segment_bytes=s.segment_bytes,
+                                  segment_seconds=s.segment_seconds, on_dropped=self.metrics.log_dropped.inc)
+                self._pid = os.getpid()
             return self._log
 
     def record(self, *, model_info: dict, video_id: str | None, predictions: Sequence[Mapping[str, Any]],
                proba) -> None:
-        """Hand one request's predictions to the log's process; never waits for the database. The prediction
-        routes call it once their answer is sent (see the module docstring)."""
-        if not self.logging_enabled or not predictions or self._closing.is_set():
+        """Spool one request's predictions; never waits for the database. The prediction routes call it once
+        their answer is sent (see the module docstring)."""
+        if not self.logging_enabled or not predictions:
             return
-        from ytsentiment.storage.log_process import Served
-
-        self._log_here().submit(Served(
-            created_at=datetime.now(UTC),
-            model_name=str(model_info.get("name") or default_model_name()),
-            model_version=str(model_info.get("version") or "unknown"),
-            video_id=video_id,
-            texts=[p["comment"] for p in predictions],
-            sentiments=[p["sentiment"] for p in predictions],
-            proba=proba.tolist(),  # plain lists: the log's process need not import numpy to read them
-            ids=[p["prediction_id"] for p in predictions],
-            languages=[p["language"] for p in predictions],
-        ))
+        self._log_here().append(encode({
+            "at": datetime.now(UTC).isoformat(), "model": str(model_info.get("name") or default_model_name()),
+            "version": str(model_info.get("version") or "unknown"), "video": video_id, "keep_text": self.log_text,
+            "ids": [p["prediction_id"] for p in predictions], "texts": [p["comment"] for p in predictions],
+            "sentiments": [p["sentiment"] for p in predictions], "proba": proba.tolist(),
+            "languages": [p["language"] for p in predictions]}), len(predictions))
 
     def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until every recorded prediction is written or dropped (tests, shutdown)."""
-        if self._log is None or self._pid != os.getpid():
-            return True
-        return self._log.flush(timeout)
+        """Wait until the writer has loaded every prediction this process recorded (tests)."""
+        return self._log is None or self._pid != os.getpid() or self._log.flush(timeout)
 
     def stats(self) -> dict[str, int | bool]:
-        return self._log.stats() if self._log is not None else {"written": 0, "dropped": 0, "queued": 0,
-                                                                 "healthy": True}
+        if self._log is None:
+            return {"written": 0, "dropped": 0, "queued": 0, "healthy": True}
+        return self._log.stats()
 
     def close(self, timeout: float = 5.0) -> None:
-        """Write what can be written within ``timeout`` seconds, then stop the threads and the engine."""
+        """Close this process's spool segment (its rows stay for the writer), then the engine."""
         self._closing.set()
         if self._log is not None and self._pid == os.getpid():
-            stats = self._log.close(timeout)
-            log.info("prediction log closed: %s", stats)
+            log.info("prediction log closed: %s", self._log.close())
         if self._owns_engine:
             self.engine.dispose()
 
@@ -193,14 +165,18 @@ class StorageState:
     def record_feedback(self, *, label: int, client_id: str, prediction_id: str | None, text: str | None,
                         model_info: dict | None, address: str | None = None,
                         max_clients_per_address: int | None = None):
-        """``storage.record_feedback``; raises UnknownPrediction, InvalidFeedback or SQLAlchemyError."""
-        from ytsentiment.storage import record_feedback
-
+        """``storage.record_feedback``; raises UnknownPrediction (NotLoggedYet when the prediction is still in
+        the spool), InvalidFeedback, TooManyClients or SQLAlchemyError."""
         info = model_info or {}
-        return record_feedback(self.engine, label=label, client_id=client_id, prediction_id=prediction_id,
-                               text=text, model_name=info.get("name") or default_model_name(),
-                               model_version=None if info.get("version") is None else str(info["version"]),
-                               address=address, max_clients_per_address=max_clients_per_address)
+        try:
+            return record_feedback(self.engine, label=label, client_id=client_id, prediction_id=prediction_id,
+                                   text=text, model_name=info.get("name") or default_model_name(),
+                                   model_version=None if info.get("version") is None else str(info["version"]),
+                                   address=address, max_clients_per_address=max_clients_per_address)
+        except UnknownPrediction:
+            if prediction_id and self.logging_enabled and spooled(self.storage_settings.spool_dir, prediction_id):
+                raise NotLoggedYet(prediction_id) from None
+            raise
 
     def latest_monitor_run(self, model_name: str) -> dict | None:
         """The newest ``monitor_runs`` row of ``model_name`` (``storage.monitor_runs`` shape), cached for
@@ -211,8 +187,6 @@ class StorageState:
             cached = self._monitor_cache
             if cached is not None and cached[1] == model_name and now - cached[0] < self.settings.monitor_cache_seconds:
                 return cached[2]
-            from ytsentiment.storage import monitor_runs
-
             try:
                 rows = monitor_runs(self.engine, model_name=model_name, limit=1)
                 run = rows[0] if rows else None
@@ -227,9 +201,6 @@ class Storage:
     """The extension object: ``init_app(app)`` builds and starts the app's ``StorageState``."""
 
     def init_app(self, app: Flask) -> None:
-        from ytsentiment.api.metrics import MonitorCollector
-        from ytsentiment.api.state import EXTENSION_KEY
-
         api = app.extensions[EXTENSION_KEY]
         state = StorageState(api.settings, api.metrics)
         app.extensions[STORAGE_KEY] = state
@@ -238,7 +209,11 @@ class Storage:
             info = api.holder.model.info if api.holder.model is not None else {}
             return state.latest_monitor_run(str(info.get("name") or default_model_name()))
 
-        api.metrics.use_monitor(MonitorCollector(read_monitor))
+        def read_log() -> dict:
+            return read_stats(state.storage_settings.spool_dir) if state.logging_enabled else NO_STATS
+
+        api.metrics.use_collector(MonitorCollector(read_monitor))
+        api.metrics.use_collector(LogCollector(read_log))
         state.start()
         log.info("database %s; prediction log %s (text %s)", state.where,
                  "on" if state.logging_enabled else "off (PREDICTION_LOG)", "kept" if state.log_text else "not kept")

@@ -239,7 +239,7 @@ class Demo:
     def start_api(self, model_uri: str) -> None:
         upgrade(self.database_url)  # before the workers start, so they never race to create the schema
         env = {"DATABASE_URL": self.database_url, "PREDICTION_LOG": "on", "PREDICTION_LOG_TEXT": "true",
-               "PREDICTION_LOG_FLUSH_SECONDS": "0.2"}
+               "PREDICTION_LOG_SEGMENT_SECONDS": "0.2", "PREDICTION_LOG_SPOOL_DIR": str((self.out / "spool").resolve())}
         self._api = ApiServer.start(model_uri, self.args.api_port, self.out / "api.log", env, self.args.workers)
         self.stack.callback(self._stop_api)
         self.api.wait_listening()

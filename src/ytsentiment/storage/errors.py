@@ -29,3 +29,7 @@ class TooManyClients(YtSentimentError):
         super().__init__(f"this address already sent feedback under {limit} client ids today; new ones are refused "
                          "until a day has passed since the oldest")
         self.limit = limit
+
+
+class NotLoggedYet(UnknownPrediction):
+    """The prediction is served and waits in the prediction log's spool: retry in a few seconds (HTTP 503)."""

@@ -16,7 +16,7 @@ import functools
 import hashlib
 import os
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 from ytsentiment.contract import CLASSES
@@ -74,8 +74,9 @@ def describe(text: str) -> dict[str, float | int]:
 def prediction_row(*, text: str, sentiment: int, proba: Sequence[float], model_name: str, model_version: str,
                    created_at: datetime, log_text: bool, prediction_id: str | None = None,
                    video_id: str | None = None, language: str | None = None) -> dict:
-    """One ``predictions`` row for ``PredictionLog.submit``. ``proba`` is in class order (-1, 0, 1), as the
-    model's ``predict_proba`` returns it; ``confidence`` is the probability of the predicted class."""
+    """One ``predictions`` row (built by the log's writer, ``storage.spool``). ``proba`` is in class order
+    (-1, 0, 1), as the model's ``predict_proba`` returns it; ``confidence`` is the probability of the predicted
+    class."""
     if sentiment not in CLASSES:
         raise ValueError(f"sentiment {sentiment!r} is not one of {CLASSES}")
     if len(proba) != len(CLASSES):
@@ -97,17 +98,3 @@ def prediction_row(*, text: str, sentiment: int, proba: Sequence[float], model_n
         **describe(text),
         "language": language,
     }
-
-
-@functools.cache
-def _columns() -> frozenset[str]:
-    from ytsentiment.storage.models import PREDICTION_COLUMNS
-
-    return frozenset(PREDICTION_COLUMNS)
-
-
-def check_row(row: Mapping) -> None:
-    """Raise ValueError when ``row`` has a key that is not a ``predictions`` column (a programming error)."""
-    if not _columns().issuperset(row):
-        unknown = set(row) - _columns()
-        raise ValueError(f"prediction row has unknown keys {sorted(unknown)}; columns: {sorted(_columns())}")

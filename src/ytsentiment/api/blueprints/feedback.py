@@ -5,7 +5,7 @@ Body: ``{"prediction_id", "label", "client_id"}`` for a prediction the API made 
 logged: exactly one of ``prediction_id`` and ``text``. ``label`` is -1, 0 or 1; ``client_id`` an anonymous id
 the client keeps (the extension: a random UUID in its storage), 8-64 characters of ``[A-Za-z0-9_-]``.
 
-One label per (comment, client), stored by ``ytsentiment.storage.record_feedback``: 201 ``created`` the first
+One label per (comment, client), stored by ``ytsentiment.storage.feedback.record_feedback``: 201 ``created`` the first
 time, then 200 ``updated`` (another label replaces it) or ``unchanged``. An unknown prediction id is 404; when
 the database cannot be reached the answer is 503 with Retry-After: feedback is never queued, so the person knows
 the label was not saved.
@@ -30,7 +30,13 @@ from ytsentiment.api.schemas import NO_CONTROL_TEXT_PATTERN, Limits, Sentiment, 
 from ytsentiment.api.state import current_state
 from ytsentiment.api.storage import current_storage
 from ytsentiment.contract import CLASSES, LABELS
-from ytsentiment.storage.errors import InvalidFeedback, StorageError, TooManyClients, UnknownPrediction
+from ytsentiment.storage.errors import (
+    InvalidFeedback,
+    NotLoggedYet,
+    StorageError,
+    TooManyClients,
+    UnknownPrediction,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +44,7 @@ CLIENT_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
 PREDICTION_ID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 DATABASE_RETRY_AFTER_SECONDS = 30
 CLIENTS_RETRY_AFTER_SECONDS = 3600
+SPOOL_RETRY_AFTER_SECONDS = 2  # a spool segment reaches the database within PREDICTION_LOG_SEGMENT_SECONDS + 0.5 s
 
 
 class FeedbackAck(BaseModel):
@@ -106,7 +113,8 @@ FEEDBACK_OPERATION = {
         "404": openapi.error("No logged prediction has this `prediction_id`; send the comment's `text` instead."),
         "429": openapi.error("Too many labels from this client or address, or too many client ids from this "
                              "address; retry after Retry-After seconds."),
-        "503": openapi.error("The database cannot be reached: the label was not saved; retry after Retry-After "
+        "503": openapi.error("The database cannot be reached, or the prediction is not in it yet (served a moment "
+                             "ago): the label was not saved; retry after Retry-After "
                              "seconds."),
     },
 }
@@ -128,10 +136,15 @@ def feedback():
                                        text=body.text, model_info=model.info if model is not None else None,
                                        address=request.remote_addr,
                                        max_clients_per_address=state.settings.feedback_clients_per_address)
+    except NotLoggedYet:
+        raise ApiError(503, "prediction not logged yet", (
+            f"prediction_id {body.prediction_id} was served and is on its way to the prediction log; the label "
+            f"was not saved: retry after {SPOOL_RETRY_AFTER_SECONDS} seconds"),
+            {"Retry-After": str(SPOOL_RETRY_AFTER_SECONDS)}) from None
     except UnknownPrediction:
         raise ApiError(404, "unknown prediction", (
-            f"prediction_id {body.prediction_id} is not in the prediction log (not written yet: retry in a few "
-            "seconds; or dropped while the database was down, or purged); send the comment's text instead"
+            f"prediction_id {body.prediction_id} is not in the prediction log (never served, dropped when the "
+            "spool was full, or purged); send the comment's text instead"
         )) from None
     except InvalidFeedback as exc:
         raise ApiError(400, "invalid request", str(exc)) from None

@@ -5,8 +5,8 @@ Each needs the model: a worker still loading it makes the request wait up to MOD
 (``SentimentService.summarize``), so the popup computes nothing itself.
 
 Every prediction carries its ``prediction_id`` (for ``POST /feedback``), ``language`` and ``language_supported``;
-the body may name the ``video_id`` the comments come from. Each request's predictions are handed to the
-prediction log's process (``ytsentiment.api.storage``) without waiting for the database.
+the body may name the ``video_id`` the comments come from. Each request's predictions are spooled for the
+prediction log (``ytsentiment.api.storage``) without waiting for the database.
 """
 
 from __future__ import annotations
@@ -157,8 +157,8 @@ def _predict(texts: list[str], video_id: str | None) -> list[dict[str, Any]]:
 
         @after_this_request
         def log_after_sending(response):
-            # Handed over once the answer has been sent (call_on_close): one tuple pickled by the log's sender
-            # thread; the rows are built and written in the log's own process (storage.LogProcess).
+            # Spooled once the answer has been sent (call_on_close): one JSON line appended to this worker's
+            # spool; the host's log writer builds the rows and loads them (storage.spool).
             response.call_on_close(lambda: store.record(model_info=info, video_id=video_id,
                                                         predictions=predictions, proba=proba))
             return response
