@@ -37,7 +37,7 @@ _EXAMPLE_TEXTS = (
 
 def __getattr__(name: str) -> Any:
     """``INPUT_EXAMPLE`` (a DataFrame of ``_EXAMPLE_TEXTS``), made on first use: importing the contract stays
-    free of pandas, for the processes that only need its constants (the prediction log's, 100 MB lighter)."""
+    free of pandas, for the processes that only need its constants."""
     if name == "INPUT_EXAMPLE":
         import pandas as pd
 

@@ -3,7 +3,7 @@
 The model is trained on English text; a Spanish or Japanese comment goes through the English normaliser and
 vocabulary and usually comes out "neutral", which skews every share computed over a multilingual video. This module
 tells them apart with CLD2 (``pycld2``: Google's Compact Language Detector 2, its model compiled into the package, no
-download at run time; ``identify`` takes about 11 µs a comment, measured by ``make bench-api``).
+download at run time; ``make bench-api`` reports its cost per comment).
 
 ``identify(text)`` returns an ISO 639-1 code (``"en"``, ``"es"``, ``"ja"`` …) or ``UNDETERMINED`` (``"und"``).
 It is deliberately conservative, because throwing an English comment out is worse than scoring a foreign one:
@@ -15,8 +15,8 @@ It is deliberately conservative, because throwing an English comment out is wors
 - otherwise CLD2 must call its guess reliable, else ``und``.
 
 ``is_supported(code)``: English and undetermined texts are scored into the shares; everything else is reported as
-"in another language". Measured on a labelled multilingual sample (``tests/unit/fixtures/languages.csv``; README):
-see ``tests/unit/test_language.py`` for the floors it must keep.
+"in another language". ``tests/unit/test_language.py`` holds the floors it must keep on a labelled multilingual
+sample (``tests/unit/fixtures/languages.csv``).
 """
 
 from __future__ import annotations

@@ -102,8 +102,8 @@ class CharNgrams(BaseEstimator, TransformerMixin):
     ``ngram_max`` characters (spaces included, never across two comments) is one feature; its column is a 64-bit
     polynomial hash of its code points and length, mixed (splitmix64) and cut to ``n_features`` (a power of two).
     That is what scikit-learn's ``HashingVectorizer(analyzer="char")`` computes, here in numpy over the whole batch
-    at once: scikit-learn builds every n-gram as a Python string, 16 ms per 100 comments, which alone would break
-    the API's latency budget; this takes under 2 ms (measured). No vocabulary is stored, so the model stays small
+    at once, as scikit-learn's per-n-gram Python strings would break the API's latency budget (decision 0007). No
+    vocabulary is stored, so the model stays small
     and quick to load, and the same text gets the same columns on every machine. ``tests/unit/test_model.py``
     checks the counts against a plain Python count of the n-grams.
     """
@@ -219,8 +219,8 @@ def _vader() -> WindowedVader:
 class PackedTfidfVectorizer(TfidfVectorizer):
     """scikit-learn's TfidfVectorizer, stored with its vocabulary packed into one string.
 
-    skops writes a dict entry by entry into its JSON schema, about 2 KB a term: 100k word n-grams made a 222 MB
-    artifact that took 8-9 s to load and left each API worker at 404 MB (measured). Pickled or skops'd, this class
+    skops writes a dict entry by entry into its JSON schema, which made the artifact large and slow to load
+    (decision 0008). Pickled or skops'd, this class
     stores the terms once, in column order, joined by newlines (a term never holds one: the normaliser's tokens are
     split on whitespace), and rebuilds the same dict when loaded. Everything else is TfidfVectorizer's own.
     """
@@ -263,8 +263,7 @@ def top_terms(normalized: Iterable[str], p: FeaturizeParams) -> dict[str, int]:
     term itself; indices in term order, as scikit-learn lays them out.
 
     scikit-learn cuts ``max_features`` with numpy's default (unstable) argsort, whose order among equal counts
-    depends on the CPU's SIMD instructions and the numpy version: on the full corpus 822 terms tie at the cut and 87
-    of the 20,000 chosen differed from a stable order (measured), so another machine trained another model.
+    depends on the CPU's SIMD instructions and the numpy version, so another machine would train another model.
     """
     from sklearn.feature_extraction.text import CountVectorizer
 
@@ -321,9 +320,8 @@ def build_classifier(p: TrainParams, seed: int) -> LGBMClassifier:
 
 
 def build_linear(p: TrainParams, seed: int) -> LogisticRegression:
-    """The logistic regression (alone, or the linear half of the blend). saga, seeded: on a million sparse columns
-    (word and character n-grams) it converges in ~20 epochs where lbfgs took 250 iterations and 6x the time, to the
-    same macro-F1 (measured)."""
+    """The logistic regression (alone, or the linear half of the blend): saga, seeded, which converges on a million
+    sparse columns (word and character n-grams) far sooner than lbfgs, to the same macro-F1 (decision 0006)."""
     return LogisticRegression(C=p.linear_c, class_weight=p.class_weight, solver="saga", tol=p.linear_tol,
                               max_iter=p.linear_max_iter, random_state=seed)
 
@@ -382,7 +380,7 @@ class BlendedClassifier(BaseEstimator, ClassifierMixin):
 def slim(features: FeatureUnion) -> FeatureUnion:
     """Make a fitted union cheap to store and load, and the same bytes for the same fit.
 
-    skops writes every numpy int64 in ``vocabulary_`` as its own array (40k files: ~5 s to load, measured), and
+    skops writes every numpy int64 in ``vocabulary_`` as its own array (slow to load), and
     ``stop_words_`` (older scikit-learn) holds every term cut by min_df/max_features, which prediction never reads.
     ``_stop_words_id`` is ``id(self.stop_words)``, a memory address that differs on every run (so the pickle did):
     it only caches a stop-word check, which scikit-learn repeats when the attribute is missing.

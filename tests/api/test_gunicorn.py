@@ -128,7 +128,7 @@ def test_prediction_log_feedback_and_monitor_gauges_across_workers(gunicorn_serv
     base = gunicorn_server.url
     session = requests.Session()
     ids = []
-    for i in range(20):  # sync workers, one request each at a time: both workers serve some of these
+    for i in range(20):  # one request at a time, new connections spread over the workers: both serve some
         response = session.post(f"{base}/predict", timeout=30, json={
             "comments": [f"comment {i}.{j}: great video" for j in range(10)], "video_id": "gunicorn-01"})
         assert response.status_code == 200

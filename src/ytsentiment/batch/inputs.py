@@ -137,7 +137,7 @@ def iter_batches(dataset, batch_rows: int) -> Iterator[Any]:
 
     Memory stays flat only with: no threaded read-ahead (the scanner would otherwise queue row groups faster than the
     model scores them), no Parquet pre-buffering, and the system allocator (pyarrow's default mimalloc pool keeps
-    freed batches' pages, so the peak kept rising with the input: +45 MB from 20k to 200k rows, +3 MB with these).
+    freed batches' pages, so the peak grows with the input).
     """
     import pyarrow as pa
     import pyarrow.dataset as ds

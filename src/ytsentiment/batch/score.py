@@ -69,8 +69,7 @@ def steady_allocator() -> None:
     """On glibc, serve allocations over 64 KiB with mmap, returned to the OS when freed.
 
     glibc raises its mmap threshold after large frees and then keeps such blocks in the heap, which fragments over
-    many batches: the peak RSS crept up by ~50 MB over 200k rows. A fixed threshold keeps it flat (measured: the
-    same peak after 50k and after 600k rows). A no-op elsewhere.
+    many batches and lets the peak RSS creep up with the input; a fixed threshold keeps it flat. A no-op elsewhere.
     """
     import ctypes
     import ctypes.util

@@ -239,7 +239,9 @@ class Demo:
     def start_api(self, model_uri: str) -> None:
         upgrade(self.database_url)  # before the workers start, so they never race to create the schema
         env = {"DATABASE_URL": self.database_url, "PREDICTION_LOG": "on", "PREDICTION_LOG_TEXT": "true",
-               "PREDICTION_LOG_SEGMENT_SECONDS": "0.2", "PREDICTION_LOG_SPOOL_DIR": str((self.out / "spool").resolve())}
+               "PREDICTION_LOG_SEGMENT_SECONDS": "0.2", "PREDICTION_LOG_SPOOL_DIR": str((self.out / "spool").resolve()),
+               # every simulated viewer sends feedback from this machine's one address
+               "FEEDBACK_CLIENTS_PER_ADDRESS": str(VIEWERS)}
         self._api = ApiServer.start(model_uri, self.args.api_port, self.out / "api.log", env, self.args.workers)
         self.stack.callback(self._stop_api)
         self.api.wait_listening()

@@ -123,7 +123,7 @@ def pruning_callback(trial, report_every: int, frame_val: pd.DataFrame, classes,
     fit when the pruner says this trial trails the earlier ones at that round.
 
     The slice's predictions are the ones LightGBM keeps up to date for its own validation metric
-    (``Booster.eval_valid``): a fresh ``Booster.predict`` every 10 rounds cost 80x the whole fit (measured).
+    (``Booster.eval_valid``): a fresh ``Booster.predict`` every few rounds would cost many times the whole fit.
     """
     import optuna
 
