@@ -1,25 +1,12 @@
-"""The API's database (``storage`` extension): the prediction log, feedback labels, the monitoring gauges' source.
+"""The API's database (``storage`` extension): prediction log, feedback labels, the monitoring gauges' source.
 
-``storage.init_app(app)`` (bound by ``ytsentiment.api.extensions``) gives each app a ``StorageState`` in
-``app.extensions["ytsentiment.storage"]``; views reach it through ``current_storage()``. What it does, per app
-(one per gunicorn worker: the app is built after the fork, ``preload_app`` stays off):
-
-- **Engine** from DATABASE_URL (``ytsentiment.storage``: the embedded SQLite file ``var/ytsentiment.db`` by
-  default, PostgreSQL in production), or the ``database_url`` / ``database_engine`` of ``create_app(config)``.
-  Requests wait on it at most DATABASE_TIMEOUT_SECONDS (connect timeout, SQLite busy timeout).
-- **Schema**: with DATABASE_AUTO_MIGRATE (default) each app runs ``storage.upgrade()`` once, in a background
-  thread, when it starts. Upgrading is safe when several workers do it at once (one transaction behind a lock;
-  the second finds nothing to do), and a background thread keeps a slow or absent database from delaying
-  ``/ready``. When it fails (database down) it is retried every minute until it succeeds. Deployments that
-  migrate in a release step (``ytsentiment db-upgrade``) set DATABASE_AUTO_MIGRATE=false.
-- **Prediction log** (unless PREDICTION_LOG=off): once a prediction route's answer is sent (``call_on_close``),
-  ``record(...)`` spools the request's raw predictions (``storage.spool``, made lazily in the serving process); the
-  host's writer loads them. Rows are dropped (and counted) only past the spool's budget. The raw text is kept only
-  when PREDICTION_LOG_TEXT is on.
-- **Feedback** (a prediction still in the spool gets a retryable 503) and the **latest monitoring run** (cached
-  MONITOR_CACHE_SECONDS for ``/metrics``).
-
-``close()`` closes this worker's spool segment (gunicorn's ``worker_exit`` hook calls it) and the engine.
+``storage.init_app(app)`` gives each app (one per gunicorn worker, built after the fork) a ``StorageState``, reached
+by views through ``current_storage()``. Its engine comes from ``Settings.storage`` (DATABASE_URL) or the
+``database_url`` / ``database_engine`` of ``create_app(config)``, waiting at most DATABASE_TIMEOUT_SECONDS. With
+DATABASE_AUTO_MIGRATE it migrates the schema in a background thread, retried every minute while that fails.
+``record(...)`` spools a request's predictions once its answer is sent (``storage.spool``; the host's writer loads
+them), keeping the text only when PREDICTION_LOG_TEXT says so. ``close()`` (gunicorn's ``worker_exit``) closes this
+worker's spool segment and the engine.
 """
 
 from __future__ import annotations
