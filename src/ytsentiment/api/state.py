@@ -8,6 +8,7 @@ metrics, the model holder and, once the model is loaded, the ``SentimentService`
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,6 +39,9 @@ class ApiState:
         self.service: SentimentService | None = None
         self.holder = ModelHolder(settings.model_uri, settings.model_loader or load_model)
         self.holder.on_ready.append(self._on_model)
+        # One large prediction at a time per worker (its threads share one GIL anyway): two at once would double the
+        # worker's peak memory. Small ones never wait behind it.
+        self.large_prediction = threading.Lock()
 
     def _on_model(self, loaded: LoadedModel) -> None:
         limit_threads(loaded.model, self.settings.model_threads)

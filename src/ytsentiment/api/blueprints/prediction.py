@@ -11,6 +11,7 @@ prediction log (``ytsentiment.api.storage``) without waiting for the database.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Any, Literal
 
 from flask import Response, after_this_request, jsonify
@@ -33,6 +34,7 @@ from ytsentiment.api.state import current_state
 from ytsentiment.api.storage import current_storage
 from ytsentiment.contract import CLASSES, NAMES
 
+SMALL_REQUEST = 50  # comments; larger requests take the worker's large-prediction lock (ApiState.large_prediction)
 Confidence = Annotated[float, Field(ge=0, le=1, description="Probability of the predicted class.")]
 
 
@@ -149,7 +151,9 @@ def request_models(limits: Limits) -> list[type[BaseModel]]:
 
 def _predict(texts: list[str], video_id: str | None) -> list[dict[str, Any]]:
     state = current_state()
-    predictions, proba = state.require_service().predict_with_proba(texts)
+    service = state.require_service()
+    with state.large_prediction if len(texts) > SMALL_REQUEST else contextlib.nullcontext():
+        predictions, proba = service.predict_with_proba(texts)
     state.metrics.count_predictions([p["label"] for p in predictions])
     store = current_storage()
     if store is not None:
