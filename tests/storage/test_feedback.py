@@ -124,3 +124,32 @@ def test_counts_windows(logged):
     assert counts(logged, since=t + timedelta(hours=1)) == {"predictions": 2, "feedback": 1}
     assert counts(logged, until=t + timedelta(hours=1))["feedback"] == 1
     assert counts(logged, model_version="4") == {"predictions": 0, "feedback": 0}
+
+
+def test_a_concurrent_first_label_is_not_a_duplicate_nor_an_error(logged):
+    """Two requests for the same (comment, client) race: the other one inserts its row between this one's lookup
+    and its insert. This one must then update that row (the UNIQUE constraint is the referee, the retry the
+    answer): one row, the later label, no error."""
+    from sqlalchemy import event, insert
+
+    from ytsentiment.storage.models import utcnow
+
+    raced = []
+
+    def the_other_request_wins(mapper, connection, target):
+        if not raced:
+            raced.append(True)
+            with logged.begin() as other:
+                other.execute(insert(Feedback), [{
+                    "created_at": utcnow(), "subject": f"p:{PID}", "prediction_id": PID, "text": None,
+                    "text_sha256": target.text_sha256, "label": 1, "client_id": "c1"}])
+
+    event.listen(Feedback, "before_insert", the_other_request_wins)
+    try:
+        result = record_feedback(logged, label=-1, client_id="c1", prediction_id=PID)
+    finally:
+        event.remove(Feedback, "before_insert", the_other_request_wins)
+    assert raced, "the race did not happen"
+    assert (result.status, result.previous_label, result.label) == ("updated", 1, -1)
+    (row,) = rows(logged)
+    assert (row.client_id, row.label, row.id) == ("c1", -1, result.id)
