@@ -45,9 +45,12 @@ def timings(base: str, n: int = 10, address: str = "198.51.100.10") -> tuple[lis
 
 @pytest.fixture(scope="module")
 def server(trained_model_dir, tmp_path_factory):
-    """The API as deployed: the default gunicorn settings, 2 workers."""
+    """The API under the default gunicorn settings (2 workers), behind one trusted proxy, with the limits below."""
     running = start_gunicorn(str(trained_model_dir), tmp_path_factory.mktemp("abuse") / "server.log", workers=2,
-                             extra_env={"TRUSTED_PROXIES": "1", "PREDICT_CHARS_LIMIT": GREEDY_BUDGET})
+                             # the request-count limit is test_limits.py's: here the third client, which asks
+                             # as fast as it can for as long as the greedy ones run, must never meet it
+                             extra_env={"TRUSTED_PROXIES": "1", "PREDICT_CHARS_LIMIT": GREEDY_BUDGET,
+                                        "PREDICT_RATE_LIMIT": "100000 per minute"})
     try:
         running.wait_ready()
         yield running
