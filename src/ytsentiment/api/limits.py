@@ -17,6 +17,7 @@ the counters of every app in the process (tests build many).
 from __future__ import annotations
 
 import math
+import re
 import time
 
 from flask import Flask, current_app, jsonify, request
@@ -29,6 +30,21 @@ LIMITER_KEY = "ytsentiment.limiter"
 
 def remote_key() -> str:
     return f"addr:{request.remote_addr or 'unknown'}"
+
+
+def client_key() -> str:
+    """The /feedback body's ``client_id`` when it is well-formed, else the remote address (never raises)."""
+    try:
+        length = request.content_length
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        if request.is_json and length is not None and (limit is None or length <= limit):
+            body = request.get_json(silent=True)
+            client = body.get("client_id") if isinstance(body, dict) else None
+            if isinstance(client, str) and re.fullmatch(feedback.CLIENT_ID_PATTERN, client):
+                return f"client:{client}"
+    except Exception:  # noqa: BLE001 - an unreadable body is the view's to report; key on the address
+        pass
+    return remote_key()
 
 
 def comment_chars() -> int:
@@ -69,7 +85,7 @@ class RateLimits:
                           strategy="moving-window", headers_enabled=False, swallow_errors=True,
                           key_prefix="ytsentiment")
         limiter.init_app(app)
-        limiter.limit(settings.feedback_rate_limit, key_func=feedback.client_key,
+        limiter.limit(settings.feedback_rate_limit, key_func=client_key,
                       error_message=f"the feedback limit per client is {_said(settings.feedback_rate_limit)}"
                       )(feedback.bp)
         limiter.limit(settings.feedback_address_rate_limit, key_func=remote_key,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any, Literal
 
-from flask import current_app, jsonify, request
+from flask import jsonify, request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from ytsentiment.api import openapi
@@ -162,22 +162,3 @@ def feedback():
                        label=result.label)
     response.status_code = 201 if result.created else 200
     return response
-
-
-# ---- the rate limit's key (ytsentiment.api.limits) ---------------------------------------------------------------
-
-def client_key() -> str:
-    """The body's ``client_id`` when it is well-formed, else the remote address (never raises)."""
-    import re
-
-    try:
-        length = request.content_length
-        limit = current_app.config.get("MAX_CONTENT_LENGTH")
-        if request.is_json and length is not None and (limit is None or length <= limit):
-            body = request.get_json(silent=True)
-            client = body.get("client_id") if isinstance(body, dict) else None
-            if isinstance(client, str) and re.fullmatch(CLIENT_ID_PATTERN, client):
-                return f"client:{client}"
-    except Exception:  # noqa: BLE001 - an unreadable body is the view's to report; key on the address
-        pass
-    return f"addr:{request.remote_addr or 'unknown'}"
