@@ -133,6 +133,10 @@ def test_prediction_log_feedback_and_monitor_gauges_across_workers(gunicorn_serv
             "comments": [f"comment {i}.{j}: great video" for j in range(10)], "video_id": "gunicorn-01"})
         assert response.status_code == 200
         ids += [p["prediction_id"] for p in response.json()]
+    # labels right after the answer, each on a new connection (any worker): taken before the writer loaded them
+    early = [requests.post(f"{base}/feedback", json={"prediction_id": pid, "label": -1, "client_id": "gunicorn-early"},
+                           timeout=30) for pid in ids[-5:]]
+    assert [r.status_code for r in early] == [201] * 5, [r.text for r in early]
     engine = make_engine(gunicorn_db_url)
     try:
         query = text("SELECT id, video_id, model_version, text FROM predictions WHERE video_id = 'gunicorn-01'")
@@ -157,7 +161,7 @@ def test_prediction_log_feedback_and_monitor_gauges_across_workers(gunicorn_serv
                                                           "client_id": "gunicorn-test-1"}, timeout=30)
                    for _ in range(4)]  # whichever worker answers, the database makes them repeats
         assert {(r.status_code, r.json()["status"]) for r in repeats} == {(200, "unchanged")}
-        assert metric_total(base, "ytsentiment_feedback_total") == 1
+        assert metric_total(base, "ytsentiment_feedback_total") == 1 + len(early)
 
         run_at = datetime(2026, 3, 2, 6, tzinfo=UTC)
         record_monitor_run(engine, model_name="ytsentiment", model_version="1", window_start=run_at - timedelta(1),

@@ -217,19 +217,26 @@ def test_feedback_created_updated_unchanged(make_db_app, db_url):
     assert metric(client, "ytsentiment_feedback_total", label="positive") == 1
 
 
-def test_feedback_right_after_its_prediction_is_a_retryable_503_then_stored(make_db_app, db_url):
+def test_feedback_right_after_its_prediction_is_stored_and_the_writer_adds_no_second_row(make_db_app, db_url):
     from support.log_writer import running_writer
 
-    app = make_db_app(db_url, log_writer=False)  # the writer is behind: the prediction waits in the spool
+    from ytsentiment.storage.spool import read_stats
+
+    app = make_db_app(db_url, log_writer=False, prediction_log_text=True)  # the writer is behind: rows wait
     client = app.test_client()
-    [pid] = predict_ids(client, ["so good"])
-    body = {"prediction_id": pid, "label": -1, "client_id": CLIENT_A}
-    response = client.post("/feedback", json=body)
-    assert_error(response, 503, pid, "retry after 2 seconds")
-    assert response.headers["Retry-After"] == "2"
-    with running_writer(storage_of(app).storage_settings.spool_dir, db_url):
+    [pid, other] = predict_ids(client, ["so good", "not this one"])
+    response = client.post("/feedback", json={"prediction_id": pid, "label": -1, "client_id": CLIENT_A})
+    assert response.status_code == 201 and response.get_json()["prediction_id"] == pid
+    [row] = rows(db_url, "predictions")  # written from the spool for the label; the other still waits there
+    assert (row["id"], row["text"], row["sentiment"]) == (pid, "so good", 1)
+    [label] = rows(db_url, "feedback")
+    assert (label["prediction_id"], label["text"], label["label"]) == (pid, "so good", -1)
+    spool = storage_of(app).storage_settings.spool_dir
+    with running_writer(spool, db_url):
         assert storage_of(app).flush(30)
-    assert client.post("/feedback", json=body).status_code == 201
+    assert sorted(r["id"] for r in rows(db_url, "predictions")) == sorted([pid, other])
+    # the writer counts the rows it loaded, the early one included: counter == table
+    assert read_stats(spool)["written"] == 2 and read_stats(spool)["rejected"] == 0
 
 
 def test_feedback_on_an_unknown_prediction_is_404(make_db_app, db_url):

@@ -247,3 +247,23 @@ def test_a_second_writer_waits_for_the_first(db_url, tmp_path):
         assert first.stats["written"] + second.stats["written"] == 10
         assert 0 in (first.stats["written"], second.stats["written"])
     shutil.rmtree(directory)
+
+
+def test_a_spooled_prediction_is_found_newest_first_and_too_much_spool_is_later_not_unknown(tmp_path):
+    import pytest
+
+    from ytsentiment.storage.errors import NotLoggedYet
+    from ytsentiment.storage.spool import spooled_row
+
+    directory = tmp_path / "spool"
+    directory.mkdir()
+    for name, start in (("1-1.seg", 0), ("2-1.seg", 10), ("3-1.seg", 20)):  # closed segments, oldest first
+        line, _ = served(start, 10)
+        (directory / name).write_bytes(line + b'{"torn": ')  # a worker killed mid-line: the last line is torn
+    row = spooled_row(directory, uid(13))
+    assert (row["id"], row["text"], row["sentiment"]) == (uid(13), "comment 13 so good 👍", 1)
+    assert spooled_row(directory, uid(99)) is None
+    newest_only = (directory / "3-1.seg").stat().st_size
+    assert spooled_row(directory, uid(25), max_bytes=newest_only)["id"] == uid(25)  # the newest read first
+    with pytest.raises(NotLoggedYet):  # it may be in a segment not read: "retry", not "unknown"
+        spooled_row(directory, uid(3), max_bytes=newest_only)

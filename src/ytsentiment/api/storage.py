@@ -26,11 +26,11 @@ from ytsentiment.api.settings import Settings
 from ytsentiment.api.state import EXTENSION_KEY
 from ytsentiment.config import model_name as default_model_name
 from ytsentiment.storage.db import make_engine, safe_url
-from ytsentiment.storage.errors import NotLoggedYet, UnknownPrediction
+from ytsentiment.storage.errors import UnknownPrediction
 from ytsentiment.storage.feedback import record_feedback
 from ytsentiment.storage.migrate import upgrade
 from ytsentiment.storage.monitor import monitor_runs
-from ytsentiment.storage.spool import NO_STATS, Spool, encode, read_stats, spooled
+from ytsentiment.storage.spool import NO_STATS, Spool, encode, insert_rows, read_stats, spooled_row
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STORAGE_KEY = "ytsentiment.storage"
+SPOOL_RACE_SECONDS = 0.2
 MIGRATE_RETRY_SECONDS = 60.0
 
 
@@ -152,18 +153,32 @@ class StorageState:
     def record_feedback(self, *, label: int, client_id: str, prediction_id: str | None, text: str | None,
                         model_info: dict | None, address: str | None = None,
                         max_clients_per_address: int | None = None):
-        """``storage.record_feedback``; raises UnknownPrediction (NotLoggedYet when the prediction is still in
-        the spool), InvalidFeedback, TooManyClients or SQLAlchemyError."""
+        """``storage.record_feedback``. A prediction still waiting in this host's spool is written first (as the
+        writer would write it: its later load adds nothing), so a label right after the answer is taken. Raises
+        UnknownPrediction, NotLoggedYet (too far behind to tell), InvalidFeedback, TooManyClients or
+        SQLAlchemyError."""
         info = model_info or {}
-        try:
+
+        def record():
             return record_feedback(self.engine, label=label, client_id=client_id, prediction_id=prediction_id,
                                    text=text, model_name=info.get("name") or default_model_name(),
                                    model_version=None if info.get("version") is None else str(info["version"]),
                                    address=address, max_clients_per_address=max_clients_per_address)
+
+        try:
+            return record()
         except UnknownPrediction:
-            if prediction_id and self.logging_enabled and spooled(self.storage_settings.spool_dir, prediction_id):
-                raise NotLoggedYet(prediction_id) from None
-            raise
+            if not (prediction_id and self.logging_enabled):
+                raise
+            spool = self.storage_settings.spool_dir
+            row = spooled_row(spool, prediction_id)
+            if row is None:  # the answer is sent before its line is appended (call_on_close): look once more
+                time.sleep(SPOOL_RACE_SECONDS)
+                row = spooled_row(spool, prediction_id)
+            if row is None:
+                raise
+            insert_rows(self.engine, [row])
+            return record()
 
     def latest_monitor_run(self, model_name: str) -> dict | None:
         """The newest ``monitor_runs`` row of ``model_name`` (``storage.monitor_runs`` shape), cached for

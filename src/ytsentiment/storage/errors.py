@@ -32,4 +32,4 @@ class TooManyClients(YtSentimentError):
 
 
 class NotLoggedYet(UnknownPrediction):
-    """The prediction is served and waits in the prediction log's spool: retry in a few seconds (HTTP 503)."""
+    """The prediction is not in the database and the spool holds too much to look it up there: retry (HTTP 503)."""

@@ -29,6 +29,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ytsentiment.storage.db import safe_url
+from ytsentiment.storage.errors import NotLoggedYet
 from ytsentiment.storage.models import Prediction
 from ytsentiment.storage.rows import prediction_row
 
@@ -73,14 +74,33 @@ def _size(path: Path) -> int:
         return 0
 
 
-def spooled(directory: Path | str, prediction_id: str, newest: int = 16) -> bool:
-    """Whether one of the ``newest`` segments still waiting in the spool holds ``prediction_id``."""
-    needle = f'"{prediction_id}"'.encode()
-    for path in sorted(Path(directory).glob("*.seg"))[-newest:]:
-        with contextlib.suppress(FileNotFoundError):
-            if needle in path.read_bytes():
-                return True
-    return False
+def spooled_row(directory: Path | str, prediction_id: str, max_bytes: int = 64 * 2**20) -> dict | None:
+    """The ``predictions`` row of ``prediction_id`` from the segments waiting in the spool (newest first), or None
+    when none holds it. Raises ``NotLoggedYet`` when the waiting segments hold more than ``max_bytes`` and the ones
+    read did not have it: it may be in an older one, so the answer is "later", not "unknown"."""
+    needle, read = f'"{prediction_id}"'.encode(), 0
+    for path in sorted(Path(directory).glob("*.seg"), reverse=True):
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:  # loaded and deleted meanwhile
+            continue
+        read += len(data)
+        if read > max_bytes:
+            raise NotLoggedYet(prediction_id)
+        for line in data.split(b"\n")[:-1] if needle in data else ():  # a torn last line has no newline
+            if needle in line:
+                with contextlib.suppress(ValueError, KeyError, TypeError):
+                    return next((row for row in rows_of(json.loads(line)) if row["id"] == prediction_id), None)
+    return None
+
+
+def insert_rows(engine, rows: list[dict]) -> None:
+    """INSERT ... ON CONFLICT (id) DO NOTHING of ``predictions`` rows, in one transaction."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    with engine.begin() as conn:
+        conn.execute(dialect.insert(Prediction).on_conflict_do_nothing(index_elements=["id"]), rows)
 
 
 class Spool:
@@ -240,15 +260,13 @@ class SpoolWriter:
                 bad.append(line.decode(errors="replace"))
         try:
             try:
-                with self.engine.begin() as conn:
-                    if rows:
-                        conn.execute(self._insert(), rows)
+                if rows:
+                    insert_rows(self.engine, rows)
             except (IntegrityError, DataError):  # some row's content: write the others one by one
                 good = []
                 for row in rows:
                     try:
-                        with self.engine.begin() as conn:
-                            conn.execute(self._insert(), [row])
+                        insert_rows(self.engine, [row])
                         good.append(row)
                     except (IntegrityError, DataError):
                         bad.append(json.dumps(row, default=str))
@@ -266,12 +284,6 @@ class SpoolWriter:
         self._health(True)
         path.unlink()
         return True
-
-    def _insert(self):
-        from sqlalchemy.dialects import postgresql, sqlite
-
-        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
-        return dialect.insert(Prediction).on_conflict_do_nothing(index_elements=["id"])
 
     def _health(self, healthy: bool, error: Exception | None = None) -> None:
         if healthy and not self.stats["healthy"]:

@@ -6,9 +6,10 @@ logged: exactly one of ``prediction_id`` and ``text``. ``label`` is -1, 0 or 1; 
 the client keeps (the extension: a random UUID in its storage), 8-64 characters of ``[A-Za-z0-9_-]``.
 
 One label per (comment, client), stored by ``ytsentiment.storage.feedback.record_feedback``: 201 ``created`` the first
-time, then 200 ``updated`` (another label replaces it) or ``unchanged``. An unknown prediction id is 404; when
-the database cannot be reached the answer is 503 with Retry-After: feedback is never queued, so the person knows
-the label was not saved.
+time, then 200 ``updated`` (another label replaces it) or ``unchanged``. A prediction still on its way to the
+database (in this host's log spool) is written first, so a label sent right after the answer is taken. An unknown
+prediction id is 404; when the database cannot be reached the answer is 503 with Retry-After: feedback is never
+queued, so the person knows the label was not saved.
 
 Rate limits (``ytsentiment.api.limits``): FEEDBACK_RATE_LIMIT per client id and FEEDBACK_ADDRESS_RATE_LIMIT per
 address; besides, one address may send feedback under at most FEEDBACK_CLIENTS_PER_ADDRESS client ids a day
@@ -44,7 +45,7 @@ CLIENT_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
 PREDICTION_ID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 DATABASE_RETRY_AFTER_SECONDS = 30
 CLIENTS_RETRY_AFTER_SECONDS = 3600
-SPOOL_RETRY_AFTER_SECONDS = 2  # a spool segment reaches the database within PREDICTION_LOG_SEGMENT_SECONDS + 0.5 s
+SPOOL_RETRY_AFTER_SECONDS = 5
 
 
 class FeedbackAck(BaseModel):
@@ -113,9 +114,8 @@ FEEDBACK_OPERATION = {
         "404": openapi.error("No logged prediction has this `prediction_id`; send the comment's `text` instead."),
         "429": openapi.error("Too many labels from this client or address, or too many client ids from this "
                              "address; retry after Retry-After seconds."),
-        "503": openapi.error("The database cannot be reached, or the prediction is not in it yet (served a moment "
-                             "ago): the label was not saved; retry after Retry-After "
-                             "seconds."),
+        "503": openapi.error("The database cannot be reached, or the prediction log is too far behind to find the "
+                             "prediction: the label was not saved; retry after Retry-After seconds."),
     },
 }
 
@@ -138,8 +138,8 @@ def feedback():
                                        max_clients_per_address=state.settings.feedback_clients_per_address)
     except NotLoggedYet:
         raise ApiError(503, "prediction not logged yet", (
-            f"prediction_id {body.prediction_id} was served and is on its way to the prediction log; the label "
-            f"was not saved: retry after {SPOOL_RETRY_AFTER_SECONDS} seconds"),
+            f"prediction_id {body.prediction_id} is not in the database yet and the prediction log is too far behind "
+            f"to look it up; the label was not saved: retry after {SPOOL_RETRY_AFTER_SECONDS} seconds"),
             {"Retry-After": str(SPOOL_RETRY_AFTER_SECONDS)}) from None
     except UnknownPrediction:
         raise ApiError(404, "unknown prediction", (
