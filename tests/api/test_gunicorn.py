@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from support.servers import start_gunicorn, workers_and_writers
 
 from ytsentiment.api.settings import EXTENSION_ORIGIN
+from ytsentiment.storage.spool import read_stats
 
 pytestmark = pytest.mark.slow
 
@@ -334,9 +335,17 @@ def test_no_row_is_lost_when_the_server_the_worker_or_the_writer_ends(trained_mo
         while _logged(url) < 50 and time.monotonic() < deadline:
             time.sleep(0.1)
         assert _logged(url) == 50
+        # the counters agree with the table: the writer's own figures (what /metrics serves) and, on a clean stop,
+        # what the worker's last log line says
+        assert read_stats(tmp_path / "server.spool") == {**read_stats(tmp_path / "server.spool"), "written": 50,
+                                                          "rejected": 0, "healthy": True}
         if how != "SIGTERM to gunicorn":
             server.wait_ready()
             assert metric_total(server.url, "ytsentiment_prediction_log_written_total") == 50
             assert metric_total(server.url, "ytsentiment_prediction_log_dropped_total") == 0
+        else:
+            logged = server.log_text()
+            assert "prediction log closed: 50 rows of this worker left in the spool for the writer, 0 dropped" in logged
+            assert re.search(r"writer stopped: 50 rows written in all, 0 rejected; 0 segments left in \S+\n", logged)
     finally:
         server.stop()

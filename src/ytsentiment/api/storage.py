@@ -145,7 +145,9 @@ class StorageState:
         """Close this process's spool segment (its rows stay for the writer), then the engine."""
         self._closing.set()
         if self._log is not None and self._pid == os.getpid():
-            log.info("prediction log closed: %s", self._log.close())
+            closed = self._log.close()
+            log.info("prediction log closed: %d rows of this worker left in the spool for the writer, %d dropped",
+                     closed["queued"], closed["dropped"])
         if self._owns_engine:
             self.engine.dispose()
 

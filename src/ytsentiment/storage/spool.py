@@ -233,7 +233,11 @@ class SpoolWriter:
             log.info("prediction log writer: loading %s into %s", self.dir, self.where)
             while not stop.wait(self.poll_seconds if self.load_ready() else self.retry_seconds):
                 pass
-            self.load_ready()  # what the workers closed while it stopped
+            done = self.load_ready()  # what the workers closed while it stopped
+            left = sum(1 for _ in self.dir.glob("*.seg"))
+            log.info("prediction log writer stopped: %d rows written in all, %d rejected; %d segments left in %s%s",
+                     self.stats["written"], self.stats["rejected"], left, self.dir,
+                     "" if done else f" ({self.where} cannot be reached)")
 
     def load_ready(self) -> bool:
         """Load every closed segment, oldest first; False when the database cannot take them (they wait)."""
