@@ -133,6 +133,10 @@ purge: install ## delete logged predictions older than PREDICTION_LOG_RETENTION_
 bench-api: install ## in-process vs gunicorn throughput, p50/p95 latency, worker RSS, time to ready
 	$(PY) scripts/bench_api.py
 
+.PHONY: bench-soak
+bench-soak: install ## mixed traffic for 90 s with a worker killed, PostgreSQL stopped and a slow client: 5xx, rows, RSS
+	$(PY) scripts/bench_soak.py
+
 # ---- monitor and improve --------------------------------------------------------------------------------------
 .PHONY: monitor monitoring-check monitoring-up feedback-source
 monitor: install ## drift + live quality of @production -> reports/monitor/{report.html,summary.json}, MLflow, DB

@@ -38,7 +38,7 @@ import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO.parent / "shared" / "data" / "human" / "youtube_thelwall_ss_binary.csv"
+DEFAULT_DATA = REPO / "data" / "interim"  # the clean stage's splits (dvc repro): their youtube_thelwall comments
 BATCHES = (1, 100, 500)
 ROUNDS = 8  # paired in-process/API slices per batch size: this VM's speed drifts +-15 % between 1 s slices
 TARGETS = {"p50_ms": 30.0, "ratio": 0.70, "rss_mb": 400.0, "ready_s": 10.0}
@@ -49,7 +49,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--model-uri",
                         default=os.environ.get("MODEL_URI") or "models:/ytsentiment@production")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
-                        help="CSV of real comments (default: %(default)s)")
+                        help="CSV of real comments (default: the clean stage's YouTube comments, %(default)s)")
     parser.add_argument("--text-column", default="text")
     parser.add_argument("--seconds", type=float, default=4.0, help="duration of each measurement")
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))
@@ -59,11 +59,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def load_texts(path: Path, column: str) -> list[str]:
+    """Comments from a CSV (its ``column``), or from the clean stage's directory (the ``youtube_thelwall`` rows of
+    its train and test splits), shuffled with a fixed seed."""
     import pandas as pd
 
-    if not path.is_file():
+    if path.is_dir():
+        splits = [path / "train.parquet", path / "test.parquet"]
+        if not all(split.is_file() for split in splits):
+            raise SystemExit(f"no clean-stage splits in {path}: run `dvc repro` (or `make run`), or pass --data CSV")
+        frame = pd.concat([pd.read_parquet(split, columns=["text", "source"]) for split in splits])
+        texts = frame.loc[frame["source"] == "youtube_thelwall", "text"].tolist()
+    elif path.is_file():
+        texts = pd.read_csv(path)[column].dropna().astype(str).tolist()
+    else:
         raise SystemExit(f"no comment data at {path}; pass --data CSV (with a '{column}' column)")
-    texts = pd.read_csv(path)[column].dropna().astype(str).tolist()
     random.Random(0).shuffle(texts)
     return texts
 

@@ -81,10 +81,7 @@ class PostgresServer:
                   "--locale=C", "--no-sync")
         for _ in range(self.attempts):
             self.port = free_port()
-            options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                       "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100")
-            done = self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options,
-                             "-w", "-t", str(self.timeout), "start", check=False)
+            done = self._pg_ctl_start()
             if done.returncode == 0:
                 return self
             tail = self.log.read_text(errors="replace")[-2000:] if self.log.exists() else done.stderr
@@ -93,6 +90,21 @@ class PostgresServer:
                 raise RuntimeError(f"PostgreSQL did not start:\n{done.stdout}\n{done.stderr}\n{tail}")
         self.stop()
         raise RuntimeError(f"PostgreSQL did not find a free port in {self.attempts} attempts")
+
+    def _pg_ctl_start(self) -> subprocess.CompletedProcess:
+        options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
+                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100")
+        return self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options,
+                         "-w", "-t", str(self.timeout), "start", check=False)
+
+    def halt(self) -> None:
+        """Stop the server, keeping its data (``resume()`` starts it again on the same port): a real outage."""
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def resume(self) -> None:
+        done = self._pg_ctl_start()
+        if done.returncode != 0:
+            raise RuntimeError(f"PostgreSQL did not start again:\n{done.stderr}\n{self.log.read_text()[-2000:]}")
 
     def stop(self) -> None:
         if self.root is None:
