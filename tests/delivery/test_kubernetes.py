@@ -73,14 +73,19 @@ def find(objects: list[dict], kind: str, name: str | None = None) -> dict:
     return found[0]
 
 
-def pod_spec(obj: dict) -> dict | None:
+def pod_template(obj: dict) -> dict | None:
     if obj["kind"] == "CronJob":
-        return obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        return obj["spec"]["jobTemplate"]["spec"]["template"]
     if obj["kind"] in {"Deployment", "Job", "StatefulSet", "DaemonSet", "ReplicaSet"}:
-        return obj["spec"]["template"]["spec"]
+        return obj["spec"]["template"]
     if obj["kind"] == "Pod":
-        return obj["spec"]
+        return obj
     return None
+
+
+def pod_spec(obj: dict) -> dict | None:
+    template = pod_template(obj)
+    return None if template is None else template["spec"]
 
 
 def containers(obj: dict) -> Iterator[tuple[str, dict, dict]]:
@@ -413,10 +418,9 @@ def test_network_policies_select_every_pod(release):
         return ok
 
     for obj in release:
-        spec = pod_spec(obj)
-        if spec is None:
+        template = pod_template(obj)
+        if template is None:
             continue
-        template = obj["spec"]["jobTemplate"]["spec"]["template"] if obj["kind"] == "CronJob" else obj["spec"]["template"]
         egress = [p for p in policies if selects(p, template["metadata"]["labels"]) and p["spec"].get("egress")]
         assert egress, f"{obj['kind']}/{obj['metadata']['name']}: no policy lets it reach the database"
         ports = {port["port"] for p in egress for rule in p["spec"]["egress"] for port in rule["ports"]}
