@@ -144,6 +144,9 @@ def check_security(objects: list[dict]) -> list[str]:
                 bad.append(f"{where}: capabilities not all dropped")
             if sc.get("privileged"):
                 bad.append(f"{where}: privileged")
+            seccomp = sc.get("seccompProfile") or pod.get("securityContext", {}).get("seccompProfile", {})
+            if seccomp.get("type") not in {"RuntimeDefault", "Localhost"}:  # Pod Security "restricted"
+                bad.append(f"{where}: no seccomp profile")
     return bad
 
 
@@ -207,6 +210,8 @@ BREAKS: list[tuple[str, str, Callable[[list[dict]], None]]] = [
     ("security", "writable root", lambda o: _writer(o)["securityContext"].update(readOnlyRootFilesystem=False)),
     ("security", "escalation", lambda o: _monitor(o)["securityContext"].pop("allowPrivilegeEscalation")),
     ("security", "capabilities kept", lambda o: _api(o)["securityContext"].pop("capabilities")),
+    ("security", "no seccomp profile", lambda o: find(o, "Job")["spec"]["template"]["spec"]["securityContext"].pop(
+        "seccompProfile")),
     ("images", ":latest", lambda o: _api(o).update(image="registry.example/ytsentiment:latest")),
     ("images", "untagged", lambda o: _monitor(o).update(image="registry.example/ytsentiment-monitor")),
     ("images", "no registry", lambda o: _writer(o).update(image="ytsentiment:0123abc-m7")),
