@@ -172,15 +172,13 @@ class StorageState:
         except UnknownPrediction:
             if not (prediction_id and self.logging_enabled):
                 raise
-            spool = self.storage_settings.spool_dir
-            row = spooled_row(spool, prediction_id)
-            if row is None:  # the answer is sent before its line is appended (call_on_close): look once more
-                time.sleep(SPOOL_RACE_SECONDS)
-                row = spooled_row(spool, prediction_id)
-            if row is None:
-                raise
-            insert_rows(self.engine, [row])
-            return record()
+        for _ in range(2):  # its line is appended after the answer is sent (call_on_close): look twice
+            row = spooled_row(self.storage_settings.spool_dir, prediction_id)
+            if row is not None:
+                insert_rows(self.engine, [row])
+                break
+            time.sleep(SPOOL_RACE_SECONDS)
+        return record()  # also when the writer loaded it (and deleted its segment) meanwhile; else UnknownPrediction
 
     def latest_monitor_run(self, model_name: str) -> dict | None:
         """The newest ``monitor_runs`` row of ``model_name`` (``storage.monitor_runs`` shape), cached for
