@@ -18,6 +18,12 @@ Prediction log and feedback (counters, summed over workers like the others):
 for every worker: ``LogCollector``), ``ytsentiment_feedback_total{label}``
 (labels stored by ``POST /feedback``, by the label a person gave: negative/neutral/positive).
 
+The challenger (``ytsentiment.api.shadow``; counters summed over workers): ``ytsentiment_shadow_scored_total``
+(comments it scored), ``ytsentiment_shadow_disagreements_total`` (of those, classed otherwise than production),
+``ytsentiment_shadow_skipped_total{reason}`` (comments of sampled requests not scored: ``queue_full``, ``too_large``,
+``error``), ``ytsentiment_shadow_cpu_seconds_total`` (its scoring thread's CPU) and
+``ytsentiment_shadow_model_info{name,version}`` (1 while a worker shadows that version).
+
 Monitoring gauges (``MonitorCollector``): the latest ``monitor_runs`` row of the served model, read from the
 database at scrape time (cached MONITOR_CACHE_SECONDS). They are NOT multiprocess files: the values are the same
 for every worker (one database), so the scraped worker reports them straight from its own cached read, which
@@ -55,6 +61,7 @@ from ytsentiment.contract import NAMES
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 UNMATCHED_ROUTE = "<unmatched>"
+SHADOW_SKIP_REASONS = ("queue_full", "too_large", "error")
 
 
 def multiprocess_mode() -> bool:
@@ -88,6 +95,18 @@ class Metrics:
                                 registry=self.registry)
         for label in NAMES:
             self.feedback.labels(label)
+        self.shadow_scored = Counter("ytsentiment_shadow_scored", "Comments the challenger scored off the request "
+                                     "path.", registry=self.registry)
+        self.shadow_disagreements = Counter("ytsentiment_shadow_disagreements", "Comments the challenger classed "
+                                            "otherwise than production.", registry=self.registry)
+        self.shadow_skipped = Counter("ytsentiment_shadow_skipped", "Comments of sampled requests the challenger did "
+                                      "not score, by reason.", ["reason"], registry=self.registry)
+        for reason in SHADOW_SKIP_REASONS:
+            self.shadow_skipped.labels(reason)
+        self.shadow_cpu = Counter("ytsentiment_shadow_cpu_seconds", "CPU time of the challenger's scoring threads.",
+                                  registry=self.registry)
+        self.shadow_model = Gauge("ytsentiment_shadow_model_info", "The challenger being shadowed (value 1).",
+                                  ["name", "version"], registry=self.registry, multiprocess_mode="livemax")
         self.collectors: list[Collector] = []
 
     def use_collector(self, collector: Collector) -> None:
@@ -110,6 +129,17 @@ class Metrics:
     def set_model(self, info: dict) -> None:
         self.model_info.labels(str(info.get("name")), str(info.get("version")), str(info.get("alias"))).set(1)
         self.model_ready.set(1)
+
+    def set_shadow_model(self, info: dict) -> None:
+        self.shadow_model.labels(str(info.get("name")), str(info.get("version"))).set(1)
+
+    def count_shadow_scored(self, comments: int, disagreements: int) -> None:
+        self.shadow_scored.inc(comments)
+        if disagreements:
+            self.shadow_disagreements.inc(disagreements)
+
+    def count_shadow_skipped(self, reason: str, comments: int) -> None:
+        self.shadow_skipped.labels(reason).inc(comments)
 
     def count_feedback(self, label: str) -> None:
         self.feedback.labels(label).inc()
