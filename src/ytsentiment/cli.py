@@ -49,7 +49,8 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--metrics", default="reports/metrics.json")
     p.add_argument("--provenance", default="data/raw/sources.json")
     p.add_argument("--card", default="reports/model_card.md")
-    p = cmd("promote", "ytsentiment.gate:promote_command", "gate @candidate; promote it to @production when it passes")
+    p = cmd("promote", "ytsentiment.promotion:promote_command",
+            "gate @candidate; promote it to @production when it passes")
     p.add_argument("--params", default="params.yaml")
     p.add_argument("--test", default="data/interim/test.parquet")
     p.add_argument("--report", default="reports/promotion.json")

@@ -2,8 +2,9 @@
 
 Aliases only (stages are deprecated): `candidate` is the newest registered version, `production` is what serves,
 `previous` is the production version it replaced, `challenger` a version the API scores a sample of live requests
-with, off the request path, beside production (``challenge``; decision 0016); promoting it clears the alias. Every decision is written onto the version as tags, so the
-registry itself is the audit log; the CLI also writes it to a JSON report.
+with, off the request path, beside production (``challenge``; decision 0016); promoting it clears the alias.
+Every decision is written onto the version as tags, so the registry itself is the audit log; the CLI also writes it
+to a JSON report.
 
 ``register_run`` is what ``ytsentiment register`` does with the evaluate stage's reports (run.json, metrics.json,
 sources.json): register the run's model with its data and metric tags, and write the model card.

@@ -34,7 +34,10 @@ read or no run exists; a figure the run did not measure (null) is left out rathe
 ``ytsentiment_monitor_feedback_count``, ``ytsentiment_monitor_class_share{sentiment}`` (predicted class mix of the
 window), ``ytsentiment_monitor_last_run_timestamp_seconds``, and the thresholds the run used
 (params.yaml ``monitor:``): ``ytsentiment_monitor_drift_threshold`` (``drift_share``) and
-``ytsentiment_monitor_live_f1_floor``.
+``ytsentiment_monitor_live_f1_floor``. With a challenger (``summary["shadow"]``):
+``ytsentiment_monitor_shadow_comments``, ``..._shadow_agreement``, ``..._shadow_feedback_count`` (by
+``challenger_version``), ``..._shadow_live_macro_f1{model,model_version}`` and
+``..._shadow_latency_p50_ms{model}``.
 """
 
 from __future__ import annotations
@@ -225,5 +228,32 @@ def monitor_families(run: dict[str, Any]) -> list[GaugeMetricFamily]:
             if isinstance(mix.get(name), int | float):
                 shares.add_metric([name], float(mix[name]))
         families.append(shares)
-    return [f for f in families if f is not None]
+    return [f for f in families if f is not None] + shadow_families(summary.get("shadow"))
+
+
+def shadow_families(shadow: dict[str, Any] | None) -> list[GaugeMetricFamily]:
+    """The challenger's gauges of a monitoring run's ``summary["shadow"]`` (none without a challenger)."""
+    if not isinstance(shadow, dict):
+        return []
+    version = {"challenger_version": str(shadow.get("challenger_version"))}
+    live = shadow.get("live") or {}
+    families = [
+        _gauge("ytsentiment_monitor_shadow_comments", "Comments the challenger shadowed (latest monitoring run).",
+               shadow.get("n_shadowed"), version),
+        _gauge("ytsentiment_monitor_shadow_agreement", "Share of shadowed comments the challenger classed as "
+               "production did.", shadow.get("agreement"), version),
+        _gauge("ytsentiment_monitor_shadow_feedback_count", "Feedback rows about shadowed comments.",
+               live.get("n_feedback"), version),
+    ]
+    f1 = GaugeMetricFamily("ytsentiment_monitor_shadow_live_macro_f1", "Live macro-F1 of each model on the feedback "
+                           "about shadowed comments.", labels=["model", "model_version"])
+    for who, v in (("production", shadow.get("production_version")), ("challenger", shadow.get("challenger_version"))):
+        if isinstance((live.get(who) or {}).get("macro_f1"), int | float):
+            f1.add_metric([who, str(v)], float(live[who]["macro_f1"]))
+    latency = GaugeMetricFamily("ytsentiment_monitor_shadow_latency_p50_ms", "Median time of each model for a "
+                                "shadowed request's batch (ms).", labels=["model"])
+    for who in ("production", "challenger"):
+        if isinstance((shadow.get("latency_ms") or {}).get(f"{who}_p50"), int | float):
+            latency.add_metric([who], float(shadow["latency_ms"][f"{who}_p50"]))
+    return [f for f in families if f is not None] + [f for f in (f1, latency) if f.samples]
 

@@ -29,31 +29,15 @@ import pandas as pd
 
 from ytsentiment.contract import CLASSES, LABELS, TEXT_COLUMN
 from ytsentiment.language import identify, is_supported
+from ytsentiment.scoring import wilson
 from ytsentiment.storage.rows import new_prediction_ids
 
-Z_95 = 1.959963984540054  # standard normal quantile for a two-sided 95 % interval
 DEFAULT_MIN_MONTH_COMMENTS = 10
 
 
 def ten_scale(mean: float) -> float:
     """A mean sentiment in [-1, 1] on the API's 0-10 scale, to 2 decimals."""
     return round((mean + 1) * 5, 2)
-
-
-def wilson(k: int, n: int, z: float = Z_95) -> dict[str, float | None]:
-    """Share ``k / n`` with its Wilson score interval (95 % by default), each to 4 decimals; None when n = 0.
-
-    Unlike the normal approximation it stays within [0, 1] and is not zero-width at 0 or n, which matters for the
-    small comment sections the extension often sees (5 of 10 positive: 0.2366..0.7634).
-    """
-    if n <= 0:
-        return {"share": None, "low": None, "high": None}
-    p = k / n
-    z2 = z * z
-    denominator = 1 + z2 / n
-    centre = (p + z2 / (2 * n)) / denominator
-    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denominator
-    return {"share": round(p, 4), "low": round(max(0.0, centre - half), 4), "high": round(min(1.0, centre + half), 4)}
 
 
 def month_of(moment: datetime) -> str:
