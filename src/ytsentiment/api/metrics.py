@@ -21,7 +21,7 @@ for every worker: ``LogCollector``), ``ytsentiment_feedback_total{label}``
 The challenger (``ytsentiment.api.shadow``; counters summed over workers): ``ytsentiment_shadow_scored_total``
 (comments it scored), ``ytsentiment_shadow_disagreements_total`` (of those, classed otherwise than production),
 ``ytsentiment_shadow_skipped_total{reason}`` (comments of sampled requests not scored: ``queue_full``, ``too_large``,
-``error``), ``ytsentiment_shadow_cpu_seconds_total`` (its scoring thread's CPU) and
+``loading``, ``error``), ``ytsentiment_shadow_cpu_seconds_total`` (its scoring thread's CPU) and
 ``ytsentiment_shadow_model_info{name,version}`` (1 while a worker shadows that version).
 
 Monitoring gauges (``MonitorCollector``): the latest ``monitor_runs`` row of the served model, read from the
@@ -64,7 +64,7 @@ from ytsentiment.contract import NAMES
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 UNMATCHED_ROUTE = "<unmatched>"
-SHADOW_SKIP_REASONS = ("queue_full", "too_large", "error")
+SHADOW_SKIP_REASONS = ("queue_full", "too_large", "loading", "error")
 
 
 def multiprocess_mode() -> bool:

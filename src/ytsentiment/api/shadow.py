@@ -6,8 +6,8 @@ such alias, the same version as production, SHADOW_SAMPLE 0 or no prediction log
 to load is logged and leaves production untouched.
 
 ``offer`` runs in the request thread and costs a random draw and a non-blocking ``put``: a sampled request
-(SHADOW_SAMPLE) joins a bounded queue (SHADOW_QUEUE requests); a full queue or a request above SHADOW_MAX_COMMENTS is
-skipped and counted, never waited for. One background thread per worker scores the queue with the challenger, counts
+(SHADOW_SAMPLE) joins a bounded queue (SHADOW_QUEUE requests); a full queue, a request above SHADOW_MAX_COMMENTS or
+a challenger still loading is skipped and counted, never waited for. One background thread per worker scores the queue with the challenger, counts
 what it scored and where it disagreed with production, and hands the answers to ``sink`` (the prediction log's
 ``record_shadow``): same ``prediction_id`` as production's row, the challenger's version, class, probabilities and
 time. An error there is counted and logged; the answer was sent long before.
@@ -99,7 +99,10 @@ class Shadow:
 
     def offer(self, texts: Sequence[str], predictions: Sequence[dict[str, Any]]) -> None:
         """A served request: queue it for the challenger when sampled; never blocks."""
-        if self.state != "ready" or self._random.random() >= self.settings.shadow_sample:
+        if self.state not in ("ready", "loading") or self._random.random() >= self.settings.shadow_sample:
+            return
+        if self.state == "loading":
+            self.metrics.count_shadow_skipped("loading", len(texts))
             return
         if len(texts) > self.settings.shadow_max_comments:
             self.metrics.count_shadow_skipped("too_large", len(texts))
