@@ -5,12 +5,12 @@ start): CHALLENGER_URI, else ``models:/NAME@challenger`` beside a MODEL_URI of t
 such alias, the same version as production, SHADOW_SAMPLE 0 or no prediction log: no shadow. A challenger that fails
 to load is logged and leaves production untouched.
 
-``offer`` runs in the request thread and costs a random draw and a non-blocking ``put``: a sampled request
-(SHADOW_SAMPLE) joins a bounded queue (SHADOW_QUEUE requests); a full queue, a request above SHADOW_MAX_COMMENTS or
-a challenger still loading is skipped and counted, never waited for. One background thread per worker scores the queue with the challenger, counts
-what it scored and where it disagreed with production, and hands the answers to ``sink`` (the prediction log's
-``record_shadow``): same ``prediction_id`` as production's row, the challenger's version, class, probabilities and
-time. An error there is counted and logged; the answer was sent long before.
+``offer`` runs once the answer is sent and costs a random draw and a non-blocking ``put``: a sampled request
+(SHADOW_SAMPLE) joins a bounded queue (SHADOW_QUEUE requests); a full queue, a request above SHADOW_MAX_COMMENTS or a
+challenger still loading is skipped and counted, never waited for. One background thread per worker scores the queue
+with the challenger, counts what it scored and where it disagreed with production, and hands the answers to ``sink``
+(the prediction log's ``record_shadow``): same ``prediction_id`` as production's row, the challenger's version,
+class, probabilities and time. An error there is counted and logged; the answer was sent long before.
 """
 
 from __future__ import annotations
