@@ -17,7 +17,7 @@ from ytsentiment.api.settings import Settings
 from ytsentiment.api.shadow import challenger_uri
 
 from .conftest import FAKE_INFO, FakeModel
-from .test_storage import metric, rows, storage_of
+from .test_storage import metric, rows, samples, storage_of
 
 PRODUCTION, CHALLENGER = "fake://production", "fake://challenger"
 COMMENTS = ["so good", "bad one", "plain words"]
@@ -93,7 +93,7 @@ def test_the_challengers_answers_are_logged_beside_productions(make_db_app, db_u
     assert all(r["latency_ms"] is not None for r in rows(db_url))  # production's own time, beside it
     assert metric(client, "ytsentiment_shadow_scored_total") == 3
     assert metric(client, "ytsentiment_shadow_disagreements_total") == 2
-    assert metric(client, "ytsentiment_shadow_model_info", name="fake", version="8") == 1
+    assert samples(client)[("ytsentiment_shadow_model_info", (("name", "fake"), ("version", "8")))] == 1
     assert metric(client, "ytsentiment_prediction_log_written_total") == 3  # production's rows only
 
 
@@ -182,3 +182,23 @@ def test_an_absent_alias_or_productions_own_version_is_no_challenger(make_db_app
     while shadow.state == "loading" and time.monotonic() < deadline:
         time.sleep(0.01)
     assert shadow.state == state
+
+
+def test_the_monitor_runs_challenger_figures_become_gauges():
+    from ytsentiment.api.metrics import monitor_families
+
+    shadow = {"production_version": "4", "challenger_version": "5", "n_shadowed": 300, "agreement": 0.85,
+              "live": {"n_feedback": 60, "production": {"macro_f1": 0.61}, "challenger": {"macro_f1": 0.66}},
+              "latency_ms": {"production_p50": 3.5, "challenger_p50": None}}
+    got = {(s.name, tuple(sorted(s.labels.items()))): s.value
+           for family in monitor_families({"model_version": "4", "summary": {"shadow": shadow}})
+           for s in family.samples}
+    assert {k: v for k, v in got.items() if "shadow" in k[0]} == {
+        ("ytsentiment_monitor_shadow_comments", (("challenger_version", "5"),)): 300,
+        ("ytsentiment_monitor_shadow_agreement", (("challenger_version", "5"),)): 0.85,
+        ("ytsentiment_monitor_shadow_feedback_count", (("challenger_version", "5"),)): 60,
+        ("ytsentiment_monitor_shadow_live_macro_f1", (("model", "production"), ("model_version", "4"))): 0.61,
+        ("ytsentiment_monitor_shadow_live_macro_f1", (("model", "challenger"), ("model_version", "5"))): 0.66,
+        ("ytsentiment_monitor_shadow_latency_p50_ms", (("model", "production"),)): 3.5,
+    }
+    assert not [f for f in monitor_families({"model_version": "4", "summary": {}}) if "shadow" in f.name]

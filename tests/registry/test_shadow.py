@@ -212,6 +212,9 @@ def test_shadow_end_to_end(registry, good_model, worse_model, comments, tmp_path
     assert registry.alias("production") == "2" and registry.alias("challenger") == "3"
     assert registry.tags("3")["gate.online.result"] == "failed"
     assert "Gate decision: **refused**" in registry.version("3").description
+    assert registry.cli("challenge") == 2  # neither a version nor --clear
+    assert registry.cli("challenge", "--clear") == 0 and registry.alias("challenger") is None
+    assert registry.tags("3")["challenger.cleared_by"]
 
 
 def without_id(prediction: dict) -> dict:
@@ -240,3 +243,26 @@ def test_online_params_are_validated(tmp_path):
         raw["gate"]["online"] = bad
         with pytest.raises(YtSentimentError, match="gate.online"):
             parse_params(raw)
+
+
+def test_check_online_names_each_missing_piece_of_evidence():
+    from ytsentiment.config import OnlineGateParams
+    from ytsentiment.gate import check_online
+
+    online = OnlineGateParams(min_shadowed=100, min_feedback=50, tolerance=0.02)
+
+    def evidence(n_shadowed: int, n_feedback: int, production: float, challenger: float) -> dict:
+        live = {"n_feedback": n_feedback}
+        if n_feedback:
+            live.update(production={"macro_f1": production, "low": 0.0, "high": 1.0},
+                        challenger={"macro_f1": challenger, "low": 0.0, "high": 1.0},
+                        difference={"macro_f1": challenger - production, "low": -1.0, "high": 1.0})
+        return {"production_version": "4", "challenger_version": "5", "n_shadowed": n_shadowed, "agreement": 0.8,
+                "live": live}
+
+    entry, reasons = check_online(online, evidence(100, 50, 0.70, 0.68))  # exactly the minimums, within tolerance
+    assert reasons == [] and entry["result"] == "ok" and entry["difference"] == pytest.approx(-0.02)
+    entry, reasons = check_online(online, evidence(99, 49, 0.70, 0.6799))
+    assert entry["result"] == "failed" and [r.split(":")[1].split()[0] for r in reasons] == ["99", "49", "live"]
+    _, reasons = check_online(online, evidence(500, 0, 0.0, 0.0))
+    assert reasons == ["online: 0 feedback rows about the shadowed comments < 50"]

@@ -7,8 +7,8 @@ served while the challenger shadowed it (``shadow_predictions`` joined to ``pred
   ``flips``: comments by production's class (rows) and the challenger's (columns), by class name;
 - ``live``: on the feedback rows people sent about those comments (``feedback.prediction_id``; one row per
   client), each model's macro-F1 and accuracy, macro-F1 with a 95 % percentile bootstrap interval, and the paired
-  difference (challenger - production) with its interval. Macro-F1 averages over the classes present in the labels
-  or in either model's answers (the same classes for both), zero when a class is never predicted;
+  difference (challenger - production) with its interval. A model's macro-F1 averages over the classes present in
+  the labels or in its own answers (as the monitor's live quality), a class it never gets right counting zero;
 - ``latency_ms``: the median, per shadowed comment, of each model's time for the request's batch (production's
   ``predictions.latency_ms``, NULL for rows logged before migration 0004, the challenger's
   ``shadow_predictions.latency_ms``).
@@ -48,23 +48,24 @@ def challenger_in_log(engine: Engine, model_name: str) -> str | None:
         return conn.scalar(stmt)
 
 
-def macro_f1(truth: np.ndarray, predicted: np.ndarray, classes: np.ndarray) -> float:
-    """Mean over ``classes`` of each class's F1 (0 when the class has no true and no predicted row)."""
+def macro_f1(truth: np.ndarray, predicted: np.ndarray) -> float:
+    """Mean F1 over the classes present in ``truth`` or ``predicted`` (sklearn's macro-F1 without ``labels``)."""
     scores = []
-    for c in classes:
+    for c in np.unique(np.concatenate([truth, predicted])):
         tp = np.sum((predicted == c) & (truth == c))
         denominator = np.sum(predicted == c) + np.sum(truth == c)
         scores.append(2 * tp / denominator if denominator else 0.0)
     return float(np.mean(scores)) if scores else 0.0
 
 
-def _bootstrap(truth, production, challenger, classes, seed: int, resamples: int) -> dict[str, list[float]]:
+def _bootstrap(truth, production, challenger, seed: int, resamples: int) -> dict[str, list[float]]:
+    """Both macro-F1s and their difference on ``resamples`` seeded resamples of the feedback rows."""
     rng = np.random.default_rng(seed)
     n = len(truth)
     out: dict[str, list[float]] = {"production": [], "challenger": [], "difference": []}
     for _ in range(resamples):
         pick = rng.integers(0, n, n)
-        p, c = macro_f1(truth[pick], production[pick], classes), macro_f1(truth[pick], challenger[pick], classes)
+        p, c = macro_f1(truth[pick], production[pick]), macro_f1(truth[pick], challenger[pick])
         out["production"].append(p)
         out["challenger"].append(c)
         out["difference"].append(c - p)
@@ -99,10 +100,9 @@ def compare(pairs: list[tuple[int, int, float | None, float]], labelled: list[tu
     live: dict[str, Any] = {"n_feedback": m}
     if m:
         truth, production, challenger = (np.asarray(col) for col in zip(*labelled, strict=True))
-        classes = np.unique(np.concatenate([truth, production, challenger]))
-        boot = _bootstrap(truth, production, challenger, classes, seed, resamples)
+        boot = _bootstrap(truth, production, challenger, seed, resamples)
         for who, predicted in (("production", production), ("challenger", challenger)):
-            live[who] = {"macro_f1": round(macro_f1(truth, predicted, classes), 4),
+            live[who] = {"macro_f1": round(macro_f1(truth, predicted), 4),
                          "accuracy": round(float(np.mean(truth == predicted)), 4), **_interval(boot[who])}
         live["difference"] = {"macro_f1": round(live["challenger"]["macro_f1"] - live["production"]["macro_f1"], 4),
                               **_interval(boot["difference"])}
