@@ -202,3 +202,24 @@ def test_the_monitor_runs_challenger_figures_become_gauges():
         ("ytsentiment_monitor_shadow_latency_p50_ms", (("model", "production"),)): 3.5,
     }
     assert not [f for f in monitor_families({"model_version": "4", "summary": {}}) if "shadow" in f.name]
+
+
+def test_requests_while_the_challenger_loads_are_counted_as_skipped(make_db_app, sqlite_url):
+    release = threading.Event()
+    load = loader(Contrarian())
+
+    def slow(uri: str) -> LoadedModel:
+        if uri == CHALLENGER:
+            release.wait(30)
+        return load(uri)
+
+    app = make_db_app(sqlite_url, model_loader=slow, model_uri=PRODUCTION, challenger_uri=CHALLENGER,
+                      shadow_sample=1.0)
+    shadow = app.extensions["ytsentiment"].shadow
+    client = app.test_client()
+    try:
+        assert shadow.state == "loading"
+        assert client.post("/predict", json={"comments": COMMENTS}).status_code == 200  # production does not wait
+        assert metric(client, "ytsentiment_shadow_skipped_total", reason="loading") == 3
+    finally:
+        release.set()
