@@ -10,7 +10,7 @@ to load is logged and leaves production untouched.
 challenger still loading is skipped and counted, never waited for. One background thread per worker scores the queue
 with the challenger, counts what it scored and where it disagreed with production, and hands the answers to ``sink``
 (the prediction log's ``record_shadow``): same ``prediction_id`` as production's row, the challenger's version,
-class, probabilities and time. An error there is counted and logged; the answer was sent long before.
+class, probabilities and time. An error there is counted (and logged once); the answer was sent long before.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class Shadow:
         self.sink: Callable[..., Any] | None = None
         self._queue: queue.Queue = queue.Queue(maxsize=settings.shadow_queue)
         self._random = random.Random()
-        self._stop = threading.Event()
+        self._erred = False
 
     def start(self, production: LoadedModel) -> None:
         """Resolve and load the challenger in a thread of its own, then start scoring (production is ready)."""
@@ -115,11 +115,8 @@ class Shadow:
             self.metrics.count_shadow_skipped("queue_full", len(texts))
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                job = self._queue.get(timeout=1.0)
-            except queue.Empty:
-                continue
+        while True:  # a daemon thread: it ends with its worker (what is still queued then is not scored)
+            job = self._queue.get()
             try:
                 self.score(*job)
             finally:
@@ -137,7 +134,10 @@ class Shadow:
                       proba=proba, ms=ms)
         except Exception:  # noqa: BLE001 - counted and logged; the answer was sent long ago
             self.metrics.count_shadow_skipped("error", len(texts))
-            log.exception("shadow: the challenger could not score a request of %d comments", len(texts))
+            if not self._erred:
+                self._erred = True
+                log.exception("shadow: the challenger could not score a request of %d comments (logged once; "
+                              "ytsentiment_shadow_skipped_total{reason=\"error\"} counts them)", len(texts))
             return
         finally:
             self.metrics.shadow_cpu.inc(time.thread_time() - cpu)
@@ -149,6 +149,3 @@ class Shadow:
         while self._queue.unfinished_tasks and time.monotonic() < deadline:
             time.sleep(0.01)
         return not self._queue.unfinished_tasks
-
-    def close(self) -> None:
-        self._stop.set()
