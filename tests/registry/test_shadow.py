@@ -183,6 +183,12 @@ def test_shadow_end_to_end(registry, good_model, worse_model, comments, tmp_path
     latencies = sql(database, "SELECT p.latency_ms, s.latency_ms FROM predictions p JOIN shadow_predictions s ON "
                               "s.prediction_id = p.id WHERE s.model_version = '2'")
     assert all(a > 0 and b > 0 for a, b in latencies)
+    import mlflow
+
+    logged = mlflow.get_run(summary["mlflow_run_id"]).data
+    assert logged.metrics["shadow.agreement"] == shadow["agreement"]
+    assert logged.metrics["shadow.challenger_live_macro_f1"] == live["challenger"]["macro_f1"]
+    assert logged.tags["challenger_version"] == "2"
     report = (out / "report.html").read_text()
     assert "Challenger v2 shadowing production v1" in report
 
