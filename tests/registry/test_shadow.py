@@ -84,14 +84,14 @@ def serve(tmp: Path, round_: str, database: str):
 
 
 def traffic(url: str, comments: list[str]) -> list[dict]:
-    """The comments through /analyze in batches, as the extension sends them; every prediction."""
-    predictions = []
+    """The comments through /analyze in batches, as the extension sends them; every answer's body."""
+    bodies = []
     for start in range(0, len(comments), BATCH):
         response = requests.post(f"{url}/analyze", json={"comments": [{"text": t} for t in
                                                                        comments[start:start + BATCH]]}, timeout=60)
         assert response.status_code == 200, response.text
-        predictions += response.json()["predictions"]
-    return predictions
+        bodies.append(response.json())
+    return bodies
 
 
 def settle(url: str, database: str, production: str, challenger: str, sent: int) -> int:
@@ -105,8 +105,8 @@ def settle(url: str, database: str, production: str, challenger: str, sent: int)
     return scored
 
 
-def give_feedback(url: str, predictions: list[dict], labels: dict[str, int]) -> None:
-    for p in predictions[:LABELLED]:
+def give_feedback(url: str, bodies: list[dict], labels: dict[str, int]) -> None:
+    for p in [p for body in bodies for p in body["predictions"]][:LABELLED]:
         response = requests.post(f"{url}/feedback", json={"prediction_id": p["prediction_id"],
                                                          "label": labels[p["comment"]], "client_id": CLIENT},
                                  timeout=30)
@@ -159,7 +159,7 @@ def test_shadow_end_to_end(registry, good_model, worse_model, comments, tmp_path
     app = create_app({"model_uri": f"models:/{NAME}@production", "challenger_uri": "none", "prediction_log": False,
                       "load_in_background": False})
     alone = traffic_in_process(app, texts[:COMMENTS])
-    assert [without_id(p) for p in first] == [without_id(p) for p in alone]
+    assert [without_ids(b) for b in first] == [without_ids(b) for b in alone]
 
     # the monitor's figures = a hand computation from the database
     shadow = summary["shadow"]
@@ -223,18 +223,18 @@ def test_shadow_end_to_end(registry, good_model, worse_model, comments, tmp_path
     assert registry.tags("3")["challenger.cleared_by"]
 
 
-def without_id(prediction: dict) -> dict:
-    return {k: v for k, v in prediction.items() if k != "prediction_id"}
+def without_ids(body: dict) -> dict:
+    return {**body, "predictions": [{k: v for k, v in p.items() if k != "prediction_id"} for p in body["predictions"]]}
 
 
 def traffic_in_process(app, comments: list[str]) -> list[dict]:
     client = app.test_client()
-    predictions = []
+    bodies = []
     for start in range(0, len(comments), BATCH):
         response = client.post("/analyze", json={"comments": [{"text": t} for t in comments[start:start + BATCH]]})
         assert response.status_code == 200, response.get_data(as_text=True)
-        predictions += response.get_json()["predictions"]
-    return predictions
+        bodies.append(response.get_json())
+    return bodies
 
 
 def test_online_params_are_validated(tmp_path):
