@@ -6,7 +6,8 @@ Each needs the model: a worker still loading it makes the request wait up to MOD
 
 Every prediction carries its ``prediction_id`` (for ``POST /feedback``), ``language`` and ``language_supported``;
 the body may name the ``video_id`` the comments come from. Each request's predictions are spooled for the
-prediction log (``ytsentiment.api.storage``) without waiting for the database.
+prediction log (``ytsentiment.api.storage``) without waiting for the database, and a sample of requests is scored by
+the challenger, if any, once the answer is sent (``ytsentiment.api.shadow``): the answer never depends on it.
 """
 
 from __future__ import annotations
@@ -152,19 +153,25 @@ def request_models(limits: Limits) -> list[type[BaseModel]]:
 def _predict(texts: list[str], video_id: str | None) -> list[dict[str, Any]]:
     state = current_state()
     service = state.require_service()
+    timings: dict[str, float] = {}
     with state.large_prediction if len(texts) > SMALL_REQUEST else contextlib.nullcontext():
-        predictions, proba = service.predict_with_proba(texts)
+        predictions, proba = service.predict_with_proba(texts, timings)
     state.metrics.count_predictions([p["label"] for p in predictions])
     store = current_storage()
     if store is not None:
         info = state.holder.model.info  # type: ignore[union-attr]  # loaded: require_service() returned
 
+        def after_sending() -> None:
+            store.record(model_info=info, video_id=video_id, predictions=predictions, proba=proba,
+                         ms=timings["model_ms"])
+            state.shadow.offer(texts, predictions)
+
         @after_this_request
         def log_after_sending(response):
-            # Spooled once the answer has been sent (call_on_close): one JSON line appended to this worker's
-            # spool; the host's log writer builds the rows and loads them (storage.spool).
-            response.call_on_close(lambda: store.record(model_info=info, video_id=video_id,
-                                                        predictions=predictions, proba=proba))
+            # Once the answer has been sent (call_on_close): one JSON line appended to this worker's spool (the
+            # host's log writer builds the rows and loads them: storage.spool); a sampled request is queued for
+            # the challenger (api.shadow), which scores it in its own thread.
+            response.call_on_close(after_sending)
             return response
     return predictions
 
