@@ -134,7 +134,7 @@ bench-api: install ## in-process vs gunicorn (log off, on, + challenger): throug
 	$(PY) scripts/bench_api.py
 
 .PHONY: bench-soak
-bench-soak: install ## mixed traffic for 90 s with a worker killed, PostgreSQL stopped and a slow client: 5xx, rows, RSS
+bench-soak: install ## mixed traffic for 3 min with a worker killed, PostgreSQL stopped and a slow client: 5xx, rows, RSS
 	$(PY) scripts/bench_soak.py
 
 # ---- monitor and improve --------------------------------------------------------------------------------------

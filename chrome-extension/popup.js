@@ -148,6 +148,7 @@ const RECORDED = {
   created: (label) => `Recorded: ${label}. Thank you!`,
   updated: (label) => `Changed to ${label}. Thank you!`,
   unchanged: (label) => `Already recorded: ${label}.`,
+  queued: (label) => `Received: ${label}. It will be recorded shortly. Thank you!`,
 };
 
 async function sendCorrection(control, label) {

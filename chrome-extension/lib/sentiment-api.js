@@ -136,7 +136,7 @@ function retryAfterText(response) {
  * - feedback_unsupported: this API has no /feedback (an older version: 404 "not found" on the route, or 405);
  *   corrections are off for the whole view;
  * - feedback_unknown: the API does not know this prediction (404), e.g. its log was purged;
- * - feedback_rate_limited (429), feedback_unavailable (503, database down), feedback_rejected (400),
+ * - feedback_rate_limited (429), feedback_unavailable (503: database down and nothing queued), feedback_rejected (400),
  *   feedback_unreachable (network, timeout), feedback_error (anything else): this one correction failed, retry.
  */
 export function feedbackError({ status = null, body = null, response = null, thrown = false, timedOut = false } = {}) {
@@ -175,7 +175,8 @@ export function feedbackError({ status = null, body = null, response = null, thr
 }
 
 /**
- * POST /feedback; resolves to the API's answer {feedback_id, status: created|updated|unchanged, prediction_id, label}.
+ * POST /feedback; resolves to the API's answer {feedback_id, status: created|updated|unchanged|queued, prediction_id,
+ * label} (queued: the API's database is down and the label waits to be stored, feedback_id null).
  * The API writes its prediction log a moment after answering /analyze, so a 404 "unknown prediction" right after
  * the results appear is retried after each of `unknownRetriesMs` before it is reported.
  * @throws {UserFacingError} one of feedbackError's codes
@@ -205,7 +206,7 @@ export async function postFeedback(fetchFn, apiBase, body, {
       }
       throw err;
     }
-    if (!answer || !['created', 'updated', 'unchanged'].includes(answer.status)) {
+    if (!answer || !['created', 'updated', 'unchanged', 'queued'].includes(answer.status)) {
       throw new UserFacingError('feedback_error', 'Not recorded: the API answered /feedback with an unexpected response.');
     }
     return answer;

@@ -175,10 +175,9 @@ def test_unreachable_database_at_start_does_not_stop_serving(make_db_app, caplog
     assert not storage_of(app).flush(1) and storage_of(app).stats()["queued"] == 100  # waiting in the spool
     assert metric(client, "ytsentiment_prediction_log_dropped_total") == 0
     assert "cannot migrate the schema" in caplog.text
-    # feedback is not queued: the person is told
+    # feedback waits in the spool too, and the person is told
     response = client.post("/feedback", json={"text": "nice", "label": 1, "client_id": CLIENT_A})
-    assert_error(response, 503, "not saved")
-    assert response.headers["Retry-After"] == "30"
+    assert response.status_code == 202 and response.get_json()["status"] == "queued"
     # no monitoring gauges without a database, and /metrics still answers
     assert not any(name.startswith("ytsentiment_monitor_") for name, _ in samples(client))
 
@@ -313,16 +312,43 @@ def test_feedback_rate_limit_per_client(make_db_app, tmp_path, sqlite_template):
     assert len(rows(url, "feedback")) == 6
 
 
-def test_feedback_database_down_is_503_and_nothing_is_queued(make_db_app, db_url, outage):
-    app = make_db_app(db_url)
+def test_feedback_while_the_database_is_down_is_queued_then_stored_or_refused(make_db_app, db_url, outage):
+    from support.log_writer import running_writer
+
+    from ytsentiment.storage.spool import read_stats
+
+    app = make_db_app(db_url, log_writer=False, feedback_clients_per_address=1)
     client = app.test_client()
+    [pid] = predict_ids(client, ["so good"])
     with outage(db_url):
         started = time.perf_counter()
-        response = client.post("/feedback", json={"text": "nice", "label": 1, "client_id": CLIENT_A})
+        queued = [client.post("/feedback", json=body, environ_base={"REMOTE_ADDR": "192.0.2.7"}) for body in (
+            {"prediction_id": pid, "label": -1, "client_id": CLIENT_A},
+            {"text": "nice", "label": 1, "client_id": CLIENT_A},
+            {"text": "nice", "label": 0, "client_id": CLIENT_B})]  # a second client id from one address: refused
         elapsed = time.perf_counter() - started
+    assert [(r.status_code, r.get_json()["status"], r.get_json()["feedback_id"]) for r in queued] == [
+        (202, "queued", None)] * 3
+    assert elapsed < 20  # SQLite waits DATABASE_TIMEOUT_SECONDS (2 s) for its lock; PostgreSQL is refused at once
+    assert rows(db_url, "feedback") == []
+    spool = storage_of(app).storage_settings.spool_dir
+    with running_writer(spool, db_url):
+        assert storage_of(app).flush(30)
+    stored = sorted(rows(db_url, "feedback"), key=lambda r: r["id"])
+    assert [(r["prediction_id"], r["text"], r["label"], r["client_id"]) for r in stored] == [
+        (pid, None, -1, CLIENT_A), (None, "nice", 1, CLIENT_A)]
+    stats = read_stats(spool)
+    assert (stats["written"], stats["feedback_written"], stats["rejected"]) == (1, 2, 1)
+    assert client.post("/feedback", json={"text": "nice", "label": 1, "client_id": CLIENT_A}).get_json()[
+        "status"] == "unchanged"
+
+
+def test_feedback_while_the_database_is_down_and_the_log_is_off_is_503_not_saved(make_db_app, db_url, outage):
+    client = make_db_app(db_url, prediction_log=False).test_client()
+    with outage(db_url):
+        response = client.post("/feedback", json={"text": "nice", "label": 1, "client_id": CLIENT_A})
     assert_error(response, 503, "not saved", "retry")
     assert response.headers["Retry-After"] == "30"
-    assert elapsed < 10  # SQLite waits DATABASE_TIMEOUT_SECONDS (2 s) for its lock; PostgreSQL is refused at once
     assert rows(db_url, "feedback") == []
     assert client.post("/feedback", json={"text": "nice", "label": 1, "client_id": CLIENT_A}).status_code == 201
 

@@ -129,6 +129,12 @@ describe('postFeedback', () => {
     assert.equal(calls[0].init.headers['Content-Type'], 'application/json');
   });
 
+  it('takes a label queued while the API\'s database is down (202) as received', async () => {
+    const queued = async () => Response.json(
+      { feedback_id: null, status: 'queued', prediction_id: BODY.prediction_id, label: 1 }, { status: 202 });
+    assert.equal((await postFeedback(queued, 'http://api', BODY)).status, 'queued');
+  });
+
   const cases = [
     // [status, body, headers, code, message]
     [404, { error: 'not found', detail: 'no endpoint at /feedback; GET /openapi.json lists the API\'s routes' }, {},

@@ -112,8 +112,8 @@ def test_a_segment_loaded_again_after_a_crash_adds_no_duplicate_and_is_counted_o
         assert SpoolWriter(directory, engine).load_ready()
     finally:
         engine.dispose()
-    assert read_stats(directory) == {"written": 30, "shadow_written": 0, "rejected": 0, "healthy": True,
-                                     "last": segment.name}
+    assert read_stats(directory) == {"written": 30, "shadow_written": 0, "feedback_written": 0, "rejected": 0,
+                                     "healthy": True, "last": segment.name}
     assert sorted(stored(db_url)) == [uid(i) for i in range(30)]
     spool.close()
 

@@ -27,7 +27,7 @@ from ytsentiment.api.state import EXTENSION_KEY
 from ytsentiment.config import model_name as default_model_name
 from ytsentiment.storage.db import make_engine, safe_url
 from ytsentiment.storage.errors import UnknownPrediction
-from ytsentiment.storage.feedback import record_feedback
+from ytsentiment.storage.feedback import address_hash, record_feedback
 from ytsentiment.storage.migrate import upgrade
 from ytsentiment.storage.monitor import monitor_runs
 from ytsentiment.storage.spool import NO_STATS, Spool, encode, insert_statement, read_stats, spooled_row
@@ -191,6 +191,21 @@ class StorageState:
                 break
             time.sleep(SPOOL_RACE_SECONDS)
         return record()  # also when the writer loaded it (and deleted its segment) meanwhile; else UnknownPrediction
+
+    def queue_feedback(self, *, label: int, client_id: str, prediction_id: str | None, text: str | None,
+                       model_info: dict | None, address: str | None = None,
+                       max_clients_per_address: int | None = None) -> bool:
+        """Spool a label the database could not take: the host's writer stores it with ``record_feedback`` (at the
+        time it was sent) once the database answers, after the predictions spooled before it. False when the
+        prediction log is off or its spool is full."""
+        if not self.logging_enabled:
+            return False
+        info = model_info or {}
+        return self._log_here().append(encode({
+            "kind": "feedback", "at": datetime.now(UTC).isoformat(), "label": label, "client_id": client_id,
+            "prediction_id": prediction_id, "text": text, "model_name": str(info.get("name") or default_model_name()),
+            "model_version": None if info.get("version") is None else str(info["version"]),
+            "hashed_address": address_hash(address), "max_clients_per_address": max_clients_per_address}), 0)
 
     def latest_monitor_run(self, model_name: str) -> dict | None:
         """The newest ``monitor_runs`` row of ``model_name`` (``storage.monitor_runs`` shape), cached for

@@ -82,11 +82,11 @@ def _validate(label, client_id, prediction_id, text) -> None:
 def record_feedback(engine: Engine, *, label: int, client_id: str, prediction_id: str | None = None,
                     text: str | None = None, model_name: str | None = None, model_version: str | None = None,
                     address: str | None = None, max_clients_per_address: int | None = None,
-                    now: datetime | None = None) -> FeedbackResult:
+                    now: datetime | None = None, hashed_address: str | None = None) -> FeedbackResult:
     """Store one label (see the module docstring). Raises ``UnknownPrediction`` for a prediction id that is not in
     the log, ``InvalidFeedback`` for a bad label, a missing client id, or a text that is not the prediction's, and
     ``TooManyClients`` when ``address`` already sent feedback under ``max_clients_per_address`` other client ids in
-    the last day."""
+    the last day. ``hashed_address`` (``address_hash``'s value) stands for ``address`` when only the hash was kept."""
     from sqlalchemy import func, select
     from sqlalchemy.exc import IntegrityError
     from sqlalchemy.orm import Session
@@ -120,7 +120,7 @@ def record_feedback(engine: Engine, *, label: int, client_id: str, prediction_id
                     existing.text = row_text
                 session.commit()
                 return FeedbackResult(existing.id, status, label, previous, existing.prediction_id, digest)
-            hashed = address_hash(address)
+            hashed = hashed_address or address_hash(address)
             if hashed is not None and max_clients_per_address is not None:
                 others = session.scalar(
                     select(func.count(func.distinct(Feedback.client_id)))

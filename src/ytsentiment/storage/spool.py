@@ -30,13 +30,14 @@ from datetime import datetime
 from pathlib import Path
 
 from ytsentiment.storage.db import safe_url
-from ytsentiment.storage.errors import NotLoggedYet
+from ytsentiment.storage.errors import InvalidFeedback, NotLoggedYet, TooManyClients, UnknownPrediction
+from ytsentiment.storage.feedback import record_feedback
 from ytsentiment.storage.models import Prediction, ShadowPrediction
 from ytsentiment.storage.rows import prediction_row, shadow_row
 
 log = logging.getLogger(__name__)
 STATS = "writer.json"
-NO_STATS = {"written": 0, "shadow_written": 0, "rejected": 0, "healthy": True, "last": ""}
+NO_STATS = {"written": 0, "shadow_written": 0, "feedback_written": 0, "rejected": 0, "healthy": True, "last": ""}
 
 
 TABLES = (Prediction, ShadowPrediction)  # loaded in this order within a segment's transaction
@@ -46,7 +47,9 @@ def encode(request: Mapping) -> bytes:
     """One request as a spool line: ``at`` (ISO time), ``model``, ``version``, ``video``, ``keep_text``, ``ms`` (the
     model's time for the batch) and the parallel lists ``ids``, ``texts``, ``sentiments``, ``proba`` (class order
     -1, 0, 1), ``languages``. The challenger's answers (``"kind": "shadow"``) have ``at``, ``model``, ``version``,
-    ``ms``, ``ids``, ``sentiments`` and ``proba``."""
+    ``ms``, ``ids``, ``sentiments`` and ``proba``. A label the database could not take (``"kind": "feedback"``) has
+    ``at`` and ``record_feedback``'s arguments (``label``, ``client_id``, ``prediction_id``, ``text``, ``model_name``,
+    ``model_version``, ``hashed_address``, ``max_clients_per_address``)."""
     return (json.dumps(request, separators=(",", ":")) + "\n").encode()
 
 
@@ -270,12 +273,16 @@ class SpoolWriter:
         from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
         rows: dict[type, list[dict]] = {table: [] for table in TABLES}
-        bad = []
+        bad, labels = [], []
         for line in data.split(b"\n")[:-1]:  # a torn last line has no newline
             try:
-                table, found = rows_of(json.loads(line))
+                request = json.loads(line)
+                if request.get("kind") == "feedback":
+                    labels.append(request)
+                    continue
+                table, found = rows_of(request)
                 rows[table].extend(found)
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, AttributeError):
                 bad.append(line.decode(errors="replace"))
         try:
             try:
@@ -294,6 +301,7 @@ class SpoolWriter:
                         except (IntegrityError, DataError):
                             bad.append(json.dumps(row, default=str))
                 rows = good
+            stored = self._record_labels(labels, bad)  # after their predictions; each idempotent if loaded again
         except SQLAlchemyError as exc:
             self._health(False, exc)
             return False
@@ -304,10 +312,30 @@ class SpoolWriter:
         if self.stats["last"] != path.name:  # not counted before a crash between counting and deleting
             self.stats.update(written=self.stats["written"] + len(rows[Prediction]),
                               shadow_written=self.stats["shadow_written"] + len(rows[ShadowPrediction]),
+                              feedback_written=self.stats["feedback_written"] + stored,
                               rejected=self.stats["rejected"] + len(bad), last=path.name)
         self._health(True)
         path.unlink()
         return True
+
+    def _record_labels(self, labels: list[dict], bad: list[str]) -> int:
+        """Store the spooled labels (``record_feedback``, at the time they were sent); one refused for its content
+        goes to ``bad``; a database error propagates (the segment is kept). The number stored."""
+        from sqlalchemy.exc import DataError
+
+        stored = 0
+        for label in labels:
+            try:
+                record_feedback(self.engine, label=label["label"], client_id=label["client_id"],
+                                prediction_id=label["prediction_id"], text=label["text"],
+                                model_name=label["model_name"], model_version=label["model_version"],
+                                hashed_address=label["hashed_address"],
+                                max_clients_per_address=label["max_clients_per_address"],
+                                now=datetime.fromisoformat(label["at"]))
+                stored += 1
+            except (UnknownPrediction, InvalidFeedback, TooManyClients, DataError, KeyError, ValueError) as exc:
+                bad.append(json.dumps({**label, "refused": str(exc)[:300]}))
+        return stored
 
     def _health(self, healthy: bool, error: Exception | None = None) -> None:
         if healthy and not self.stats["healthy"]:

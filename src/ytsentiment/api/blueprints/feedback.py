@@ -8,8 +8,9 @@ the client keeps (the extension: a random UUID in its storage), 8-64 characters 
 One label per (comment, client), stored by ``ytsentiment.storage.feedback.record_feedback``: 201 ``created`` the first
 time, then 200 ``updated`` (another label replaces it) or ``unchanged``. A prediction still on its way to the
 database (in this host's log spool) is written first, so a label sent right after the answer is taken. An unknown
-prediction id is 404; when the database cannot be reached the answer is 503 with Retry-After: feedback is never
-queued, so the person knows the label was not saved.
+prediction id is 404. When the database cannot be reached the label is queued in the prediction log's spool (202
+``queued``; the host's writer stores it when the database is back); only when the log is off or its spool is full
+is the answer 503 with Retry-After, the label not saved.
 
 Rate limits (``ytsentiment.api.limits``): FEEDBACK_RATE_LIMIT per client id and FEEDBACK_ADDRESS_RATE_LIMIT per
 address; besides, one address may send feedback under at most FEEDBACK_CLIENTS_PER_ADDRESS client ids a day
@@ -49,10 +50,11 @@ SPOOL_RETRY_AFTER_SECONDS = 5
 
 
 class FeedbackAck(BaseModel):
-    feedback_id: int = Field(description="Id of the stored label (the same on a repeat).")
-    status: Literal["created", "updated", "unchanged"] = Field(description=(
+    feedback_id: int | None = Field(description="Id of the stored label (the same on a repeat); null when queued.")
+    status: Literal["created", "updated", "unchanged", "queued"] = Field(description=(
         "created (201): first label of this client for this comment; updated (200): the label replaced the "
-        "client's earlier one; unchanged (200): the same label again."))
+        "client's earlier one; unchanged (200): the same label again; queued (202): the database is down, the "
+        "label waits in the prediction log's spool and is stored when it is back."))
     prediction_id: str | None = Field(description="The prediction the label is about (null for a text).")
     label: Literal[CLASSES] = Field(description="The label stored: -1, 0 or 1.")  # type: ignore[valid-type]
 
@@ -103,26 +105,31 @@ FEEDBACK_OPERATION = {
     "summary": "Store a person's label for a comment (idempotent per comment and client).",
     "description": (
         "Exactly one of `prediction_id` and `text`. 201 on the first label of a client for a comment, 200 on a "
-        "repeat (`updated` or `unchanged`). Not queued: 503 means the label was not saved. Rate-limited per "
+        "repeat (`updated` or `unchanged`), 202 `queued` while the database is down (stored when it is back); 503 "
+        "means the label was not saved. Rate-limited per "
         "client (FEEDBACK_RATE_LIMIT) and per address (FEEDBACK_ADDRESS_RATE_LIMIT), and one address may use at most "
         "FEEDBACK_CLIENTS_PER_ADDRESS client ids a day: 429 with Retry-After."),
     "requestBody": {"required": True, "content": openapi.json_body("FeedbackRequest")},
     "responses": {
         "201": openapi.ok("Label stored.", "FeedbackAck"),
+        "202": openapi.ok("The database is down: the label is queued in the prediction log's spool and stored when "
+                          "it is back (a label it then refuses, e.g. for an unknown prediction, is counted as "
+                          "rejected).", "FeedbackAck"),
         "200": openapi.ok("Repeat: the label was updated, or was already stored.", "FeedbackAck"),
         **openapi.CLIENT_ERRORS,
         "404": openapi.error("No logged prediction has this `prediction_id`; send the comment's `text` instead."),
         "429": openapi.error("Too many labels from this client or address, or too many client ids from this "
                              "address; retry after Retry-After seconds."),
-        "503": openapi.error("The database cannot be reached, or the prediction log is too far behind to find the "
-                             "prediction: the label was not saved; retry after Retry-After seconds."),
+        "503": openapi.error("The database cannot be reached and the label cannot be queued (prediction log off or "
+                             "full), or the log is too far behind to find the prediction: the label was not saved; "
+                             "retry after Retry-After seconds."),
     },
 }
 
 
 @bp.api_route("/feedback", "POST", FEEDBACK_OPERATION)
 def feedback():
-    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
     body = parse_body("FeedbackRequest")
     store = current_storage()
@@ -151,8 +158,17 @@ def feedback():
     except TooManyClients as exc:
         raise ApiError(429, "too many requests", str(exc), {"Retry-After": str(CLIENTS_RETRY_AFTER_SECONDS)}) from None
     except (SQLAlchemyError, StorageError) as exc:
-        log.warning("feedback not saved: database %s: %s", store.where,
-                    " ".join(str(getattr(exc, "orig", None) or exc).split())[:300])
+        why = " ".join(str(getattr(exc, "orig", None) or exc).split())[:300]
+        if isinstance(exc, OperationalError) and store.queue_feedback(
+                label=body.label, client_id=body.client_id, prediction_id=body.prediction_id, text=body.text,
+                model_info=model.info if model is not None else None, address=request.remote_addr,
+                max_clients_per_address=state.settings.feedback_clients_per_address):
+            log.info("feedback queued in the spool: database %s: %s", store.where, why)
+            state.metrics.count_feedback(LABELS[body.label])
+            response = jsonify(feedback_id=None, status="queued", prediction_id=body.prediction_id, label=body.label)
+            response.status_code = 202
+            return response
+        log.warning("feedback not saved: database %s: %s", store.where, why)
         raise ApiError(503, "feedback store unavailable", (
             f"the database cannot be reached, so the label was not saved; retry after "
             f"{DATABASE_RETRY_AFTER_SECONDS} seconds"), {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)}) from None
