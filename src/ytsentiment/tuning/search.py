@@ -9,10 +9,10 @@ train stage's classifier, by the train stage's own ``fit``. With ``train.learner
 fits with the train stage's early stopping on its held-out slice (the logistic regression on the same rows, blended
 and calibrated as the stage does), and every ``tune.report_every`` rounds a LightGBM callback reports the macro-F1
 of the boosting so far on the early-stopping slice's objective rows (``trial.report``); a percentile pruner stops a
-fit that trails earlier trials at the same round (``tune.prune_*``; multi_logloss was tried and dropped: on these data it ranked trials
-unlike macro-F1). The served Pipeline is then
-timed in-process, one thread, like the gate (``gate.latency_comments`` comments): over ``gate.latency_budget_ms``
-the trial is pruned, so the search cannot buy F1 with latency.
+fit that trails earlier trials at the same round (``tune.prune_*``; multi_logloss was tried and dropped: on these
+data it ranked trials unlike macro-F1). The served Pipeline is then timed in-process, one thread, like the gate
+(``gate.latency_comments`` comments): over ``gate.latency_budget_ms`` the trial is pruned, so the search cannot buy
+F1 with latency.
 
 The study lives in a database (``--storage``, resumable by name) and seeds TPE with ``base.seed`` + the number of
 trials it already holds, so a second run continues instead of repeating the first one's samples. A new study first
