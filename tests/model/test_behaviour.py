@@ -37,7 +37,7 @@ def test_minimum_functionality(trained_pipeline):
 def test_invariance(trained_pipeline):
     result = behaviour.invariance(trained_pipeline)
     assert result.total == 5 * len(behaviour.INVARIANCE_BASES)
-    assert result.pass_rate >= 0.9, result.failures  # 23/25 on the sample model: a URL or handle still moves it
+    assert result.pass_rate == 1.0, result.failures  # links and handles are "url"/"user" in every feature
 
 
 def test_directional(trained_pipeline):
@@ -52,7 +52,8 @@ def test_run_all_reports_each_suite(trained_pipeline):
 
 def test_youtube_idiom(trained_pipeline):
     result = behaviour.youtube_idiom(trained_pipeline)
-    assert result.total == len(behaviour.YOUTUBE_IDIOM) == 20
+    assert result.total == len(behaviour.YOUTUBE_IDIOM) >= 100
+    assert len({text for text, _ in behaviour.YOUTUBE_IDIOM}) == result.total  # no comment twice
     assert result.pass_rate >= YOUTUBE_IDIOM_FLOOR, result.failures
 
 
@@ -72,7 +73,8 @@ def test_suites_can_fail():
     assert behaviour.minimum_functionality(model).pass_rate == 0.5
     assert behaviour.invariance(model).pass_rate == 1.0  # constant output is trivially invariant
     assert behaviour.directional(model).pass_rate == 0.0
-    assert behaviour.youtube_idiom(model).pass_rate == 0.5  # 10 of its 20 comments are positive
+    positive = sum(label == 1 for _, label in behaviour.YOUTUBE_IDIOM)
+    assert behaviour.youtube_idiom(model).pass_rate == positive / len(behaviour.YOUTUBE_IDIOM) < 0.5
 
 
 @pytest.mark.parametrize(("positive", "negated"), [

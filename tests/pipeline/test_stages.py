@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import subprocess
 import sys
@@ -189,5 +191,6 @@ def test_train_fit_handles_a_singleton_stratum(small_params):
     rng = np.random.default_rng(0)
     frame = _frame({("a", -1): 40, ("a", 0): 40, ("a", 1): 40, ("b", 0): 1})
     X = sp.csr_matrix(rng.random((len(frame), 6)) + frame["label"].to_numpy()[:, None])
-    clf, facts, _ = fit(X, frame, small_params.train, seed=0)
+    featurize = dataclasses.replace(small_params.featurize, lexicon=False, shape=False, char_features=0)
+    clf, facts, _ = fit(X, frame, featurize, small_params.train, seed=0)
     assert facts["rows"] == len(frame) and list(clf.classes_) == [-1, 0, 1]
