@@ -12,15 +12,16 @@ CLASSES = np.array([-1, 0, 1])
 
 
 def test_ece_by_hand():
-    # two rows at confidence 0.9 (one right), two at 0.6 (both right), with 10 bins:
-    # bin 9: |0.5 - 0.9| = 0.4, bin 6: |1.0 - 0.6| = 0.4 -> ECE = (2 * 0.4 + 2 * 0.4) / 4 = 0.4
-    proba = np.array([[0.9, 0.05, 0.05], [0.9, 0.05, 0.05], [0.2, 0.6, 0.2], [0.2, 0.2, 0.6]])
-    y = np.array([-1, 1, 0, 1])
-    assert expected_calibration_error(y, proba, CLASSES, bins=10) == pytest.approx(0.4)
+    # three rows at confidence 0.9 (two right), one at 0.6 (right), with 10 bins:
+    # bin 9: |2/3 - 0.9| = 7/30, bin 6: |1.0 - 0.6| = 0.4 -> ECE = (3 * 7/30 + 1 * 0.4) / 4 = 0.275 (row-weighted;
+    # the plain mean of the two bins would be 0.3167)
+    proba = np.array([[0.9, 0.05, 0.05], [0.9, 0.05, 0.05], [0.05, 0.05, 0.9], [0.2, 0.6, 0.2]])
+    y = np.array([-1, 1, 1, 0])
+    assert expected_calibration_error(y, proba, CLASSES, bins=10) == pytest.approx(0.275)
     r = reliability(y, proba, CLASSES, bins=10)
-    assert r["rows"] == [0, 0, 0, 0, 0, 0, 2, 0, 0, 2]
-    assert r["accuracy"][6] == 1.0 and r["accuracy"][9] == 0.5 and r["confidence"][9] == pytest.approx(0.9)
-    assert r["accuracy"][0] is None
+    assert r["rows"] == [0, 0, 0, 0, 0, 0, 1, 0, 0, 3]
+    assert r["accuracy"][6] == 1.0 and r["accuracy"][9] == pytest.approx(2 / 3)
+    assert r["confidence"][9] == pytest.approx(0.9) and r["accuracy"][0] is None
 
 
 def test_a_model_right_as_often_as_it_says_has_no_calibration_error():

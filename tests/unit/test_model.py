@@ -167,6 +167,8 @@ def test_isotonic_maps_each_class_to_how_often_it_was_right_and_rows_sum_to_one(
     calibrated = apply_isotonic(proba, maps)
     assert np.allclose(calibrated.sum(axis=1), 1)
     assert maps[0].predict([0.9, 0.1]).tolist() == [0.5, 0.0]
+    # maps of 0.5, 0.5, 0.25 (sum 1.25), renormalised by hand
+    assert apply_isotonic(np.array([[0.9, 0.45, 0.05]]), maps) == pytest.approx(np.array([[0.4, 0.4, 0.2]]))
 
 
 def test_the_classifier_refuses_an_unknown_learner_or_calibration():
