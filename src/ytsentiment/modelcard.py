@@ -28,7 +28,7 @@ LABELLED_BY = {
 
 
 LEARNER_WORDS = {
-    "blend": "LightGBM (VADER, comment shape, frequent word n-grams) averaged with a logistic regression (every column)",
+    "blend": "LightGBM (VADER, comment shape, frequent word n-grams) averaged with a logistic regression",
     "linear": "logistic regression",
 }
 
