@@ -124,9 +124,10 @@ class CharNgrams(BaseEstimator, TransformerMixin):
     The text gets the YouTube-idiom rewrite the other features get (``text.youtube_idiom``: a standalone W/L reads
     "win"/"loss"), its links become "url" as in the normaliser (their characters are noise that moved labels; an
     @handle's are kept: "@united" or "@apple" say what a tweet is about, and dropping them cost up to 0.036 macro-F1
-    on the brand and debate tweets, measured), it is lowercased and its whitespace collapsed to single spaces. Every run of ``ngram_min`` to
-    ``ngram_max`` characters (spaces included, never across two comments) is one feature; its column is a 64-bit
-    polynomial hash of its code points and length, mixed (splitmix64) and cut to ``n_features`` (a power of two).
+    on the brand and debate tweets, measured), it is lowercased and its whitespace collapsed to single spaces. Every
+    run of ``ngram_min`` to ``ngram_max`` characters (spaces included, never across two comments) is one feature; its
+    column is a 64-bit polynomial hash of its code points and length, mixed (splitmix64) and cut to ``n_features`` (a
+    power of two).
     That is what scikit-learn's ``HashingVectorizer(analyzer="char")`` computes, here in numpy over the whole batch
     at once, as scikit-learn's per-n-gram Python strings would break the API's latency budget (decision 0007). No
     vocabulary is stored, so the model stays small
@@ -440,7 +441,7 @@ class SentimentClassifier(BaseEstimator, ClassifierMixin):
 
     linear_: Any
     boosted_: Any
-    columns_: np.ndarray | None
+    columns_: Any  # the X columns LightGBM reads (an int array); None without LightGBM
     calibration_: Any
 
     def __init__(self, linear=None, boosted=None, learner: str = "blend", linear_weight: float = 0.5,
