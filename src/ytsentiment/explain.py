@@ -110,8 +110,9 @@ def _linear_terms(classifier, X, predicted, blocks, texts, totals, share: float)
     coef = classifier.linear_.coef_  # (classes, columns it reads)
     coo = classifier.linear_inputs(X).tocoo()
     # the predicted class's coefficient minus the mean of the other classes', at each nonzero only
-    own = coef[predicted[coo.row], coo.col].astype(np.float64)
-    others = (coef[:, coo.col].sum(axis=0) - own) / (len(coef) - 1)
+    at = np.asarray(coef[:, coo.col], dtype=np.float64)  # (classes, nonzeros)
+    own = at[predicted[coo.row], np.arange(len(coo.col))]
+    others = (at.sum(axis=0) - own) / (len(coef) - 1)
     weight = coo.data * (own - others) * share
     coo.col = classifier.linear_column(coo.col)  # back to X's columns, which the blocks describe
     for name, (lo, hi, part) in blocks.items():

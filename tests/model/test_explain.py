@@ -55,5 +55,6 @@ def test_linear_contributions_sum_to_the_logistic_regressions_margin(trained_pip
     for row, (terms, c) in enumerate(zip(contributions(linear_only, texts), predicted, strict=True)):
         others = [k for k in range(3) if k != c]
         margin = scores[row, c] - scores[row, others].mean()
-        assert sum(terms.values()) + b[c] - b[others].mean() == pytest.approx(margin, abs=1e-6), texts[row]
+        # float32 features: the two sides agree to float32 precision (a term left out moves the sum by ~0.01-1)
+        assert sum(terms.values()) + b[c] - b[others].mean() == pytest.approx(margin, abs=1e-5), texts[row]
     assert LEXICON in contributions(linear_only, ["I love it"])[0]
