@@ -501,6 +501,14 @@ class SentimentClassifier(BaseEstimator, ClassifierMixin):
                              else fit_isotonic(raw, y_index) if self.calibration == "isotonic" else None)
         return self
 
+    def set_params(self, **params):
+        """As scikit-learn's; a new ``boosted__n_jobs`` also reaches the fitted LightGBM, whose threads are the ones
+        predictions use (``loading.limit_threads``: one per serving worker)."""
+        super().set_params(**params)
+        if "boosted__n_jobs" in params and getattr(self, "boosted_", None) is not None:
+            self.boosted_.set_params(n_jobs=params["boosted__n_jobs"])
+        return self
+
     def _boosted_columns(self, X) -> np.ndarray:
         """The leading columns, then the ``boosted_words`` word columns with the most nonzero rows (ties: the lower
         column), in column order."""

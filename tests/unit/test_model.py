@@ -28,6 +28,7 @@ from ytsentiment.model import (
     apply_isotonic,
     apply_temperature,
     build_features,
+    compose,
     fit_isotonic,
     fit_temperature,
     slim,
@@ -284,6 +285,12 @@ def test_train_stage_fits_the_linear_model_alone_or_the_blend(learner):
     assert (clf.boosted_ is None) == (learner == "linear") == ("best_iteration" not in facts)
     assert isinstance(clf.calibration_, float) and facts["temperature"] == clf.calibration_
     assert f1_score(y, clf.predict(sp.csr_matrix(X)), average="macro") > 0.8
+    if clf.boosted_ is not None:  # a server's thread limit reaches the fitted LightGBM, not only its template
+        from ytsentiment.loading import limit_threads
+
+        clf.boosted_.set_params(n_jobs=2)
+        limit_threads(compose(build_features(PARAMS), clf), 1)
+        assert clf.boosted_.n_jobs == 1 and clf.boosted.n_jobs == 1
 
 
 def test_packed_vectorizer_stores_its_vocabulary_once_as_one_string_and_loads_the_same():
