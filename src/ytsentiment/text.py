@@ -146,8 +146,8 @@ _PHRASES_RAW: tuple[tuple[str, str, str], ...] = (  # (cues: a match holds one, 
     ("thank", r"\bthanks? (?:you )?for (wasting|ruining)\b", r"you are \1"),
     ("nothing", r"^(?:i )?(?:love|amazing|great|nice|wonderful) how\b(?=.*\bnothing\b)", "annoying how"),
 )
-_PHRASES = tuple((tuple(cues.split("|")), re.compile(pattern, re.IGNORECASE), replacement)
-                 for cues, pattern, replacement in _PHRASES_RAW)
+_PHRASES = tuple((re.compile(pattern, re.IGNORECASE), replacement) for _, pattern, replacement in _PHRASES_RAW)
+_CUES = tuple((cue, i) for i, (cues, _, _) in enumerate(_PHRASES_RAW) for cue in cues.split("|"))
 _SARCASTIC_START = re.compile(r"(?:oh,? )?(?:great|good|wow|nice|yay|cool|perfect|lovely|fantastic|brilliant|amazing|"
                               r"what a surprise)[,.!]* (?:yet )?(?:another|more)\b", re.IGNORECASE)
 
@@ -162,7 +162,8 @@ def youtube_idiom(text: str) -> str:
     if not text.isascii() and _OVERWHELMED_EMOJI.search(text) and _JOY_CUE.search(text):
         text = _OVERWHELMED_WORDS.sub("laughing", _OVERWHELMED_EMOJI.sub(_TEARS_OF_JOY, text))
     lowered = text.lower()
-    rules = [(pattern, words) for cues, pattern, words in _PHRASES if any(cue in lowered for cue in cues)]
+    cued = {i for cue, i in _CUES if cue in lowered}  # a rule runs only where one of its cues is (most: none)
+    rules = [rule for i, rule in enumerate(_PHRASES) if i in cued] if cued else []
     sarcastic = ("another" in lowered or "more" in lowered) and _SARCASTIC_START.match(text.lstrip())
     if rules or sarcastic:
         start = (text if text.isascii() else text.translate(_APOSTROPHES)).strip()  # "^" rules see the first word
