@@ -129,6 +129,10 @@ db-upgrade: install ## create or migrate the prediction-log database (DATABASE_U
 purge: install ## delete logged predictions older than PREDICTION_LOG_RETENTION_DAYS (OLDER_THAN=30d overrides)
 	ytsentiment purge $(if $(OLDER_THAN),--older-than $(OLDER_THAN))
 
+.PHONY: bench-explain
+bench-explain: install ## explain (why each label) vs predict_proba on 100 comments, in process
+	$(PY) scripts/bench_explain.py
+
 .PHONY: bench-api
 bench-api: install ## in-process vs gunicorn (log off, on, + challenger): throughput, p50/p95, RSS, ready
 	$(PY) scripts/bench_api.py

@@ -24,9 +24,10 @@ SKOPS_TRUSTED_TYPES = [
     "collections.OrderedDict",
     "lightgbm.basic.Booster",
     "lightgbm.sklearn.LGBMClassifier",
-    "ytsentiment.model.BlendedClassifier",
     "ytsentiment.model.CharNgrams",
+    "ytsentiment.model.CommentShape",
     "ytsentiment.model.PackedTfidfVectorizer",
+    "ytsentiment.model.SentimentClassifier",
     "ytsentiment.model.TextNormalizer",
     "ytsentiment.model.VaderFeatures",
 ]

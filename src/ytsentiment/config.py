@@ -86,6 +86,7 @@ class FeaturizeParams:
     char_features: int = 0  # hashed character n-gram columns (a power of two); 0 = no character n-grams
     char_ngram_min: int = 2
     char_ngram_max: int = 5
+    shape: bool = False  # comment-shape columns (length, words, emoji, "!", "?": model.CommentShape)
 
 
 @dataclass(frozen=True)
@@ -104,8 +105,10 @@ class TrainParams:
     early_stopping_rounds: int
     validation_fraction: float
     n_jobs: int
-    linear_weight: float = 0.0  # share of the logistic regression in the blended probabilities (0 = LightGBM only,
-    #                             1 = the logistic regression alone: LightGBM is not fitted)
+    learner: str = "blend"  # model.LEARNERS: "blend" (LightGBM + the logistic regression) or "linear" (it alone)
+    linear_weight: float = 0.5  # the logistic regression's share of the blended probabilities
+    boosted_words: int = 20000  # word n-gram columns LightGBM reads (the most frequent), besides VADER and shape
+    calibration: str = "temperature"  # model.CALIBRATIONS: fitted on the held-out validation_fraction of rows
     linear_c: float = 1.0  # its inverse regularisation strength
     linear_tol: float = 1e-3  # its solver's (saga) stopping tolerance
     linear_max_iter: int = 100  # and epochs at most
@@ -142,6 +145,12 @@ class GateParams:
     source_tolerance: float | None = None
     source_tolerances: Mapping[str, float | None] = field(default_factory=dict)
     online: OnlineGateParams | None = None  # None: the gate asks for no online evidence
+    # Per-suite pass-rate floors (behaviour.run_all names) overriding behaviour_min_pass_rate.
+    behaviour_floors: Mapping[str, float] = field(default_factory=dict)
+    # Calibration: the candidate's expected calibration error on ece_scope may exceed production's (same rows) by at
+    # most ece_tolerance; None: not watched.
+    ece_scope: str = "human"
+    ece_tolerance: float | None = None
 
 
 WINDOW_KINDS = ("count", "time")
@@ -307,6 +316,8 @@ def _gate(values: Any, sources: list[str]) -> GateParams:
                                f"tolerance between 0 and 1; got {online}")
     return dataclasses.replace(
         gate, online=online, floors={str(k): float(v) for k, v in gate.floors.items()},
+        behaviour_floors={str(k): float(v) for k, v in (gate.behaviour_floors or {}).items()},
+        ece_tolerance=_tolerance("gate.ece_tolerance", gate.ece_tolerance),
         compare=tuple(gate.compare), compare_if_present=tuple(gate.compare_if_present),
         source_tolerance=_tolerance("gate.source_tolerance", gate.source_tolerance),
         source_tolerances={k: _tolerance(f"gate.source_tolerances.{k}", v) for k, v in overrides.items()},
@@ -397,6 +408,12 @@ def parse_params(raw: Mapping[str, Any]) -> Params:
     train = _build(TrainParams, "train", raw["train"])
     if not 0 < train.validation_fraction < 1:
         raise YtSentimentError("params: train.validation_fraction must be between 0 and 1")
+    if train.learner not in ("blend", "linear") or train.calibration not in ("temperature", "isotonic", "none"):
+        raise YtSentimentError(f"params: train.learner must be blend or linear and train.calibration temperature, "
+                               f"isotonic or none; got {train.learner!r}, {train.calibration!r}")
+    if not 0 < train.linear_weight < 1:
+        raise YtSentimentError("params: train.linear_weight must be between 0 and 1 (train.learner: linear for the "
+                               "logistic regression alone)")
     clean = _build(CleanParams, "clean", raw["clean"])
     if not 0 < clean.test_size < 1:
         raise YtSentimentError("params: clean.test_size must be between 0 and 1")

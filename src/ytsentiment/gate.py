@@ -2,9 +2,10 @@
 
 The candidate is loaded through ``models:/<name>@candidate`` exactly as a user of the registry would, then checked:
 it loads; its output contract (classes, shapes, probabilities, the ``text`` input signature); the behavioural
-suites; an in-process latency budget; absolute macro-F1 floors; and macro-F1 against the current `production`
-version **re-scored on the same test rows** (logged numbers of older runs are never trusted), for the headline
-scopes and for every source of the test rows on its own (so a pooled gain cannot hide a loss on one source).
+suites (each against its floor); an in-process latency budget; absolute macro-F1 floors; and macro-F1 and
+calibration (expected calibration error) against the current `production` version **re-scored on the same test
+rows** (logged numbers of older runs are never trusted), for the headline scopes and for every source of the test
+rows on its own (so a pooled gain cannot hide a loss on one source).
 With ``gate.online`` the candidate also needs online evidence from shadowing production
 (``evidence(production_version, candidate_version)``: what ``ytsentiment.promotion`` reads from the prediction log
 with ``storage.shadow.online_evidence``): enough comments scored beside production, enough feedback about them, a
@@ -43,7 +44,7 @@ from ytsentiment.registry import (
     promote,
     tag_version,
 )
-from ytsentiment.scoring import SOURCE_PREFIX, headline_scopes, macro_f1_table, score_by_scope
+from ytsentiment.scoring import SOURCE_PREFIX, ece_by_scope, headline_scopes, macro_f1_table, score_by_scope
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,30 @@ def compare_sources(gate: GateParams, cand_scores: dict[str, dict], prod_scores:
     return entries, reasons
 
 
+def _score(model, test: pd.DataFrame) -> tuple[dict[str, dict], dict[str, float]]:
+    """(macro-F1 etc. per scope, expected calibration error per scope) of the model on the test rows: one
+    predict_proba, the labels its argmax."""
+    proba = np.asarray(model.predict_proba(test[[TEXT_COLUMN]]))
+    classes = np.asarray(model.classes_)
+    return score_by_scope(test, classes[proba.argmax(axis=1)]), ece_by_scope(test, proba, classes)
+
+
+def _rounded(ece: dict[str, float]) -> dict[str, float]:
+    return {scope: round(value, 4) for scope, value in ece.items() if not scope.startswith(SOURCE_PREFIX)}
+
+
+def compare_ece(gate: GateParams, cand: dict[str, float], prod: dict[str, float], prod_v: str | None) -> list[str]:
+    """Refusal reasons: the candidate's ECE on ``gate.ece_scope`` above production's (same rows) + ``ece_tolerance``.
+    No reason when the rows have no such scope or ``ece_tolerance`` is None (not watched)."""
+    scope = gate.ece_scope
+    if gate.ece_tolerance is None or scope not in cand or scope not in prod:
+        return []
+    if cand[scope] > prod[scope] + gate.ece_tolerance:
+        return [f"calibration: {scope} ECE {cand[scope]:.4f} > production v{prod_v}'s {prod[scope]:.4f} "
+                f"(tolerance {gate.ece_tolerance})"]
+    return []
+
+
 def read_test_rows(path: str | Path) -> pd.DataFrame:
     """The clean stage's held-out rows, checked for the columns the gate scores on."""
     if not Path(path).is_file():
@@ -186,6 +211,8 @@ def format_decision(report: dict[str, Any]) -> str:
     for who in ("candidate", "production"):
         if who in report:
             lines.append(f"  {who:<10} macro-F1 " + ", ".join(f"{k} {v:.4f}" for k, v in report[who].items()))
+            if f"{who}_ece" in report:
+                lines.append(f"  {who:<10} ECE " + ", ".join(f"{k} {v:.4f}" for k, v in report[f"{who}_ece"].items()))
     if online := report.get("checks", {}).get("online"):
         lines.append("  online: " + ", ".join(f"{k} {v}" for k, v in online.items() if k != "result")
                      + f": {online['result']}")
@@ -242,16 +269,19 @@ def decide(name: str, gate: GateParams, test: pd.DataFrame, evidence: Evidence |
     suites = run_all(model)
     report["checks"]["behaviour"] = {s.name: {"pass_rate": round(s.pass_rate, 3), "failures": s.failures}
                                      for s in suites}
-    reasons += [f"behaviour: {s.name} pass rate {s.pass_rate:.2f} < {gate.behaviour_min_pass_rate}"
-                f" ({'; '.join(s.failures[:3])})" for s in suites if s.pass_rate < gate.behaviour_min_pass_rate]
+    for s in suites:
+        floor = gate.behaviour_floors.get(s.name, gate.behaviour_min_pass_rate)
+        if s.pass_rate < floor:
+            reasons.append(f"behaviour: {s.name} pass rate {s.pass_rate:.2f} < {floor} ({'; '.join(s.failures[:3])})")
 
     ms = latency_ms(model, gate.latency_comments)
     report["checks"]["latency_ms"] = round(ms, 1)
     if ms > gate.latency_budget_ms:
         reasons.append(f"latency: {ms:.0f} ms for {gate.latency_comments} comments > {gate.latency_budget_ms} ms")
 
-    cand_scores = score_by_scope(test, model.predict(test[[TEXT_COLUMN]]))
+    cand_scores, cand_ece = _score(model, test)
     report["candidate"] = _headline(cand_scores)
+    report["candidate_ece"] = _rounded(cand_ece)
     for scope, floor in gate.floors.items():
         got = cand_scores.get(scope, {}).get("macro_f1")
         if got is None:
@@ -261,7 +291,7 @@ def decide(name: str, gate: GateParams, test: pd.DataFrame, evidence: Evidence |
 
     if production is not None:
         try:
-            prod_scores = score_by_scope(test, load(name, PRODUCTION).predict(test[[TEXT_COLUMN]]))
+            prod_scores, prod_ece = _score(load(name, PRODUCTION), test)
         except Exception as exc:  # noqa: BLE001 - say so; the candidate is then judged on floors alone
             report["production_error"] = f"{type(exc).__name__}: {exc}"
             log.warning("production v%s could not be re-scored: %s", prod_v, exc)
@@ -274,6 +304,8 @@ def decide(name: str, gate: GateParams, test: pd.DataFrame, evidence: Evidence |
                 if c < p - gate.tolerance:
                     reasons.append(f"compare: {scope} macro-F1 {c:.4f} < production v{prod_v}'s "
                                    f"{p:.4f} (tolerance {gate.tolerance})")
+            report["production_ece"] = _rounded(prod_ece)
+            reasons += compare_ece(gate, cand_ece, prod_ece, prod_v)
             sources, failed = compare_sources(gate, cand_scores, prod_scores, prod_v)
             report["checks"]["sources"] = sources
             report["checks"]["sources_compared"] = [s for s, e in sources.items() if e["result"] in ("ok", "failed")]
@@ -302,6 +334,8 @@ def _finish(name: str, version: str, report: dict[str, Any], promoted: bool) -> 
     for who in ("candidate", "production"):
         for scope, value in report.get(who, {}).items():
             tags[f"gate.{who}.{scope}.macro_f1"] = value
+        for scope, value in report.get(f"{who}_ece", {}).items():
+            tags[f"gate.{who}.{scope}.ece"] = value
     sources = report["checks"].get("sources", {})
     for source, entry in sources.items():
         tags[f"gate.source.{source}"] = ", ".join(f"{k} {v}" for k, v in entry.items() if k != "result") + (

@@ -1,10 +1,12 @@
-"""The model: ONE sklearn Pipeline, raw comments in, -1/0/1 with probabilities out.
+"""The model: ONE sklearn Pipeline, raw comments in, -1/0/1 with calibrated probabilities out.
 
-    DataFrame[text] ─┬─ normalise (text.py) ─ TF-IDF ──────────────┐   ┌─ LightGBM multiclass ──────┐
-                     └─ VADER scores + YouTube slang (optional) ───┴───┴─ logistic regression ──────┴─ blend
+    DataFrame[text] ─┬─ VADER scores + YouTube slang ─┐          ┌─ LightGBM (comment-level + frequent words) ─┐
+                     ├─ comment shape ────────────────┼─ union ──┤                                             ├─ blend
+                     ├─ normalise (text.py) ─ TF-IDF ─┤          └─ logistic regression (all but shape) ───────┘   │
+                     └─ hashed char n-grams ─ TF-IDF ─┘                                        calibration ◄──────┘
 
-The blend (``BlendedClassifier``) averages the two models' probabilities (``train.linear_weight`` for the linear
-one).
+``SentimentClassifier`` averages the two models' probabilities (``train.linear_weight`` for the linear one;
+``train.learner`` "linear" fits it alone) and calibrates them on a held-out slice (temperature or isotonic).
 
 The DVC stages fit the parts separately (featurize fits the feature union, train the classifier) and ``compose``
 joins them into the artifact that is logged, registered and served, so training and serving share every step.
@@ -13,6 +15,7 @@ joins them into the artifact that is logged, registered and served, so training 
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
@@ -30,7 +33,7 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 from ytsentiment import YtSentimentError
 from ytsentiment.config import FeaturizeParams, TrainParams
 from ytsentiment.contract import TEXT_COLUMN
-from ytsentiment.text import normalize, youtube_idiom
+from ytsentiment.text import HANDLE_PATTERN, URL_PATTERN, URL_TOKEN, USER_TOKEN, normalize, youtube_idiom
 
 
 def _texts(X) -> list[str]:
@@ -94,13 +97,39 @@ class VaderFeatures(BaseEstimator, TransformerMixin):
         return np.array(self.names, dtype=object)
 
 
+class CommentShape(BaseEstimator, TransformerMixin):
+    """Stateless step: raw comments -> how they look, each column in [0, 1]: length and words (log-scaled), emoji,
+    "!" and "?" (counts capped at 10). Links and @handles count as one word each, so adding one barely moves them."""
+
+    names = ("length", "words", "emoji", "exclamations", "questions")
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        rows = []
+        for t in _texts(X):
+            t = _LINKS.sub(_link_word, t).strip()
+            rows.append([min(np.log1p(len(t)) / 7.0, 1.0), min(np.log1p(len(t.split())) / 5.0, 1.0),
+                         # an ASCII text holds no emoji: the count (the step's costliest call) is skipped
+                         0.0 if t.isascii() else min(emoji.emoji_count(t), 10) / 10,
+                         min(t.count("!"), 10) / 10, min(t.count("?"), 10) / 10])
+        return sp.csr_matrix(np.array(rows, dtype=np.float32).reshape(-1, len(self.names)))
+
+    def get_feature_names_out(self, input_features=None):
+        return np.array(self.names, dtype=object)
+
+
 class CharNgrams(BaseEstimator, TransformerMixin):
     """Stateless step: raw comments -> counts of their character n-grams, hashed into ``n_features`` columns.
 
     The text gets the YouTube-idiom rewrite the other features get (``text.youtube_idiom``: a standalone W/L reads
-    "win"/"loss"), is lowercased and its whitespace collapsed to single spaces. Every run of ``ngram_min`` to
-    ``ngram_max`` characters (spaces included, never across two comments) is one feature; its column is a 64-bit
-    polynomial hash of its code points and length, mixed (splitmix64) and cut to ``n_features`` (a power of two).
+    "win"/"loss"), its links become "url" as in the normaliser (their characters are noise that moved labels; an
+    @handle's are kept: "@united" or "@apple" say what a tweet is about, and dropping them cost up to 0.036 macro-F1
+    on the brand and debate tweets, measured), it is lowercased and its whitespace collapsed to single spaces. Every
+    run of ``ngram_min`` to ``ngram_max`` characters (spaces included, never across two comments) is one feature; its
+    column is a 64-bit polynomial hash of its code points and length, mixed (splitmix64) and cut to ``n_features`` (a
+    power of two).
     That is what scikit-learn's ``HashingVectorizer(analyzer="char")`` computes, here in numpy over the whole batch
     at once, as scikit-learn's per-n-gram Python strings would break the API's latency budget (decision 0007). No
     vocabulary is stored, so the model stays small
@@ -123,21 +152,28 @@ class CharNgrams(BaseEstimator, TransformerMixin):
             raise YtSentimentError(f"char n-grams: n_features must be a power of two, got {self.n_features}")
         return self
 
+    def prepare(self, texts: list[str]) -> list[str]:
+        """The text whose n-grams are counted: idiom-rewritten, links as "url", lowercased, whitespace collapsed
+        (``explain`` maps the n-grams back onto its words)."""
+        return [" ".join(URL_PATTERN.sub(f" {URL_TOKEN} ", youtube_idiom(t)).lower().split()) for t in texts]
+
     def transform(self, X):
-        texts = [" ".join(youtube_idiom(t).lower().split()) for t in _texts(X)]
+        texts = self.prepare(_texts(X))
         blocks = [self._counts(texts[i:i + self._BATCH]) for i in range(0, len(texts), self._BATCH)]
         if not blocks:
             # scipy-stubs accept the documented (M, N) shape form only without dtype
             return sp.csr_matrix((0, self.n_features), dtype=np.float32)  # type: ignore[arg-type]
         return blocks[0] if len(blocks) == 1 else sp.vstack(blocks, format="csr")
 
-    def _counts(self, texts: list[str]) -> sp.csr_matrix:
+    def occurrences(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Every n-gram of the (prepared) ``texts`` as parallel arrays: row, column, start and length in the joined
+        code points, plus the joined code points (the comments separated by one NUL)."""
         lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
         # One code-point array for the batch, the comments separated by one position no n-gram may cover.
         codes = np.frombuffer("\0".join(texts).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
         row = np.repeat(np.arange(len(texts), dtype=np.int64), lengths + 1)[: len(codes)]
         end = (np.cumsum(lengths + 1) - 1)[row]  # one past the last character of each position's comment
-        rows, cols = [], []
+        rows, cols, starts, sizes = [], [], [], []
         mask = np.uint64(self.n_features - 1)
         with np.errstate(over="ignore"):  # uint64 arithmetic wraps around by design
             for n in range(self.ngram_min, self.ngram_max + 1):
@@ -150,10 +186,18 @@ class CharNgrams(BaseEstimator, TransformerMixin):
                 valid = np.arange(n, m + n, dtype=np.int64) <= end[:m]
                 rows.append(row[:m][valid])
                 cols.append((_splitmix64(h[valid]) & mask).astype(np.int64))
+                starts.append(np.flatnonzero(valid))
+                sizes.append(np.full(int(valid.sum()), n, dtype=np.int64))
+        if not rows:
+            empty = np.zeros(0, np.int64)
+            return empty, empty, empty, empty, codes
+        return (np.concatenate(rows), np.concatenate(cols), np.concatenate(starts), np.concatenate(sizes), codes)
+
+    def _counts(self, texts: list[str]) -> sp.csr_matrix:
+        rows, cols, _, _, _ = self.occurrences(texts)
         # One sort of (row, column) keys sums the duplicates and orders the columns (scipy's per-row sort of the
         # indices cost 3 ms per 100 comments).
-        keys = (np.concatenate(rows) * self.n_features + np.concatenate(cols)) if rows else np.zeros(0, np.int64)
-        keys, counts = np.unique(keys, return_counts=True)
+        keys, counts = np.unique(rows * self.n_features + cols, return_counts=True)
         indptr = np.zeros(len(texts) + 1, dtype=np.int64)
         np.cumsum(np.bincount(keys // self.n_features, minlength=len(texts)), out=indptr[1:])
         return sp.csr_matrix((counts.astype(np.float32), keys % self.n_features, indptr),
@@ -161,6 +205,13 @@ class CharNgrams(BaseEstimator, TransformerMixin):
 
     def get_feature_names_out(self, input_features=None):
         return np.array([f"char_{i}" for i in range(self.n_features)], dtype=object)
+
+
+_LINKS = re.compile(f"{URL_PATTERN.pattern}|{HANDLE_PATTERN.pattern}", re.IGNORECASE)
+
+
+def _link_word(match: re.Match) -> str:
+    return f" {USER_TOKEN} " if match.group(0).startswith("@") else f" {URL_TOKEN} "
 
 
 def _splitmix64(z: np.ndarray) -> np.ndarray:
@@ -286,9 +337,12 @@ def build_features(p: FeaturizeParams, vocabulary: Mapping[str, int] | None = No
             dtype=np.float32, vocabulary=None if vocabulary is None else dict(vocabulary),
         )),
     ])
-    parts = [("tfidf", tfidf)]
+    parts: list[tuple[str, Any]] = []  # comment-level columns first, then word and character n-grams (leading_columns)
     if p.lexicon:
         parts.append(("vader", VaderFeatures()))
+    if p.shape:
+        parts.append(("shape", CommentShape()))
+    parts.append(("tfidf", tfidf))
     if p.char_features:
         parts.append(("chars", Pipeline([
             ("ngrams", CharNgrams(p.char_ngram_min, p.char_ngram_max, p.char_features)),
@@ -297,7 +351,12 @@ def build_features(p: FeaturizeParams, vocabulary: Mapping[str, int] | None = No
     return FeatureUnion(parts)
 
 
-def build_classifier(p: TrainParams, seed: int) -> LGBMClassifier:
+def leading_columns(p: FeaturizeParams) -> int:
+    """How many comment-level columns (VADER, comment shape) come first in ``build_features``' output."""
+    return len(VaderFeatures.names) * bool(p.lexicon) + len(CommentShape.names) * bool(p.shape)
+
+
+def build_boosted(p: TrainParams, seed: int) -> LGBMClassifier:
     return LGBMClassifier(
         objective="multiclass",
         n_estimators=p.n_estimators,
@@ -320,58 +379,182 @@ def build_classifier(p: TrainParams, seed: int) -> LGBMClassifier:
 
 
 def build_linear(p: TrainParams, seed: int) -> LogisticRegression:
-    """The logistic regression (alone, or the linear half of the blend): saga, seeded, which converges on a million
-    sparse columns (word and character n-grams) far sooner than lbfgs, to the same macro-F1 (decision 0006)."""
+    """The logistic regression: saga, seeded, which converges on a million sparse columns (word and character
+    n-grams) far sooner than lbfgs, to the same macro-F1 (decision 0006)."""
     return LogisticRegression(C=p.linear_c, class_weight=p.class_weight, solver="saga", tol=p.linear_tol,
                               max_iter=p.linear_max_iter, random_state=seed)
 
 
-class BlendedClassifier(BaseEstimator, ClassifierMixin):
-    """LightGBM and a linear model on the same features: probabilities averaged. With
-    ``linear_weight`` 1 the linear model is the whole classifier and LightGBM is not fitted (``boosted_`` is None).
+LEARNERS = ("blend", "linear")
+CALIBRATIONS = ("temperature", "isotonic", "none")
 
-    ``fit`` fits clones of ``boosted`` and ``linear`` (extra keyword arguments go to LightGBM, e.g. an early-stopping
-    ``eval_set``); the train stage fits them itself and hands them over with ``from_fitted``.
+
+def fit_temperature(proba: np.ndarray, y_index: np.ndarray) -> float:
+    """The T > 0 that minimises the log-loss of softmax(log(proba) / T) on these rows (temperature scaling)."""
+    from scipy.optimize import minimize_scalar
+
+    logp = np.log(np.clip(proba, 1e-12, 1.0))
+
+    def loss(log_t: float) -> float:
+        z = logp / np.exp(log_t)
+        z = z - z.max(axis=1, keepdims=True)
+        return float(np.mean(np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(z)), y_index]))
+
+    return float(np.exp(minimize_scalar(loss, bounds=(-3.0, 3.0), method="bounded", options={"xatol": 1e-4}).x))
+
+
+def apply_temperature(proba: np.ndarray, temperature: float) -> np.ndarray:
+    z = np.log(np.clip(proba, 1e-12, 1.0)) / temperature
+    z = np.exp(z - z.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
+
+def fit_isotonic(proba: np.ndarray, y_index: np.ndarray) -> list:
+    """One isotonic map per class, from its probability to how often it was right (one-vs-rest)."""
+    from sklearn.isotonic import IsotonicRegression
+
+    return [IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(proba[:, c], y_index == c)
+            for c in range(proba.shape[1])]
+
+
+def apply_isotonic(proba: np.ndarray, maps: list) -> np.ndarray:
+    out = np.column_stack([m.predict(proba[:, c]) for c, m in enumerate(maps)])
+    total = out.sum(axis=1, keepdims=True)
+    # a row every map sends to 0 keeps its uncalibrated probabilities rather than dividing by zero
+    return np.where(total > 0, out / np.where(total > 0, total, 1.0), proba)
+
+
+class SentimentClassifier(BaseEstimator, ClassifierMixin):
+    """The served classifier: a logistic regression on every feature column and, with ``learner`` "blend", LightGBM
+    on the comment-level columns and the most frequent word n-grams; their probabilities averaged
+    (``linear_weight`` for the linear one), then calibrated on rows neither model learned from.
+
+    Feature layout it relies on (``build_features``): the first ``leading_columns`` columns are comment-level (VADER,
+    then the ``shape_columns`` comment-shape ones), the last ``trailing_columns`` are hashed character n-grams, the
+    word n-grams sit between. LightGBM reads the leading columns and the ``boosted_words`` word columns present in the
+    most fitting rows (``columns_``); the logistic regression reads every column but the shape ones (near-constant
+    dense columns that stalled saga: 100 epochs instead of 20, measured).
+
+    ``fit(X, y, sample_weight, held_out)``: ``held_out`` (row positions) is the slice kept from both models; LightGBM
+    stops early on it and the calibration (``calibration``: temperature scaling, isotonic per class, or none) is
+    fitted on the blend's probabilities there. Without it, a seeded ``validation_fraction`` of rows stratified by
+    label. ``predict_proba`` returns the calibrated probabilities; ``raw_proba`` the blend's.
     """
 
-    # The fitted models (sklearn and LightGBM are untyped); either may be None, never both: see linear_weight.
-    boosted_: Any
     linear_: Any
+    boosted_: Any
+    columns_: Any  # the X columns LightGBM reads (an int array); None without LightGBM
+    calibration_: Any
 
-    def __init__(self, boosted=None, linear=None, linear_weight: float = 0.0):
-        self.boosted = boosted
+    def __init__(self, linear=None, boosted=None, learner: str = "blend", linear_weight: float = 0.5,
+                 leading_columns: int = 0, shape_columns: int = 0, trailing_columns: int = 0,
+                 boosted_words: int = 20000,
+                 calibration: str = "temperature", validation_fraction: float = 0.1, early_stopping_rounds: int = 30,
+                 seed: int = 0):
         self.linear = linear
+        self.boosted = boosted
+        self.learner = learner
         self.linear_weight = linear_weight
+        self.leading_columns = leading_columns
+        self.shape_columns = shape_columns
+        self.trailing_columns = trailing_columns
+        self.boosted_words = boosted_words
+        self.calibration = calibration
+        self.validation_fraction = validation_fraction
+        self.early_stopping_rounds = early_stopping_rounds
+        self.seed = seed
 
-    def fit(self, X, y, sample_weight=None, **boosted_fit_params):
-        self.boosted_ = (None if self.linear_weight >= 1
-                         else clone(self.boosted).fit(X, y, sample_weight=sample_weight, **boosted_fit_params))
-        self.linear_ = clone(self.linear).fit(X, y, sample_weight=sample_weight) if self.linear_weight else None
-        self.classes_ = (self.boosted_ if self.boosted_ is not None else self.linear_).classes_
+    def fit(self, X, y, sample_weight=None, held_out=None, callbacks=()):
+        import lightgbm as lgb
+        from sklearn.model_selection import train_test_split
+
+        if self.learner not in LEARNERS or self.calibration not in CALIBRATIONS:
+            raise YtSentimentError(f"classifier: learner must be one of {LEARNERS} and calibration one of "
+                                   f"{CALIBRATIONS}, got {self.learner!r}, {self.calibration!r}")
+        X, y = sp.csr_matrix(X), np.asarray(y)
+        w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        rows = np.arange(len(y))
+        if held_out is None:
+            _, held_out = train_test_split(rows, test_size=self.validation_fraction, random_state=self.seed,
+                                           stratify=y)
+        held = np.zeros(len(y), dtype=bool)
+        held[np.asarray(held_out, dtype=np.int64)] = True
+        fit_rows, val_rows = rows[~held], rows[held]
+        with warnings.catch_warnings():  # scikit-learn's ConvergenceWarning: the train stage logs the epochs
+            warnings.filterwarnings("ignore", message="The max_iter was reached", category=Warning)
+            self.linear_ = clone(self.linear).fit(self.linear_inputs(X[fit_rows]), y[fit_rows],
+                                                  sample_weight=w[fit_rows])
+        self.classes_ = self.linear_.classes_
+        self.boosted_, self.columns_ = None, None
+        if self.learner == "blend":
+            self.columns_ = self._boosted_columns(X[fit_rows])
+            Xb = X[:, self.columns_]
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*eval_set.*deprecated", category=Warning)
+                self.boosted_ = clone(self.boosted).fit(
+                    Xb[fit_rows], y[fit_rows], sample_weight=w[fit_rows],
+                    # eval_set, not eval_X/eval_y: in lightgbm 4.7 the latter skip the label encoding of -1/0/1 and
+                    # early stopping fires after one round (measured), so its deprecation warning is silenced.
+                    eval_set=[(Xb[val_rows], y[val_rows])], eval_sample_weight=[w[val_rows]],
+                    callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False), *callbacks])
+        raw = self.raw_proba(X[val_rows])
+        y_index = np.searchsorted(self.classes_, y[val_rows])
+        self.calibration_ = (fit_temperature(raw, y_index) if self.calibration == "temperature"
+                             else fit_isotonic(raw, y_index) if self.calibration == "isotonic" else None)
         return self
 
-    @classmethod
-    def from_fitted(cls, boosted, linear, linear_weight: float) -> BlendedClassifier:
-        if (boosted is None) != (linear_weight >= 1) or (linear is None and linear_weight):
-            raise YtSentimentError(f"blend: linear_weight {linear_weight} needs "
-                                   f"{'a fitted linear model and no LightGBM' if linear_weight >= 1 else 'LightGBM'}"
-                                   f"{' and a linear model' if 0 < linear_weight < 1 else ''}")
-        blend = cls(boosted, linear, linear_weight)
-        blend.boosted_, blend.linear_ = boosted, linear
-        blend.classes_ = (boosted if boosted is not None else linear).classes_
-        if boosted is not None and linear is not None and not np.array_equal(linear.classes_, boosted.classes_):
-            raise YtSentimentError(f"blend: the linear model's classes {linear.classes_} differ from LightGBM's "
-                                   f"{boosted.classes_}: fit both on the same labels")
-        return blend
+    def set_params(self, **params):
+        """As scikit-learn's; a new ``boosted__n_jobs`` also reaches the fitted LightGBM, whose threads are the ones
+        predictions use (``loading.limit_threads``: one per serving worker)."""
+        super().set_params(**params)
+        if "boosted__n_jobs" in params and getattr(self, "boosted_", None) is not None:
+            self.boosted_.set_params(n_jobs=params["boosted__n_jobs"])
+        return self
+
+    def _boosted_columns(self, X) -> np.ndarray:
+        """The leading columns, then the ``boosted_words`` word columns with the most nonzero rows (ties: the lower
+        column), in column order."""
+        words = np.arange(self.leading_columns, X.shape[1] - self.trailing_columns)
+        rows_with = np.bincount(X.indices, minlength=X.shape[1])[words]
+        top = words[np.sort(np.argsort(-rows_with, kind="stable")[: self.boosted_words])]
+        return np.concatenate([np.arange(self.leading_columns), top]).astype(np.int64)
+
+    def shares(self) -> tuple[float, float]:
+        """(logistic regression's, LightGBM's) share of the blended probabilities."""
+        return (1.0, 0.0) if self.boosted_ is None else (self.linear_weight, 1.0 - self.linear_weight)
+
+    def linear_inputs(self, X):
+        """X without the shape columns."""
+        X = sp.csr_matrix(X)
+        if not self.shape_columns:
+            return X
+        lo = self.leading_columns - self.shape_columns
+        return sp.hstack([X[:, :lo], X[:, self.leading_columns:]], format="csr")
+
+    def linear_column(self, j: np.ndarray) -> np.ndarray:
+        """The X column of each of the logistic regression's coefficient columns ``j``."""
+        lo = self.leading_columns - self.shape_columns
+        return np.where(j < lo, j, j + self.shape_columns)
+
+    def boosted_inputs(self, X):
+        return sp.csr_matrix(X)[:, self.columns_]
+
+    def raw_proba(self, X) -> np.ndarray:
+        """The blend's probabilities before calibration (float64)."""
+        linear, boosted = self.shares()
+        proba = linear * np.asarray(self.linear_.predict_proba(self.linear_inputs(X)), dtype=np.float64)
+        if boosted:
+            proba += boosted * self.boosted_.predict_proba(self.boosted_inputs(X))
+        return proba
 
     def predict_proba(self, X) -> np.ndarray:
-        """The averaged probabilities (float64)."""
-        if self.boosted_ is None:
-            return np.asarray(self.linear_.predict_proba(X), dtype=np.float64)
-        proba = self.boosted_.predict_proba(X)
-        if self.linear_weight and self.linear_ is not None:
-            proba = (1 - self.linear_weight) * proba + self.linear_weight * self.linear_.predict_proba(X)
-        return np.asarray(proba, dtype=np.float64)
+        """The calibrated probabilities (float64)."""
+        proba = self.raw_proba(X)
+        if isinstance(self.calibration_, float):
+            return apply_temperature(proba, self.calibration_)
+        if self.calibration_ is not None:
+            return apply_isotonic(proba, self.calibration_)
+        return proba
 
     def predict(self, X) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
@@ -402,7 +585,16 @@ def compose(features: FeatureUnion, classifier) -> Pipeline:
     return Pipeline([("features", features), ("classifier", classifier)])
 
 
+def build_classifier(featurize: FeaturizeParams, train: TrainParams, seed: int) -> SentimentClassifier:
+    """The unfitted classifier with every knob from params; the column layout follows ``build_features``."""
+    return SentimentClassifier(
+        build_linear(train, seed), build_boosted(train, seed), learner=train.learner,
+        linear_weight=train.linear_weight, leading_columns=leading_columns(featurize),
+        shape_columns=len(CommentShape.names) * bool(featurize.shape),
+        trailing_columns=featurize.char_features, boosted_words=train.boosted_words, calibration=train.calibration,
+        validation_fraction=train.validation_fraction, early_stopping_rounds=train.early_stopping_rounds, seed=seed)
+
+
 def build_pipeline(featurize: FeaturizeParams, train: TrainParams, seed: int) -> Pipeline:
     """An unfitted Pipeline with every knob from params (handy for tests and notebooks)."""
-    blend = BlendedClassifier(build_classifier(train, seed), build_linear(train, seed), train.linear_weight)
-    return compose(build_features(featurize), blend)
+    return compose(build_features(featurize), build_classifier(featurize, train, seed))

@@ -27,17 +27,25 @@ LABELLED_BY = {
 }
 
 
+LEARNER_WORDS = {
+    "blend": "LightGBM (VADER, comment shape, frequent word n-grams) averaged with a logistic regression",
+    "linear": "logistic regression",
+}
+
+
 def render(name: str, version: str, run: dict[str, Any], metrics: dict[str, Any], sources: list[dict],
-           git_commit: str) -> str:
+           git_commit: str, learner: str = "blend", calibration: str = "temperature") -> str:
     """The card as Markdown: ``run`` is reports/run.json, ``metrics`` reports/metrics.json, ``sources`` what ingest
-    recorded per source (data/raw/sources.json)."""
+    recorded per source (data/raw/sources.json); ``learner`` and ``calibration`` are the run's ``train.learner``
+    and ``train.calibration``."""
     lines = [
         f"# Model card: {name} v{version}",
         "",
         "Sentiment of YouTube comments: -1 negative, 0 neutral, 1 positive, with class probabilities.",
         "",
         "One sklearn Pipeline: normalise (`ytsentiment.text`) → word TF-IDF + hashed character n-grams + VADER",
-        "lexicon scores → logistic regression (blended with LightGBM when the run's `train.linear_weight` < 1).",
+        f"lexicon scores + comment shape → {LEARNER_WORDS.get(learner, learner)}; probabilities calibrated",
+        f"({calibration}) on training rows neither model learned from.",
         f"MLflow run `{run['run_id']}`, git commit `{git_commit}`.",
         "",
         "## Intended use",
@@ -59,6 +67,21 @@ def render(name: str, version: str, run: dict[str, Any], metrics: dict[str, Any]
         "",
         "## Test metrics (macro-F1; same rows for every system)",
         macro_f1_table(metrics),
+        "",
+        "## Confidence",
+        "Expected calibration error of the model's probabilities on the test rows (0: a 0.8 is right 80 % of the",
+        "time; mean gap between confidence and accuracy over 15 confidence bins; reliability diagrams in",
+        "`reports/plots/reliability_*.png`):",
+        "",
+        "| scope | ECE | rows |",
+        "|---|---|---|",
+        *[f"| {scope} | {metrics['model'][scope]['ece']:.4f} | {metrics['model'][scope]['rows']} |"
+          for scope in ("overall", "human", "reddit") if "ece" in metrics["model"].get(scope, {})],
+        "",
+        "## Behaviour",
+        "| suite | pass rate |",
+        "|---|---|",
+        *[f"| {suite} | {rate:.3f} |" for suite, rate in metrics.get("behaviour", {}).items()],
         "",
         "## Known limits",
         LIMITS,

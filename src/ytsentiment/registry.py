@@ -111,13 +111,15 @@ def register_run(name: str, run_path: str | Path, metrics_path: str | Path, prov
     sources = read_report(provenance_path, "source provenance")
     uri = use_tracking()
     try:
-        run_tags = mlflow.get_run(run["run_id"]).data.tags
+        data = mlflow.get_run(run["run_id"]).data
     except MlflowException as exc:
         raise YtSentimentError(f"register: cannot read run {run['run_id']} (from {run_path}) in the tracking store "
                                f"{uri}: {exc.message}. Was it logged with another MLFLOW_TRACKING_URI?") from exc
-    tags = version_tags(run_tags, metrics)
+    tags = version_tags(data.tags, metrics)
     version = register(name, run, tags, description="(model card follows)")
-    card = modelcard.render(name, version.version, run, metrics, sources, tags.get("git_commit", "unknown"))
+    card = modelcard.render(name, version.version, run, metrics, sources, tags.get("git_commit", "unknown"),
+                            learner=data.params.get("train.learner", "unknown"),
+                            calibration=data.params.get("train.calibration", "unknown"))
     card_path = Path(card_path)
     card_path.parent.mkdir(parents=True, exist_ok=True)
     card_path.write_text(card, encoding="utf-8")

@@ -75,6 +75,42 @@ def scores(y_true, y_pred) -> dict[str, float]:
     return out
 
 
+CALIBRATION_BINS = 15  # equal-width confidence bins of the expected calibration error and the reliability diagram
+
+
+def reliability(y_true, proba, classes, bins: int = CALIBRATION_BINS) -> dict[str, list]:
+    """Per confidence bin (equal width on [0, 1]): rows, mean top-class probability, share predicted right.
+
+    The confidence of a row is its predicted class's probability; empty bins hold 0 rows and None figures.
+    """
+    proba = np.asarray(proba, dtype=np.float64)
+    confidence = proba.max(axis=1)
+    correct = np.asarray(classes)[proba.argmax(axis=1)] == np.asarray(y_true)
+    which = np.minimum((confidence * bins).astype(int), bins - 1)
+    rows = np.bincount(which, minlength=bins)
+    conf_sum = np.bincount(which, weights=confidence, minlength=bins)
+    right = np.bincount(which, weights=correct.astype(float), minlength=bins)
+    return {"rows": rows.tolist(),
+            "confidence": [float(c / n) if n else None for c, n in zip(conf_sum, rows, strict=True)],
+            "accuracy": [float(r / n) if n else None for r, n in zip(right, rows, strict=True)]}
+
+
+def expected_calibration_error(y_true, proba, classes, bins: int = CALIBRATION_BINS) -> float:
+    """Top-label ECE: the row-weighted mean gap |accuracy - mean confidence| over the confidence bins (0 = a 0.8
+    means 80 % right)."""
+    r = reliability(y_true, proba, classes, bins)
+    total = sum(r["rows"])
+    return float(sum(n * abs(a - c) for n, a, c in zip(r["rows"], r["accuracy"], r["confidence"], strict=True) if n)
+                 / total) if total else 0.0
+
+
+def ece_by_scope(frame: pd.DataFrame, proba, classes) -> dict[str, float]:
+    """Expected calibration error per scope (as ``scopes``) of the model's probabilities on these rows."""
+    y_true, proba = frame["label"].to_numpy(), np.asarray(proba)
+    return {name: expected_calibration_error(y_true[mask], proba[mask], classes)
+            for name, mask in scopes(frame).items() if mask.any()}
+
+
 def scopes(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     """Boolean row masks: overall, each group (e.g. reddit, human) and each source (``source.<name>``)."""
     masks = {OVERALL: np.ones(len(frame), dtype=bool)}

@@ -1,12 +1,10 @@
 """Behavioural tests (CheckList: minimum functionality, invariance, directional; YouTube idiom) on a real small model.
 
-The model is conftest's ``trained_pipeline``: the production Pipeline (normalise -> TF-IDF + VADER -> LightGBM
-blended with a logistic regression) fitted on ~4,600 sampled rows in ~10 s. Measured on it: minimum functionality
-10/10, invariance 25/25, directional 6/6, YouTube idiom 17/20 (the default pipeline's model: 10/20 before
-``text.youtube_idiom`` and ``model.YOUTUBE_LEXICON``). A model this small leans on VADER's lexicon columns for rare
-words, so the thresholds below leave it one miss on minimum functionality, directional and YouTube idiom;
-invariance is mostly structural (the normaliser folds case and replaces URLs/handles; VADER still reads case), so it
-must hold everywhere.
+The model is conftest's ``trained_pipeline``: the production Pipeline (normalise -> TF-IDF + VADER + comment shape
+-> LightGBM blended with a logistic regression, calibrated) fitted on ~4,600 sampled rows. Measured on it:
+invariance 24/25 (an @handle, see test_invariance), YouTube idiom 106/123 (the previous served model, before the
+phrase rules of ``text.youtube_idiom``: 68/123). A model this small leans on VADER's lexicon columns for rare words,
+so the thresholds below leave it one miss on minimum functionality and directional.
 """
 
 from __future__ import annotations
@@ -17,7 +15,7 @@ import pytest
 
 from ytsentiment import behaviour
 
-YOUTUBE_IDIOM_FLOOR = 0.8  # measured 17/20 on the small model: one more miss allowed, as for the other suites
+YOUTUBE_IDIOM_FLOOR = 0.85  # the gate's floor; measured 106/123 (0.862) on the small model
 
 
 def _frame(texts) -> pd.DataFrame:
@@ -37,7 +35,12 @@ def test_minimum_functionality(trained_pipeline):
 def test_invariance(trained_pipeline):
     result = behaviour.invariance(trained_pipeline)
     assert result.total == 5 * len(behaviour.INVARIANCE_BASES)
-    assert result.pass_rate >= 0.9, result.failures  # 23/25 on the sample model: a URL or handle still moves it
+    # Links, case and spaces never move a label: every feature reads a link as "url", case folds before the n-grams
+    # and the one case-sensitive reader (VADER) reads "!"/caps as emphasis only. An @handle's characters are read on
+    # purpose (the character n-grams: "@united" says what a tweet is about), so on this small model one handle
+    # variant may move a borderline comment; the served model holds 25/25 (gate floor invariance: 1.0).
+    structural = [f for f in result.failures if "'@" not in f.split(" but ")[1]]
+    assert structural == [] and result.pass_rate >= 24 / 25, result.failures
 
 
 def test_directional(trained_pipeline):
@@ -52,7 +55,8 @@ def test_run_all_reports_each_suite(trained_pipeline):
 
 def test_youtube_idiom(trained_pipeline):
     result = behaviour.youtube_idiom(trained_pipeline)
-    assert result.total == len(behaviour.YOUTUBE_IDIOM) == 20
+    assert result.total == len(behaviour.YOUTUBE_IDIOM) >= 100
+    assert len({text for text, _ in behaviour.YOUTUBE_IDIOM}) == result.total  # no comment twice
     assert result.pass_rate >= YOUTUBE_IDIOM_FLOOR, result.failures
 
 
@@ -72,7 +76,9 @@ def test_suites_can_fail():
     assert behaviour.minimum_functionality(model).pass_rate == 0.5
     assert behaviour.invariance(model).pass_rate == 1.0  # constant output is trivially invariant
     assert behaviour.directional(model).pass_rate == 0.0
-    assert behaviour.youtube_idiom(model).pass_rate == 0.5  # 10 of its 20 comments are positive
+    positive = sum(label == 1 for _, label in behaviour.YOUTUBE_IDIOM)
+    assert behaviour.youtube_idiom(model).pass_rate == pytest.approx(positive / len(behaviour.YOUTUBE_IDIOM))
+    assert positive / len(behaviour.YOUTUBE_IDIOM) < 0.5
 
 
 @pytest.mark.parametrize(("positive", "negated"), [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -56,21 +57,26 @@ def test_features_and_classifier(pipeline_run):
     X_train, X_test = sp.load_npz(paths["train_npz"]), sp.load_npz(paths["test_npz"])
     n_train, n_test = len(pd.read_parquet(paths["train"])), len(pd.read_parquet(paths["test"]))
     assert X_train.shape[0] == n_train and X_test.shape[0] == n_test
-    # max_features word TF-IDF columns + 4 VADER columns + 4096 hashed character n-gram columns
-    assert 4096 + 4 < X_train.shape[1] == X_test.shape[1] <= 3000 + 4 + 4096
+    # 4 VADER + 5 comment-shape columns + max_features word TF-IDF columns + 4096 hashed character n-gram columns
+    assert 4 + 5 + 4096 < X_train.shape[1] == X_test.shape[1] <= 4 + 5 + 3000 + 4096
     facts = json.loads(paths["facts"].read_text())
-    assert set(facts) == {"linear_epochs", "rows", "features"}  # no timings: DVC metrics; no LightGBM by default
+    # no timings (DVC metrics); LightGBM's rounds and inputs, the calibration's temperature
+    assert set(facts) == {"linear_epochs", "rows", "features", "best_iteration", "boosted_features",
+                          "valid_multi_logloss", "temperature"}
     assert facts["rows"] == n_train and facts["features"] == X_train.shape[1]
-    assert 1 <= facts["linear_epochs"] <= 100
-    assert json.loads(paths["train_timings"].read_text())["linear_fit_seconds"] >= 0
+    assert 1 <= facts["linear_epochs"] <= 100 and facts["temperature"] > 0
+    assert json.loads(paths["train_timings"].read_text())["fit_seconds"] >= 0
 
 
 def test_metrics(pipeline_run):
     metrics = json.loads(pipeline_run["paths"]["metrics"].read_text())
-    assert set(metrics) == {"model", "textblob", "vader"}
+    assert set(metrics) == {"model", "textblob", "vader", "behaviour"}
+    assert set(metrics["behaviour"]) == {"minimum_functionality", "invariance", "directional", "youtube_idiom"}
+    assert all(0 <= rate <= 1 for rate in metrics["behaviour"].values())
     expected_scopes = {"overall", "reddit", "human"} | {f"source.{name}" for name in SAMPLE}
     n_test = len(pd.read_parquet(pipeline_run["paths"]["test"]))
-    for system, by_scope in metrics.items():
+    assert all(0 <= metrics["model"][scope]["ece"] <= 1 for scope in expected_scopes)
+    for system, by_scope in ((s, metrics[s]) for s in ("model", "textblob", "vader")):
         assert set(by_scope) == expected_scopes, system
         assert by_scope["overall"]["rows"] == n_test
         assert by_scope["reddit"]["rows"] + by_scope["human"]["rows"] == n_test
@@ -82,7 +88,8 @@ def test_metrics(pipeline_run):
     assert json.loads(pipeline_run["paths"]["evaluate_timings"].read_text())["predict_rows_per_s"] > 0
     assert "neutral.support" not in metrics["model"]["source.youtube_thelwall"]  # two-class source
     plots = sorted(p.name for p in pipeline_run["paths"]["plots"].iterdir())
-    assert plots == sorted(f"confusion_{s.replace('.', '_')}.png" for s in expected_scopes)
+    assert plots == sorted([f"confusion_{s.replace('.', '_')}.png" for s in expected_scopes]
+                           + [f"reliability_{s}.png" for s in ("overall", "human", "reddit")])
     assert all((pipeline_run["paths"]["plots"] / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in plots)
 
 
@@ -114,7 +121,8 @@ def test_mlflow_run_and_model(pipeline_run, monkeypatch):
     assert "train.linear_epochs" in run.data.metrics  # the training facts, as metrics
     timings = json.loads(pipeline_run["paths"]["evaluate_timings"].read_text())
     assert run.data.metrics["model.overall.predict_rows_per_s"] == pytest.approx(timings["predict_rows_per_s"])
-    assert "train.linear_fit_seconds" in run.data.metrics
+    assert "train.fit_seconds" in run.data.metrics and "behaviour.youtube_idiom" in run.data.metrics
+    assert params["train.learner"] == "blend"
     artifacts = {a.path for a in MlflowClient(tracking_uri=uri).list_artifacts(run.info.run_id, "plots")}
     assert "plots/confusion_overall.png" in artifacts
 
@@ -189,5 +197,6 @@ def test_train_fit_handles_a_singleton_stratum(small_params):
     rng = np.random.default_rng(0)
     frame = _frame({("a", -1): 40, ("a", 0): 40, ("a", 1): 40, ("b", 0): 1})
     X = sp.csr_matrix(rng.random((len(frame), 6)) + frame["label"].to_numpy()[:, None])
-    clf, facts, _ = fit(X, frame, small_params.train, seed=0)
+    featurize = dataclasses.replace(small_params.featurize, lexicon=False, shape=False, char_features=0)
+    clf, facts, _ = fit(X, frame, featurize, small_params.train, seed=0)
     assert facts["rows"] == len(frame) and list(clf.classes_) == [-1, 0, 1]

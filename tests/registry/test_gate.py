@@ -64,6 +64,13 @@ class Lookup:
         return (self.predict(frame)[:, None] == self.classes_[None, :]).astype(float)
 
 
+class Hedged(Lookup):
+    """The same labels, said with 0.7 on the predicted class and 0.15 on each other."""
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        return 0.15 + 0.55 * super().predict_proba(frame)
+
+
 class Raises(Lookup):
     def predict(self, frame):
         raise RuntimeError("no model inside")
@@ -147,6 +154,20 @@ def test_tolerance_above_zero(mlflow_store, test_frame, tolerance, decision):
         assert report["reasons"] == [f"compare: overall macro-F1 {CANDIDATE_F1:.4f} < production v1's "
                                      f"{PRODUCTION_F1:.4f} (tolerance {tolerance})"]
         assert aliases() == {"candidate": "2", "production": "1"}
+
+
+@pytest.mark.parametrize(("tolerance", "decision"), [(0.21, "promoted"), (0.19, "refused"), (None, "promoted")])
+def test_a_candidate_less_calibrated_than_production_is_refused(mlflow_store, test_frame, tolerance, decision):
+    """By hand: one-hot CANDIDATE labels are 7/10 right at confidence 1.0, ECE 0.3; Hedged PRODUCTION labels 8/10 right
+    at 0.7, ECE 0.1. Macro-F1 is not compared here, so calibration alone decides."""
+    register(Hedged(PRODUCTION))
+    assert decide(test_frame, compare=())["decision"] == "promoted"
+    register(Lookup(CANDIDATE))
+    report = decide(test_frame, compare=(), ece_scope="human", ece_tolerance=tolerance)
+    assert report["candidate_ece"]["human"] == pytest.approx(0.3) and report["production_ece"]["human"] == 0.1
+    assert report["decision"] == decision, report["reasons"]
+    if decision == "refused":
+        assert report["reasons"] == [f"calibration: human ECE 0.3000 > production v1's 0.1000 (tolerance {tolerance})"]
 
 
 def test_production_that_cannot_be_rescored_leaves_floors_alone(mlflow_store, test_frame, caplog):

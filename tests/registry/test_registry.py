@@ -52,8 +52,11 @@ def test_register_creates_candidate_with_tags_and_model_card(registry, good_mode
     m = good_model.metrics
     overall = " | ".join(f"{m[s]['overall']['macro_f1']:.3f}" for s in ("model", "textblob", "vader"))
     assert f"| overall | {overall} | {m['model']['overall']['rows']} |" in card
-    for heading in ("## Intended use", "## Training data", "## Known limits", "**Languages**", "**Sarcasm"):
+    for heading in ("## Intended use", "## Training data", "## Known limits", "**Languages**", "**Sarcasm",
+                    "## Confidence", "## Behaviour"):
         assert heading in card
+    assert f"| human | {m['model']['human']['ece']:.4f} | {m['model']['human']['rows']} |" in card
+    assert f"| youtube_idiom | {m['behaviour']['youtube_idiom']:.3f} |" in card
     for source in registry.sources:
         assert f"| {source['name']} | {source['group']} | {source['rows']} |" in card
 

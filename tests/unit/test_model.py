@@ -1,6 +1,6 @@
 """The model's parts: those that decide its bytes (the TF-IDF vocabulary cut, the same terms on every machine, and
-``slim``, the same pickle for the same fit), the blended classifier with its prior correction, and the YouTube slang
-in the VADER columns."""
+``slim``, the same pickle for the same fit), the classifier's blend and calibration, and the YouTube slang in the
+VADER columns."""
 
 from __future__ import annotations
 
@@ -20,11 +20,17 @@ from ytsentiment import YtSentimentError
 from ytsentiment.config import FeaturizeParams
 from ytsentiment.model import (
     YOUTUBE_LEXICON,
-    BlendedClassifier,
     CharNgrams,
+    CommentShape,
     PackedTfidfVectorizer,
+    SentimentClassifier,
     VaderFeatures,
+    apply_isotonic,
+    apply_temperature,
     build_features,
+    compose,
+    fit_isotonic,
+    fit_temperature,
     slim,
     top_terms,
 )
@@ -71,7 +77,7 @@ def test_features_with_the_given_vocabulary_match_scikit_learns_cut_when_nothing
 def test_slim_leaves_no_memory_address_in_the_pickle():
     texts = pd.DataFrame({"text": ["good video", "bad video", "good song"]})
     features = build_features(dataclasses.replace(PARAMS, lexicon=True)).fit(texts)
-    tfidf = features.transformer_list[0][1].named_steps["tfidf"]
+    tfidf = features.named_transformers["tfidf"].named_steps["tfidf"]
     assert getattr(tfidf, "_stop_words_id", None) == id(None)  # scikit-learn caches id(stop_words) when fitting
     slim(features)
     assert not hasattr(tfidf, "_stop_words_id")
@@ -109,26 +115,78 @@ class _Constant:
         self.proba = np.asarray(proba, dtype=float)
 
     def predict_proba(self, X):
-        return np.tile(self.proba, (len(X), 1))
+        return np.tile(self.proba, (X.shape[0], 1))
+
+
+def _fitted(weight: float, calibration=None, boosted=True) -> SentimentClassifier:
+    clf = SentimentClassifier(linear_weight=weight)
+    clf.linear_, clf.classes_ = _Constant([0.2, 0.2, 0.6]), CLASSES
+    clf.boosted_ = _Constant([0.6, 0.3, 0.1]) if boosted else None
+    clf.columns_ = np.array([0]) if boosted else None
+    clf.calibration_ = calibration
+    return clf
 
 
 @pytest.mark.parametrize(("weight", "expected", "label"), [
-    (0.0, [0.6, 0.3, 0.1], -1),
     (0.3, [0.48, 0.27, 0.25], -1),  # 0.7 * boosted + 0.3 * linear, by hand
     (0.8, [0.28, 0.22, 0.50], 1),
 ])
 def test_blend_averages_the_two_models(weight, expected, label):
-    blend = BlendedClassifier.from_fitted(_Constant([0.6, 0.3, 0.1]), _Constant([0.2, 0.2, 0.6]), weight)
-    X = np.zeros((2, 1))
+    blend = _fitted(weight)
+    X = sp.csr_matrix(np.zeros((2, 1)))
     assert np.allclose(blend.predict_proba(X), [expected, expected])
     assert blend.predict(X).tolist() == [label, label]
 
 
-def test_blend_refuses_models_with_different_classes():
-    linear = _Constant([0.5, 0.5])
-    linear.classes_ = np.array([-1, 1])
-    with pytest.raises(YtSentimentError, match="same labels"):
-        BlendedClassifier.from_fitted(_Constant([0.6, 0.3, 0.1]), linear, 0.3)
+def test_without_lightgbm_the_linear_model_is_the_whole_classifier():
+    clf = _fitted(0.3, boosted=False)
+    assert np.allclose(clf.predict_proba(sp.csr_matrix(np.zeros((2, 1)))), [[0.2, 0.2, 0.6]] * 2)
+
+
+def test_temperature_divides_the_log_probabilities():
+    clf = _fitted(0.3, calibration=2.0)
+    expected = np.sqrt([0.48, 0.27, 0.25]) / np.sqrt([0.48, 0.27, 0.25]).sum()  # softmax(log p / 2), by hand
+    assert np.allclose(clf.predict_proba(sp.csr_matrix(np.zeros((1, 1)))), [expected])
+
+
+def test_fit_temperature_recovers_the_temperature_that_made_the_labels():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(scale=3.0, size=(20000, 3))
+    true_proba = np.exp(logits / 2.5) / np.exp(logits / 2.5).sum(axis=1, keepdims=True)
+    y = np.array([rng.choice(3, p=p) for p in true_proba])
+    overconfident = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    assert fit_temperature(overconfident, y) == pytest.approx(2.5, rel=0.05)
+    calibrated = apply_temperature(overconfident, 2.5)
+    assert np.allclose(calibrated, true_proba) and (calibrated.argmax(1) == overconfident.argmax(1)).all()
+
+
+def test_isotonic_maps_each_class_to_how_often_it_was_right_and_rows_sum_to_one():
+    # class 0's probability 0.9 was right half the time, 0.1 never: the map learns exactly that
+    proba = np.array([[0.9, 0.05, 0.05]] * 4 + [[0.1, 0.45, 0.45]] * 4)
+    y = np.array([0, 0, 1, 2, 1, 1, 2, 2])
+    maps = fit_isotonic(proba, y)
+    calibrated = apply_isotonic(proba, maps)
+    assert np.allclose(calibrated.sum(axis=1), 1)
+    assert maps[0].predict([0.9, 0.1]).tolist() == [0.5, 0.0]
+    # maps of 0.5, 0.5, 0.25 (sum 1.25), renormalised by hand
+    assert apply_isotonic(np.array([[0.9, 0.45, 0.05]]), maps) == pytest.approx(np.array([[0.4, 0.4, 0.2]]))
+
+
+def test_the_classifier_refuses_an_unknown_learner_or_calibration():
+    X, y = sp.csr_matrix(np.eye(6)), np.array([-1, -1, 0, 0, 1, 1])
+    with pytest.raises(YtSentimentError, match="learner"):
+        SentimentClassifier(learner="forest").fit(X, y)
+    with pytest.raises(YtSentimentError, match="calibration"):
+        SentimentClassifier(learner="linear", calibration="platt").fit(X, y)
+
+
+def test_comment_shape_is_bounded_and_a_link_counts_as_one_word():
+    shape = CommentShape().transform(["wow!!! 😍😍 really?", "", "a " * 5000,
+                                      "wow!!! 😍😍 really? https://example.com/a/very/long/path?with=query"]).toarray()
+    assert shape.shape == (4, len(CommentShape.names)) and (0 <= shape).all() and (shape <= 1).all()
+    assert shape[0, 2:].tolist() == pytest.approx([0.2, 0.3, 0.1])  # 2 emoji, 3 "!", 1 "?" (each / 10)
+    assert shape[2, 0] == 1.0 and shape[1].tolist() == [0.0] * 5
+    assert shape[3, 1] == pytest.approx(np.log1p(4) / 5) and shape[3, 4] == pytest.approx(0.1)  # "?" of the URL gone
 
 
 # ---- YouTube slang in the VADER columns ---------------------------------------------------------------------------
@@ -208,31 +266,10 @@ def test_features_with_char_ngrams_append_hashed_columns():
     assert X[:, 7:].nnz > 0
 
 
-# ---- the logistic regression alone ------------------------------------------------------------------------------
+# ---- the train stage -----------------------------------------------------------------------------------------
 
-def test_linear_weight_one_is_the_linear_model_alone_and_fits_no_lightgbm():
-    blend = BlendedClassifier.from_fitted(None, _Constant([0.2, 0.2, 0.6]), 1.0)
-    X = np.zeros((2, 1))
-    assert np.allclose(blend.predict_proba(X), [[0.2, 0.2, 0.6]] * 2) and blend.predict(X).tolist() == [1, 1]
-    with pytest.raises(YtSentimentError, match="no LightGBM"):
-        BlendedClassifier.from_fitted(_Constant([0.6, 0.3, 0.1]), _Constant([0.2, 0.2, 0.6]), 1.0)
-    with pytest.raises(YtSentimentError, match="needs LightGBM"):
-        BlendedClassifier.from_fitted(None, _Constant([0.2, 0.2, 0.6]), 0.3)
-
-    class Boom:
-        def fit(self, *args, **kwargs):
-            raise AssertionError("LightGBM must not be fitted when linear_weight is 1")
-
-    from sklearn.linear_model import LogisticRegression
-
-    X = np.array([[0.0], [1.0], [2.0], [3.0], [4.0], [5.0]])
-    y = np.array([-1, -1, 0, 0, 1, 1])
-    fitted = BlendedClassifier(Boom(), LogisticRegression(), 1.0).fit(X, y)
-    assert fitted.boosted_ is None and fitted.classes_.tolist() == [-1, 0, 1]
-
-
-@pytest.mark.parametrize("linear_weight", [1.0, 0.3])
-def test_train_stage_fits_the_linear_model_alone_or_the_blend(linear_weight):
+@pytest.mark.parametrize("learner", ["linear", "blend"])
+def test_train_stage_fits_the_linear_model_alone_or_the_blend(learner):
     from ytsentiment.config import load_params
     from ytsentiment.stages.train import fit
 
@@ -241,12 +278,19 @@ def test_train_stage_fits_the_linear_model_alone_or_the_blend(linear_weight):
     X = rng.normal(size=(len(y), 5)) + y[:, None]
     frame = pd.DataFrame({"label": y, "source": "s", "weight": 1.0})
     params = load_params("params.yaml")
-    p = dataclasses.replace(params.train, linear_weight=linear_weight, n_estimators=20, n_jobs=1)
-    blend, facts, timings = fit(sp.csr_matrix(X), frame, p, params.seed)
-    assert facts["rows"] == len(y) and facts["linear_epochs"] >= 1
-    assert (blend.boosted_ is None) == (linear_weight == 1.0)
-    assert ("best_iteration" in facts) == ("fit_seconds" in timings) == (linear_weight < 1)
-    assert f1_score(y, blend.predict(sp.csr_matrix(X)), average="macro") > 0.8
+    featurize = dataclasses.replace(params.featurize, lexicon=False, shape=False, char_features=0)
+    p = dataclasses.replace(params.train, learner=learner, n_estimators=20, n_jobs=1)
+    clf, facts, timings = fit(sp.csr_matrix(X), frame, featurize, p, params.seed)
+    assert facts["rows"] == len(y) and facts["linear_epochs"] >= 1 and "fit_seconds" in timings
+    assert (clf.boosted_ is None) == (learner == "linear") == ("best_iteration" not in facts)
+    assert isinstance(clf.calibration_, float) and facts["temperature"] == clf.calibration_
+    assert f1_score(y, clf.predict(sp.csr_matrix(X)), average="macro") > 0.8
+    if clf.boosted_ is not None:  # a server's thread limit reaches the fitted LightGBM, not only its template
+        from ytsentiment.loading import limit_threads
+
+        clf.boosted_.set_params(n_jobs=2)
+        limit_threads(compose(build_features(PARAMS), clf), 1)
+        assert clf.boosted_.n_jobs == 1 and clf.boosted.n_jobs == 1
 
 
 def test_packed_vectorizer_stores_its_vocabulary_once_as_one_string_and_loads_the_same():
@@ -257,7 +301,7 @@ def test_packed_vectorizer_stores_its_vocabulary_once_as_one_string_and_loads_th
     texts = ["good video", "bad video", "good good song", "the song is bad"]
     params = dataclasses.replace(PARAMS, max_features=50, ngram_max=2)
     features = slim(build_features(params, top_terms(texts, params)).fit(pd.DataFrame({"text": texts})))
-    vectorizer = features.transformer_list[0][1].named_steps["tfidf"]
+    vectorizer = features.named_transformers["tfidf"].named_steps["tfidf"]
     assert vectorizer.vocabulary is vectorizer.vocabulary_  # given = fitted: one dict
     state = vectorizer.__getstate__()
     assert state["vocabulary_"] is None and state["vocabulary"] == "_packed_terms"

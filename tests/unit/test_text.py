@@ -182,3 +182,27 @@ def test_youtube_idiom(raw, expected):
 def test_youtube_idiom_reaches_the_tokens():
     assert normalize("W video 😭 lol") == "win video face with tears of joy lol"
     assert normalize("L take") == "loss take"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("this one hits different", "this one is amazing"),
+    ("masterpiece, no skips", "masterpiece, every song is great"),
+    ("chef’s kiss", "perfect"),  # a typographic apostrophe too
+    ("ngl this slaps", "honestly this slaps"),  # a hedge, not a negation
+    ("unsubscribed", "disappointed, unsubscribed"),
+    ("Great, another 10 minute intro", "ugh, another 10 minute intro"),
+    ("not disappointed at all", "good at all"),
+])
+def test_youtube_idiom_phrases_become_plain_words(text, expected):
+    assert youtube_idiom(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "see you at the show on 10/10/12",  # a date, not "10/10"
+    "beautiful, isn't it?",  # a question tag, not "this isn't it"
+    "we had a great time, more soon",  # praise not opening onto "another"/"more"
+    "I cooked this recipe last night",  # cooking, not "he cooked"
+    "a  plain comment  ",  # untouched, spaces and all
+])
+def test_youtube_idiom_leaves_literal_senses_alone(text):
+    assert youtube_idiom(text) == text

@@ -20,18 +20,24 @@ import time
 from pathlib import Path
 
 import joblib
+import numpy as np
 import pandas as pd
 
 from ytsentiment.artifact import log_model
+from ytsentiment.behaviour import run_all
 from ytsentiment.config import flatten, load_params, tracking_uri
 from ytsentiment.contract import LABELS
 from ytsentiment.io import file_digest, read_json, write_json
 from ytsentiment.logs import run_main
 from ytsentiment.model import compose
 from ytsentiment.scoring import (
+    CALIBRATION_BINS,
     OVERALL,
     confusion,
+    ece_by_scope,
+    expected_calibration_error,
     macro_f1_table,
+    reliability,
     scopes,
     score_by_scope,
     textblob_baseline,
@@ -46,17 +52,67 @@ log = logging.getLogger(__name__)
 TRAINING_SECTIONS = ("base", "ingest", "clean", "featurize", "train", "evaluate")
 
 
-def evaluate(pipeline, test: pd.DataFrame, vader_threshold: float) -> tuple[dict, dict, dict]:
-    """Return (metrics, predictions by system, timings) on the test frame; only the timings depend on the machine."""
+CALIBRATION_SCOPES = (OVERALL, "human", "reddit")  # the scopes with a reliability diagram
+
+
+def evaluate(pipeline, test: pd.DataFrame, vader_threshold: float) -> tuple[dict, dict, dict, np.ndarray]:
+    """Return (metrics, predictions by system, timings, the model's probabilities) on the test frame; only the
+    timings depend on the machine.
+
+    Beside macro-F1, each model scope carries its expected calibration error (``ece``), and ``behaviour`` holds
+    each behavioural suite's pass rate (``behaviour.run_all``).
+    """
     texts = test["text"].tolist()
     started = time.perf_counter()
-    predictions = {"model": pipeline.predict(test[["text"]])}
+    proba = np.asarray(pipeline.predict_proba(test[["text"]]))
     predict_seconds = time.perf_counter() - started
+    predictions = {"model": pipeline.classes_[proba.argmax(axis=1)]}
     predictions["textblob"] = textblob_baseline(texts)
     predictions["vader"] = vader_baseline(texts, vader_threshold)
-    metrics = {name: score_by_scope(test, pred) for name, pred in predictions.items()}
+    metrics: dict = {name: score_by_scope(test, pred) for name, pred in predictions.items()}
+    for scope, ece in ece_by_scope(test, proba, pipeline.classes_).items():
+        metrics["model"][scope]["ece"] = ece
+    metrics["behaviour"] = {suite.name: suite.pass_rate for suite in run_all(pipeline)}
     timings = {"predict_rows_per_s": round(len(test) / predict_seconds, 1)}
-    return metrics, predictions, timings
+    return metrics, predictions, timings, proba
+
+
+def plot_reliability(test: pd.DataFrame, proba: np.ndarray, classes, out_dir: Path) -> list[Path]:
+    """One reliability diagram per scope of ``CALIBRATION_SCOPES`` present: accuracy against mean confidence per
+    confidence bin, the diagonal being perfect calibration, with the bins' row counts beneath."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    masks, y_true, paths = scopes(test), test["label"].to_numpy(), []
+    for scope in (s for s in CALIBRATION_SCOPES if s in masks):
+        mask = masks[scope]
+        r = reliability(y_true[mask], proba[mask], classes)
+        ece = expected_calibration_error(y_true[mask], proba[mask], classes)
+        edges = np.linspace(0, 1, CALIBRATION_BINS + 1)
+        centres = (edges[:-1] + edges[1:]) / 2
+        fig, (top, bottom) = plt.subplots(2, 1, figsize=(5, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+        shown = [i for i, n in enumerate(r["rows"]) if n]
+        top.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
+        top.bar(centres[shown], [r["accuracy"][i] for i in shown], width=1 / CALIBRATION_BINS, alpha=0.6,
+                edgecolor="black", label="share right")
+        top.plot([r["confidence"][i] for i in shown], [r["accuracy"][i] for i in shown], marker="o",
+                 color="C1", label="(mean confidence, share right)")
+        top.set_ylabel("share predicted right")
+        top.set_ylim(0, 1)
+        top.legend(loc="upper left", fontsize=8)
+        top.set_title(f"Reliability, test scope '{scope}' ({int(mask.sum())} rows), ECE {ece:.3f}")
+        bottom.bar(centres, r["rows"], width=1 / CALIBRATION_BINS, edgecolor="black")
+        bottom.set_xlabel("confidence (probability of the predicted class)")
+        bottom.set_ylabel("rows")
+        fig.tight_layout()
+        path = out_dir / f"reliability_{scope}.png"
+        fig.savefig(path, dpi=80)
+        plt.close(fig)
+        paths.append(path)
+    return paths
 
 
 def plot_confusions(test: pd.DataFrame, predictions: dict, out_dir: Path) -> list[Path]:
@@ -137,11 +193,12 @@ def main(argv: list[str] | None = None) -> int:
     params = load_params(args.params)
     pipeline = compose(joblib.load(args.features), joblib.load(args.classifier))
     test = pd.read_parquet(args.test)
-    metrics, predictions, timings = evaluate(pipeline, test, params.evaluate.vader_threshold)
+    metrics, predictions, timings, proba = evaluate(pipeline, test, params.evaluate.vader_threshold)
     write_json(args.metrics, metrics)
     if args.timings:
         write_json(args.timings, timings)
     plots = plot_confusions(test, predictions, Path(args.plots))
+    plots += plot_reliability(test, proba, pipeline.classes_, Path(args.plots))
     inputs = {"test": args.test, "features": args.features, "classifier": args.classifier}
     # a train stage restored from DVC's cache wrote no timings: then there is no fit time to log
     train_timings = read_json(args.train_timings) if args.train_timings and Path(args.train_timings).is_file() else {}
@@ -151,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
                   logged_timings)
     write_json(args.run, run)
     log.info("macro-F1 on the test rows:\n%s", macro_f1_table(metrics, (OVERALL, "reddit", "human")))
+    log.info("ECE: %s; behaviour: %s", {s: round(metrics["model"][s]["ece"], 4) for s in CALIBRATION_SCOPES
+                                        if s in metrics["model"]}, metrics["behaviour"])
     log.info("MLflow run %s (%s)", run["run_id"], run["tracking_uri"])
     return 0
 

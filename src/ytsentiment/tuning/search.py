@@ -5,15 +5,14 @@ fits on and a validation slice the objective scores (macro-F1 on ``tune.objectiv
 plus a subsample of the test split whose human and overall macro-F1 are reported, never optimised.
 
 A trial fits exactly what the pipeline fits and joins it into the served Pipeline: ``build_features``, then the
-train stage's classifier. With ``train.linear_weight`` 1 (the default) that is the logistic regression alone, fitted
-by the train stage's own ``fit`` and scored once. With a LightGBM blend, LightGBM fits with the train stage's early
-stopping on its own stratified slice (the logistic regression on the same rows, blended as the stage blends them),
-and every ``tune.report_every`` rounds a LightGBM callback reports the macro-F1 of the boosting so far on the
-early-stopping slice's objective rows (``trial.report``); a percentile pruner stops a fit that trails earlier
-trials at the same round (``tune.prune_*``; multi_logloss was tried and dropped: on these data it ranked trials
-unlike macro-F1). The served Pipeline is then
-timed in-process, one thread, like the gate (``gate.latency_comments`` comments): over ``gate.latency_budget_ms``
-the trial is pruned, so the search cannot buy F1 with latency.
+train stage's classifier, by the train stage's own ``fit``. With ``train.learner`` "blend" (the default), LightGBM
+fits with the train stage's early stopping on its held-out slice (the logistic regression on the same rows, blended
+and calibrated as the stage does), and every ``tune.report_every`` rounds a LightGBM callback reports the macro-F1
+of the boosting so far on the early-stopping slice's objective rows (``trial.report``); a percentile pruner stops a
+fit that trails earlier trials at the same round (``tune.prune_*``; multi_logloss was tried and dropped: on these
+data it ranked trials unlike macro-F1). The served Pipeline is then timed in-process, one thread, like the gate
+(``gate.latency_comments`` comments): over ``gate.latency_budget_ms`` the trial is pruned, so the search cannot buy
+F1 with latency.
 
 The study lives in a database (``--storage``, resumable by name) and seeds TPE with ``base.seed`` + the number of
 trials it already holds, so a second run continues instead of repeating the first one's samples. A new study first
@@ -108,7 +107,7 @@ def fit_pipeline(frame: pd.DataFrame, featurize: FeaturizeParams, train: TrainPa
     started = time.perf_counter()
     features = build_features(featurize)
     X = features.fit_transform(frame[[TEXT_COLUMN]]).tocsr()
-    clf, facts, _ = fit(X, frame, train, seed, make_callbacks)  # the train stage's own fit, with the pruning
+    clf, facts, _ = fit(X, frame, featurize, train, seed, make_callbacks)  # the train stage's own fit, with the pruning
     facts["fit_seconds"] = round(time.perf_counter() - started, 2)
     return compose(slim(features), clf), facts
 
