@@ -10,6 +10,10 @@ still classified but is left out of the summary's figures).
 the *scored* comments (English or undetermined) the counts, means, class shares with 95 % Wilson intervals and
 the monthly counts.
 
+``explain`` gives each prediction its ``why`` (asked with ``"explain": true``): the ``EXPLAIN_TERMS`` terms that
+pushed the comment most toward its label (``ytsentiment.explain``), for the comments the model reads only; a comment
+in another language gets ``None``.
+
 Predictions and summaries are plain dicts (jsonify answers them, the prediction log reads them); their shapes are
 the response models of ``ytsentiment.api.blueprints.prediction``, which /openapi.json documents and tests/api checks
 real answers against.
@@ -27,11 +31,13 @@ import numpy as np
 import pandas as pd
 
 from ytsentiment.contract import CLASSES, LABELS, TEXT_COLUMN
+from ytsentiment.explain import explain as why_terms
 from ytsentiment.language import identify, is_supported
 from ytsentiment.storage.rows import new_prediction_ids
 
 Z_95 = 1.959963984540054  # standard normal quantile for a two-sided 95 % interval
 DEFAULT_MIN_MONTH_COMMENTS = 10
+EXPLAIN_TERMS = 3  # terms per comment in a prediction's `why`
 
 
 def ten_scale(mean: float) -> float:
@@ -96,6 +102,17 @@ class SentimentService:
                                 "language_supported": is_supported(language)})
         in_class_order = proba[:, [int(np.flatnonzero(self.classes == c)[0]) for c in CLASSES]]
         return predictions, in_class_order
+
+    def explain(self, predictions: Sequence[dict[str, Any]], k: int = EXPLAIN_TERMS) -> None:
+        """Set each prediction's ``why``: at most ``k`` ``{"term", "weight"}`` (largest first, weight > 0) that
+        pushed its comment toward its label; ``None`` for a comment the model does not read
+        (``language_supported`` false), which costs nothing."""
+        read = [p for p in predictions if p["language_supported"]]
+        terms = why_terms(self.model, [p["comment"] for p in read], k) if read else []
+        for p in predictions:
+            p["why"] = None
+        for p, why in zip(read, terms, strict=True):
+            p["why"] = why
 
     @staticmethod
     def summarize(predictions: Sequence[dict[str, Any]], likes: Sequence[int | None] | None = None,
