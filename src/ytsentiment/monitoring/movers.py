@@ -39,7 +39,7 @@ def movers(baseline: Mapping[int, Mapping[str, float]], window: Mapping[int, Map
            top: int = TOP_MOVERS) -> list[dict[str, Any]]:
     """The ``top`` (class, term) pairs whose share changed most from ``baseline`` to ``window`` (``term_shares``),
     over the classes of both; a term absent from a side has share 0 there; unchanged pairs are left out."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for c in (c for c in CLASSES if c in baseline and c in window):
         before, after = baseline[c], window[c]
         for term in set(before) | set(after):
