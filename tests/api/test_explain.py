@@ -12,6 +12,7 @@ from ytsentiment.explain import explain
 from .conftest import fake_loader
 
 SPANISH = "Esto es muy malo y no me gusta nada de nada"
+FEATURES = {"lexicon", "length", "words", "emoji", "exclamations", "questions"}
 ROUTES = {
     "/predict": lambda texts: texts,
     "/predict_with_timestamps": lambda texts: [{"text": t, "timestamp": "2024-05-01"} for t in texts],
@@ -106,11 +107,11 @@ def test_real_model_why_is_the_model_explanation(real_app, real_client):
     for p in read:
         weights = [t["weight"] for t in p["why"]]
         assert len(weights) <= 3 and all(w > 0 for w in weights) and weights == sorted(weights, reverse=True)
-    # the clear comments' terms are their own words (or the lexicon), and push toward the label the API gave
+    # the clear comments' terms are their own words (or features of the whole comment: WhyTerm.term's description)
     labels = model.predict(pd.DataFrame({"text": READ[:2]})).tolist()
     assert [p["sentiment"] for p in read[:2]] == labels == [1, -1]
     for p, text in zip(read[:2], READ[:2], strict=True):
-        assert p["why"] and all(t["term"] in text.lower() or t["term"] == "lexicon" for t in p["why"]), p["why"]
+        assert p["why"] and all(t["term"] in text.lower() or t["term"] in FEATURES for t in p["why"]), p["why"]
 
 
 def test_real_model_without_explain_answers_as_before(real_client):
