@@ -60,7 +60,7 @@ def item_of(page, text: str):
 
 
 def test_hovering_a_label_shows_the_terms_that_pushed_it(page, extension_id, settings, sentiment_api,
-                                                         extension_context):
+                                                         extension_context, artifacts, capsys):
     sent, answer = open_results(page, extension_id, settings, sentiment_api, extension_context)
     assert sent["explain"] is True
     predictions = answer["predictions"]
@@ -91,6 +91,10 @@ def test_hovering_a_label_shows_the_terms_that_pushed_it(page, extension_id, set
     first.locator(".label").focus()
     expect(first.locator(".label .why")).to_be_visible()
     assert first.locator(".label").get_attribute("aria-describedby") == first.locator(".why").get_attribute("id")
+    first.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "popup-why.png"))
+    with capsys.disabled():
+        print(f"\n[extension] a label's why on focus: {artifacts / 'popup-why.png'}")
 
 
 def test_markup_in_a_term_is_shown_as_text_and_never_runs(page, extension_id, settings, sentiment_api,
