@@ -65,6 +65,25 @@ def test_nothing_read_asks_the_model_nothing(client, monkeypatch):
     assert body[0]["why"] is None and recorder.calls == []
 
 
+def test_a_model_that_cannot_explain_answers_with_null_whys(client, caplog):
+    """The FakeModel is no Pipeline, as a model from before explanations (a rollback): predictions still come."""
+    for _ in range(2):
+        body = predictions(client.post("/analyze", json={"comments": [{"text": "so good"}], "explain": True}))
+        assert body[0]["label"] == "positive" and body[0]["why"] is None
+    assert caplog.text.count("the served model cannot explain its predictions") == 1  # said once, not tried again
+
+
+def test_a_fault_after_explaining_is_not_hidden(client, monkeypatch):
+    monkeypatch.setattr("ytsentiment.api.service.why_terms", Recorder())
+    predictions(client.post("/predict", json={"comments": ["so good"], "explain": True}))
+
+    def broken(model, texts, k):
+        raise KeyError("a fault")
+
+    monkeypatch.setattr("ytsentiment.api.service.why_terms", broken)
+    assert client.post("/predict", json={"comments": ["so good"], "explain": True}).status_code == 500
+
+
 @pytest.mark.parametrize("path", ROUTES)
 @pytest.mark.parametrize("value", ["true", 1, 0, None, [], {"k": 3}])
 def test_explain_must_be_a_boolean(client, path, value):

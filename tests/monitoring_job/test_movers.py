@@ -77,12 +77,14 @@ def test_without_logged_text_the_section_says_so_and_never_loads_the_model():
     assert "PREDICTION_LOG_TEXT is off" in render_html(_summary(view), {})
 
 
-def test_too_few_comments_or_no_model_say_so():
+def test_too_few_comments_no_model_or_one_that_cannot_explain_say_so():
     small = movers.term_movers(frame(["a", "b"], [1, 1]), frame(["a"] * 5, [1] * 5), PARAMS, lambda: None)
     assert small["note"] == ("not enough data: 4 comments with text in the window and 2 in the baseline "
                              "(at least 3 each)")
     none = movers.term_movers(frame(["a"] * 5, [1] * 5), frame(["b"] * 5, [1] * 5), PARAMS, lambda: None)
     assert not none["computed"] and "could not be loaded" in none["note"]
+    older = movers.term_movers(frame(["a"] * 5, [1] * 5), frame(["b"] * 5, [1] * 5), PARAMS, lambda: object())
+    assert not older["computed"] and older["note"].startswith("the production model cannot explain its predictions")
 
 
 def test_words_added_to_the_window_move_with_the_real_model(trained_pipeline, youtube):

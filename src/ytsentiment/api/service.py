@@ -12,7 +12,8 @@ the monthly counts.
 
 ``explain`` gives each prediction its ``why`` (asked with ``"explain": true``): the ``EXPLAIN_TERMS`` terms that
 pushed the comment most toward its label (``ytsentiment.explain``), for the comments the model reads only; a comment
-in another language gets ``None``.
+in another language gets ``None``, and so does every comment when the served model cannot explain (a Pipeline from
+before explanations, e.g. after a rollback: logged once, the predictions are still answered).
 
 Predictions and summaries are plain dicts (jsonify answers them, the prediction log reads them); their shapes are
 the response models of ``ytsentiment.api.blueprints.prediction``, which /openapi.json documents and tests/api checks
@@ -21,6 +22,7 @@ real answers against.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -34,6 +36,8 @@ from ytsentiment.contract import CLASSES, LABELS, TEXT_COLUMN
 from ytsentiment.explain import explain as why_terms
 from ytsentiment.language import identify, is_supported
 from ytsentiment.storage.rows import new_prediction_ids
+
+log = logging.getLogger(__name__)
 
 Z_95 = 1.959963984540054  # standard normal quantile for a two-sided 95 % interval
 DEFAULT_MIN_MONTH_COMMENTS = 10
@@ -81,6 +85,7 @@ class SentimentService:
         self.classes = np.asarray([int(c) for c in model.classes_])
         if sorted(self.classes.tolist()) != sorted(CLASSES):
             raise ValueError(f"model classes must be {', '.join(map(str, CLASSES))}; got {self.classes.tolist()}")
+        self.explains: bool | None = None  # whether the model can explain: known after the first explanation
 
     def predict(self, texts: Sequence[str]) -> list[dict[str, Any]]:
         return self.predict_with_proba(texts)[0]
@@ -108,9 +113,20 @@ class SentimentService:
         pushed its comment toward its label; ``None`` for a comment the model does not read
         (``language_supported`` false), which costs nothing."""
         read = [p for p in predictions if p["language_supported"]]
-        terms = why_terms(self.model, [p["comment"] for p in read], k) if read else []
         for p in predictions:
             p["why"] = None
+        if not read or self.explains is False:
+            return
+        try:
+            terms = why_terms(self.model, [p["comment"] for p in read], k)
+        except (AttributeError, KeyError, TypeError) as exc:
+            if self.explains:  # it explained before: a fault, not a model that cannot
+                raise
+            self.explains = False
+            log.warning("the served model cannot explain its predictions (%s: %s); every `why` is null",
+                        type(exc).__name__, exc)
+            return
+        self.explains = True
         for p, why in zip(read, terms, strict=True):
             p["why"] = why
 

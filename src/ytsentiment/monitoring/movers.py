@@ -8,7 +8,7 @@ that side's comments of that class holding the term among their why-terms. A mov
 changed (window - baseline); the ``TOP_MOVERS`` largest absolute changes are kept, ties by class then term. A class
 no comment of a side was given has no shares there and is left out.
 ``term_movers`` returns a JSON-ready section: ``computed`` and the sample sizes, the ``movers`` or a ``note`` saying
-why there are none (no logged text, no model, too few comments).
+why there are none (no logged text, too few comments, no model, or one from before explanations).
 """
 
 from __future__ import annotations
@@ -83,8 +83,11 @@ def term_movers(baseline, window, params: MonitorParams, model: Callable[[], Any
     if pipeline is None:
         out["note"] = "the production model could not be loaded (see the log; --model-uri names one)"
         return out
-    shares = {name: term_shares(explain(pipeline, frame["text"].astype(str).tolist(), WHY_TERMS),
-                                frame["sentiment"].astype(int).tolist())
-              for name, frame in sides.items()}
+    try:
+        why = {name: explain(pipeline, frame["text"].astype(str).tolist(), WHY_TERMS) for name, frame in sides.items()}
+    except (AttributeError, KeyError, TypeError) as exc:  # a Pipeline from before explanations
+        out["note"] = f"the production model cannot explain its predictions ({type(exc).__name__}: {exc})"
+        return out
+    shares = {name: term_shares(why[name], frame["sentiment"].astype(int).tolist()) for name, frame in sides.items()}
     out.update(computed=True, movers=movers(shares["baseline"], shares["window"]))
     return out

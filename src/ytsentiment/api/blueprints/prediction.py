@@ -69,7 +69,8 @@ class Prediction(BaseModel):
     why: list[WhyTerm] | None = Field(None, max_length=EXPLAIN_TERMS, description=(
         f"Only when the request asked `\"explain\": true` (absent otherwise): at most {EXPLAIN_TERMS} terms that "
         "pushed the comment most toward its label, largest weight first (empty when none pushed it that way); "
-        "null for a comment the model does not read (`language_supported` false)."))
+        "null for a comment the model does not read (`language_supported` false), and for every comment when the "
+        "served model cannot explain (one from before explanations)."))
 
 
 class TimestampedPrediction(Prediction):
