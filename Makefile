@@ -130,7 +130,7 @@ purge: install ## delete logged predictions older than PREDICTION_LOG_RETENTION_
 	ytsentiment purge $(if $(OLDER_THAN),--older-than $(OLDER_THAN))
 
 .PHONY: bench-api
-bench-api: install ## in-process vs gunicorn throughput, p50/p95 latency, worker RSS, time to ready
+bench-api: install ## in-process vs gunicorn (log off, on, + challenger): throughput, p50/p95, RSS, ready
 	$(PY) scripts/bench_api.py
 
 .PHONY: bench-soak

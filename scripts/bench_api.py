@@ -4,15 +4,17 @@
    as in one gunicorn worker), in comments per second; and the per-comment extras of serving, per 100 comments:
    language identification (``ytsentiment.language.identify``, on the request path) and building the prediction
    log's rows (``storage.prediction_row``: descriptors, hash; in the host's log writer, off the workers).
-2. The API, twice in one run: with the prediction log off (PREDICTION_LOG=off) and on (a fresh SQLite file, the
-   default store's kind, or ``--database-url``). Each starts ``gunicorn -c src/ytsentiment/api/gunicorn.conf.py
+2. The API, three times in one run: with the prediction log off (PREDICTION_LOG=off), on (a fresh SQLite file, the
+   default store's kind, or ``--database-url``), and on with a challenger shadowing production at the default
+   SHADOW_SAMPLE (``shadow``: CHALLENGER_URI is the served model itself, so the challenger costs what production
+   does; its own SQLite file). Each starts ``gunicorn -c src/ytsentiment/api/gunicorn.conf.py
    "ytsentiment.api:create_app()"`` on loopback (port 0, through the tests' starter in ``tests/support/servers.py``)
    with the same MODEL_URI and measures the time from start to ``/ready`` = 200 (started one after the other),
    worker RSS (psutil), the latency of ``POST /predict`` with 100 comments (p50/p95, one client, over the batch-100
    slices), and throughput at batch 1/100/500 with one client and with one client per worker; with the log on,
-   the rows written and dropped (from /metrics) and the log writer's RSS and CPU. Both servers stay up, and the
-   in-process, log-off and log-on slices alternate round by round, so a drift of the machine's speed hits all
-   three alike.
+   the rows written and dropped (from /metrics) and the log writer's RSS and CPU; with the shadow, the comments it
+   scored and skipped. The servers stay up, and the in-process and per-server slices alternate round by round, so
+   a drift of the machine's speed hits all of them alike.
 3. ``"explain": true`` (each prediction's ``why``): on the log-off server, one client, 100-comment requests with
    and without it, slice by slice for ``ROUNDS`` rounds; their p50 latencies and the ratio (target <= 2x).
 
@@ -213,30 +215,48 @@ def worker_rss_mb(master_pid: int) -> list[float]:
     return [p.memory_info().rss / 2**20 for p in _children(master_pid)[0]]
 
 
-def log_counts(url: str) -> tuple[float, float]:
-    """(rows written, rows dropped) by the prediction log, summed over the workers."""
+def metric_totals(url: str, names: tuple[str, ...]) -> dict[str, float]:
+    """Each named series on /metrics, summed over workers and labels."""
     import requests
     from prometheus_client.parser import text_string_to_metric_families
 
     text = requests.get(f"{url}/metrics", timeout=10).text
-    totals = {"ytsentiment_prediction_log_written_total": 0.0, "ytsentiment_prediction_log_dropped_total": 0.0}
+    totals = dict.fromkeys(names, 0.0)
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if sample.name in totals:
                 totals[sample.name] += sample.value
+    return totals
+
+
+def log_counts(url: str) -> tuple[float, float]:
+    """(rows written, rows dropped) by the prediction log, summed over the workers."""
+    totals = metric_totals(url, ("ytsentiment_prediction_log_written_total",
+                                 "ytsentiment_prediction_log_dropped_total"))
     return totals["ytsentiment_prediction_log_written_total"], totals["ytsentiment_prediction_log_dropped_total"]
+
+
+def shadow_counts(url: str) -> str:
+    """Comments the challenger scored / skipped, and its CPU per scored comment, from /metrics."""
+    totals = metric_totals(url, ("ytsentiment_shadow_scored_total", "ytsentiment_shadow_skipped_total",
+                                 "ytsentiment_shadow_cpu_seconds_total"))
+    scored = totals["ytsentiment_shadow_scored_total"]
+    cpu_ms = totals["ytsentiment_shadow_cpu_seconds_total"] * 1000 / scored * 100 if scored else 0.0
+    return f"{scored:.0f}/{totals['ytsentiment_shadow_skipped_total']:.0f} ({cpu_ms:.1f} ms CPU per 100)"
 
 
 def verdict(ok: bool) -> str:
     return "OK  " if ok else "MISS"
 
 
-def measure(args, loaded, texts: list[str], tmp: Path, database: str) -> list[dict]:
-    """Both servers (log off, log on) up at once, and every figure of each, with the in-process figures measured in
-    the same rounds: in-process, API with the log off, API with the log on, one slice each, ``ROUNDS`` times per
-    batch size. A drift of this machine's speed during the run hits all three alike (measured one server after the
+def measure(args, loaded, texts: list[str], tmp: Path, database: str, shadow_database: str) -> list[dict]:
+    """The servers (log off, log on, shadow) up at once, and every figure of each, with the in-process figures
+    measured in the same rounds: in-process, then each server, one slice each, ``ROUNDS`` times per batch size. A
+    drift of this machine's speed during the run hits all alike (measured one server after the
     other, whichever ran second came out slower)."""
-    modes = {"off": {"PREDICTION_LOG": "off"}, "on": {"PREDICTION_LOG": "on", "DATABASE_URL": database}}
+    modes = {"off": {"PREDICTION_LOG": "off", "CHALLENGER_URI": "none"},
+             "on": {"PREDICTION_LOG": "on", "DATABASE_URL": database, "CHALLENGER_URI": "none"},
+             "shadow": {"PREDICTION_LOG": "on", "DATABASE_URL": shadow_database, "CHALLENGER_URI": args.model_uri}}
     runs = {mode: {"mode": mode, "local": dict.fromkeys(BATCHES, 0.0), "single": dict.fromkeys(BATCHES, 0.0),
                    "parallel": dict.fromkeys(BATCHES, 0.0), "paired": [], "latencies": [], "cpu_s": {}}
             for mode in modes}
@@ -248,7 +268,7 @@ def measure(args, loaded, texts: list[str], tmp: Path, database: str) -> list[di
             all_workers_ready(servers[mode].url, args.workers)
             runs[mode]["rss"] = worker_rss_mb(servers[mode].process.pid)
         slice_s = args.seconds / 4
-        writer_cpu_before = writer_cpu_s(servers["on"].process.pid)
+        writer_cpu_before = {mode: writer_cpu_s(servers[mode].process.pid) for mode in ("on", "shadow")}
         for _ in range(ROUNDS):
             for size in BATCHES:
                 here = in_process(loaded.model, texts, size, slice_s)
@@ -278,10 +298,12 @@ def measure(args, loaded, texts: list[str], tmp: Path, database: str) -> list[di
             run["rss"] = [max(a, b) for a, b in zip(run["rss"], worker_rss_mb(server.process.pid), strict=False)] \
                 or run["rss"]
         time.sleep(3)  # let the last segments reach the database (closed within PREDICTION_LOG_SEGMENT_SECONDS, 1 s)
-        runs["on"]["written"], runs["on"]["dropped"] = log_counts(servers["on"].url)
-        runs["on"]["log_rss"] = log_writer_rss_mb(servers["on"].process.pid)
-        runs["on"]["writer_cpu_ms"] = (writer_cpu_s(servers["on"].process.pid) - writer_cpu_before) * 1000
+        for mode in ("on", "shadow"):
+            runs[mode]["written"], runs[mode]["dropped"] = log_counts(servers[mode].url)
+            runs[mode]["log_rss"] = log_writer_rss_mb(servers[mode].process.pid)
+            runs[mode]["writer_cpu_ms"] = (writer_cpu_s(servers[mode].process.pid) - writer_cpu_before[mode]) * 1000
         runs["off"]["written"] = runs["off"]["dropped"] = 0.0
+        runs["shadow"]["shadow"] = shadow_counts(servers["shadow"].url)
     finally:
         for server in servers.values():
             server.stop()
@@ -292,13 +314,13 @@ def measure(args, loaded, texts: list[str], tmp: Path, database: str) -> list[di
                    # with one client, one warm worker serving (nearly) every request is the fast case
                    busiest=max(run["cpu_s"].values()) / (sum(run.pop("cpu_s").values()) or 1.0),
                    p95=statistics.quantiles(latencies, n=20)[18] if len(latencies) >= 20 else max(latencies))
-    return [runs["off"], runs["on"]]
+    return [runs["off"], runs["on"], runs["shadow"]]
 
 
 def report(args, runs: list[dict]) -> None:
     for run in runs:
         print()
-        print(f"prediction log {run['mode']}:")
+        print(f"prediction log {'on, challenger shadowing' if run['mode'] == 'shadow' else run['mode']}:")
         print(f"{'batch':>6}  {'in-process c/s':>15}  {'API c/s, 1 client':>18}  {'API/in-process':>14}  "
               f"{f'API c/s, {args.workers} clients':>20}")
         for size in BATCHES:
@@ -306,7 +328,8 @@ def report(args, runs: list[dict]) -> None:
             print(f"{size:>6}  {run['local'][size]:>15,.0f}  {run['single'][size]:>18,.0f}  {share:>14.0%}  "
                   f"{run['parallel'][size]:>20,.0f}")
     print()
-    print(f"{'':>46}  " + "  ".join(f"{'log ' + r['mode']:>12}" for r in runs) + "  target")
+    print(f"{'':>46}  " + "  ".join(f"{'log ' + r['mode'] if r['mode'] != 'shadow' else 'log on+shadow':>12}"
+                                     for r in runs) + "  target")
     lines = [
         ("POST /predict, 100 comments: p50 ms", "p50", "{:.1f}", lambda v: v <= TARGETS["p50_ms"], "<= 30"),
         ("POST /predict, 100 comments: p95 ms", "p95", "{:.1f}", lambda v: True, ""),
@@ -319,17 +342,21 @@ def report(args, runs: list[dict]) -> None:
         ("log writer CPU per logged request (ms)", "writer_ms", "{}", lambda v: True, ""),
         ("start to /ready (s)", "ready_s", "{:.1f}", lambda v: v <= TARGETS["ready_s"], "<= 10"),
         ("rows written / dropped by the log", "rows", "{}", lambda v: True, ""),
+        ("challenger: comments scored / skipped", "shadow", "{}", lambda v: True, ""),
     ]
     for run in runs:
         run["ratio"] = run["single"][100] / run["local"][100]
         run["rss_max"] = max(run["rss"])
         run["log_rss_max"] = f"{max(run['log_rss']):.0f}" if run.get("log_rss") else "-"
         run["spread"] = f"{min(run['paired']):.0%}-{max(run['paired']):.0%}"
-        run["rows"] = f"{run['written']:.0f}/{run['dropped']:.0f}" if run["mode"] == "on" else "-"
-        run["writer_ms"] = (f"{run['writer_cpu_ms'] / (run['written'] / 100 or 1):.1f}" if run["mode"] == "on"
+        run["rows"] = f"{run['written']:.0f}/{run['dropped']:.0f}" if run["mode"] != "off" else "-"
+        run["writer_ms"] = (f"{run['writer_cpu_ms'] / (run['written'] / 100 or 1):.1f}" if run["mode"] != "off"
                             else "-")
+        run.setdefault("shadow", "-")
     for title, key, fmt, ok, target in lines:
         cells = "  ".join(f"{(fmt.format(r[key]) + ('' if ok(r[key]) else ' MISS')):>12}" for r in runs)
+        if key == "shadow":
+            cells = "  ".join(f"{r[key]:>12}" for r in runs)
         print(f"{title:>46}  {cells}  {target}")
     without, with_explain = (runs[0]["explain_p50"][k] for k in (False, True))
     ratio = with_explain / without
@@ -357,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
         tmp = Path(tmp)
         database = args.database_url or f"sqlite:///{tmp / 'bench.db'}"
-        runs = measure(args, loaded, texts, tmp, database)
+        runs = measure(args, loaded, texts, tmp, database, f"sqlite:///{tmp / 'bench-shadow.db'}")
     report(args, runs)
     load = " ".join(f"{v:.1f}" for v in os.getloadavg())
     print(f"\nload average at the end: {load} (1, 5, 15 min; {os.cpu_count()} CPUs)")

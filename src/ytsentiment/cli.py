@@ -3,6 +3,7 @@
     register   reports/run.json -> new registry version, alias `candidate`, model card
     promote    gate the candidate; on success `production` moves to it (the old one keeps `previous`)
     rollback   `production` goes back to `previous`
+    challenge  `challenger` -> VERSION (scored off the request path beside production), or --clear
     export     copy name@production to a local model directory (what the Docker image serves)
     deploy     ship an image through ECR and CodeDeploy (see ytsentiment.deploy.cli)
     summary    Markdown of the metrics and the last promotion decision (for $GITHUB_STEP_SUMMARY)
@@ -48,12 +49,19 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--metrics", default="reports/metrics.json")
     p.add_argument("--provenance", default="data/raw/sources.json")
     p.add_argument("--card", default="reports/model_card.md")
-    p = cmd("promote", "ytsentiment.gate:promote_command", "gate @candidate; promote it to @production when it passes")
+    p = cmd("promote", "ytsentiment.promotion:promote_command",
+            "gate @candidate; promote it to @production when it passes")
     p.add_argument("--params", default="params.yaml")
     p.add_argument("--test", default="data/interim/test.parquet")
     p.add_argument("--report", default="reports/promotion.json")
+    p.add_argument("--database-url", help="prediction log for gate.online's evidence (default: env DATABASE_URL, "
+                                          "else the embedded SQLite)")
     p = cmd("rollback", "ytsentiment.registry:rollback_command", "move @production back to @previous")
     p.add_argument("--report", default="reports/rollback.json")
+    p = cmd("challenge", "ytsentiment.registry:challenge_command",
+            "point @challenger at VERSION (shadow-scored by the API beside production), or --clear it")
+    p.add_argument("version", nargs="?", help="registered version to challenge production with")
+    p.add_argument("--clear", action="store_true", help="remove @challenger (the API stops shadowing on restart)")
     p = cmd("export", "ytsentiment.registry:export_command", "copy a registered model to a local directory")
     p.add_argument("--alias", default="production")
     p.add_argument("--out", default="model")

@@ -118,6 +118,15 @@ class EvaluateParams:
 
 
 @dataclass(frozen=True)
+class OnlineGateParams:
+    """``gate.online``: the evidence a candidate needs from shadowing production (``ytsentiment challenge``)."""
+
+    min_shadowed: int     # comments it scored beside production
+    min_feedback: int     # feedback rows people sent about those comments
+    tolerance: float      # its live macro-F1 on them may be at most this far below production's
+
+
+@dataclass(frozen=True)
 class GateParams:
     floors: Mapping[str, float]
     compare: tuple[str, ...]
@@ -132,6 +141,7 @@ class GateParams:
     # ingest.sources); a tolerance of None leaves that source unwatched (source_tolerance None: every unlisted one).
     source_tolerance: float | None = None
     source_tolerances: Mapping[str, float | None] = field(default_factory=dict)
+    online: OnlineGateParams | None = None  # None: the gate asks for no online evidence
 
 
 WINDOW_KINDS = ("count", "time")
@@ -290,8 +300,13 @@ def _gate(values: Any, sources: list[str]) -> GateParams:
     if unknown:
         raise YtSentimentError(f"params: gate.source_tolerances: unknown source(s) {unknown} (ingest.sources names: "
                                f"{sources})")
+    online = None if gate.online is None else _build(OnlineGateParams, "gate.online", gate.online)
+    if online is not None and (online.min_shadowed < 1 or online.min_feedback < 1
+                               or not 0 <= online.tolerance <= 1):
+        raise YtSentimentError("params: gate.online: min_shadowed and min_feedback must be positive integers, "
+                               f"tolerance between 0 and 1; got {online}")
     return dataclasses.replace(
-        gate, floors={str(k): float(v) for k, v in gate.floors.items()},
+        gate, online=online, floors={str(k): float(v) for k, v in gate.floors.items()},
         compare=tuple(gate.compare), compare_if_present=tuple(gate.compare_if_present),
         source_tolerance=_tolerance("gate.source_tolerance", gate.source_tolerance),
         source_tolerances={k: _tolerance(f"gate.source_tolerances.{k}", v) for k, v in overrides.items()},

@@ -4,31 +4,45 @@ The candidate is loaded through ``models:/<name>@candidate`` exactly as a user o
 it loads; its output contract (classes, shapes, probabilities, the ``text`` input signature); the behavioural
 suites; an in-process latency budget; absolute macro-F1 floors; and macro-F1 against the current `production`
 version **re-scored on the same test rows** (logged numbers of older runs are never trusted), for the headline
-scopes and for every source of the test rows on its own (so a pooled gain cannot hide a loss on one source). The
-decision, who made it, when, why, and both models' figures are written onto the version as tags and returned as a
-report.
+scopes and for every source of the test rows on its own (so a pooled gain cannot hide a loss on one source).
+With ``gate.online`` the candidate also needs online evidence from shadowing production
+(``evidence(production_version, candidate_version)``: what ``ytsentiment.promotion`` reads from the prediction log
+with ``storage.shadow.online_evidence``): enough comments scored beside production, enough feedback about them, a
+live macro-F1 no worse than production's within the tolerance. The decision, who made it, when, why, and both
+models' figures are written onto the version as tags (the online evidence also as a section of its model card) and
+returned as a report.
 
-``run_gate`` is what ``ytsentiment promote`` does: read params and the clean stage's test rows, decide, write
-reports/promotion.json; ``format_decision`` is the report's short text form (CLI output) and ``summary`` the CI job
-summary (metrics and the decision).
+``run_gate`` is what ``ytsentiment promote`` (``ytsentiment.promotion``) does: read params and the clean stage's
+test rows, decide, write reports/promotion.json; ``format_decision`` is the report's short text form (CLI output) and
+``summary`` the CI job summary (metrics and the decision).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ytsentiment import YtSentimentError
+from ytsentiment import YtSentimentError, modelcard
 from ytsentiment.behaviour import run_all
-from ytsentiment.config import GateParams, load_params
+from ytsentiment.config import GateParams, OnlineGateParams, load_params
 from ytsentiment.contract import INPUT_EXAMPLE, TEXT_COLUMN, output_problems
 from ytsentiment.io import read_json, write_json
-from ytsentiment.registry import CANDIDATE, PRODUCTION, actor, alias_version, now, promote, tag_version
+from ytsentiment.registry import (
+    CANDIDATE,
+    PRODUCTION,
+    actor,
+    alias_version,
+    client,
+    now,
+    promote,
+    tag_version,
+)
 from ytsentiment.scoring import SOURCE_PREFIX, headline_scopes, macro_f1_table, score_by_scope
 
 log = logging.getLogger(__name__)
@@ -121,12 +135,46 @@ def read_test_rows(path: str | Path) -> pd.DataFrame:
     return test
 
 
-def run_gate(name: str, params_path: str | Path, test_path: str | Path, report_path: str | Path) -> dict[str, Any]:
-    """Gate ``name@candidate`` with params.yaml's ``gate`` section on the test rows; write and return the report."""
-    gate = load_params(params_path).gate
-    report = decide(name, gate, read_test_rows(test_path))
+Evidence = Callable[[str, str], dict[str, Any]]  # (production version, candidate version) -> online evidence
+
+
+def run_gate(name: str, params_path: str | Path, test_path: str | Path, report_path: str | Path,
+             evidence: Evidence | None = None) -> dict[str, Any]:
+    """Gate ``name@candidate`` with params.yaml's ``gate`` section on the test rows; write and return the report.
+    ``evidence`` answers ``gate.online`` (required when it is set)."""
+    params = load_params(params_path)
+    report = decide(name, params.gate, read_test_rows(test_path), evidence=evidence)
     write_json(report_path, report)
     return report
+
+
+def check_online(online: OnlineGateParams, evidence: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """``gate.online`` on the candidate's evidence (``storage.shadow.online_evidence``): (the check's entry for the
+    report, refusal reasons)."""
+    live = evidence["live"]
+    entry = {"production_version": evidence["production_version"], "n_shadowed": evidence["n_shadowed"],
+             "agreement": evidence["agreement"], "n_feedback": live["n_feedback"],
+             "min_shadowed": online.min_shadowed, "min_feedback": online.min_feedback, "tolerance": online.tolerance}
+    reasons = []
+    if evidence["n_shadowed"] < online.min_shadowed:
+        reasons.append(f"online: {evidence['n_shadowed']} comments shadowed beside production "
+                       f"v{evidence['production_version']} < {online.min_shadowed} (`ytsentiment challenge "
+                       f"{evidence['challenger_version']}` and let it serve a while)")
+    if live["n_feedback"] < online.min_feedback:
+        reasons.append(f"online: {live['n_feedback']} feedback rows about the shadowed comments < "
+                       f"{online.min_feedback}")
+    if live["n_feedback"]:
+        c, p = live["challenger"], live["production"]
+        entry.update(candidate_macro_f1=c["macro_f1"], candidate_interval=[c["low"], c["high"]],
+                     production_macro_f1=p["macro_f1"], production_interval=[p["low"], p["high"]],
+                     difference=live["difference"]["macro_f1"],
+                     difference_interval=[live["difference"]["low"], live["difference"]["high"]])
+        if c["macro_f1"] < p["macro_f1"] - online.tolerance:
+            reasons.append(f"online: live macro-F1 {c['macro_f1']:.4f} < production v{evidence['production_version']}"
+                           f"'s {p['macro_f1']:.4f} on the same {live['n_feedback']} feedback rows (tolerance "
+                           f"{online.tolerance})")
+    entry["result"] = "failed" if reasons else "ok"
+    return entry, reasons
 
 
 def format_decision(report: dict[str, Any]) -> str:
@@ -138,6 +186,9 @@ def format_decision(report: dict[str, Any]) -> str:
     for who in ("candidate", "production"):
         if who in report:
             lines.append(f"  {who:<10} macro-F1 " + ", ".join(f"{k} {v:.4f}" for k, v in report[who].items()))
+    if online := report.get("checks", {}).get("online"):
+        lines.append("  online: " + ", ".join(f"{k} {v}" for k, v in online.items() if k != "result")
+                     + f": {online['result']}")
     for source, e in report.get("checks", {}).get("sources", {}).items():
         figures = (f"candidate {e['candidate']:.4f} production {e['production']:.4f} change {e['change']:+.4f} "
                    f"tolerance {e['tolerance']}: " if "change" in e else "")
@@ -157,8 +208,9 @@ def summary(metrics_path: str | Path, report_path: str | Path) -> str:
     return "\n".join(lines)
 
 
-def decide(name: str, gate: GateParams, test: pd.DataFrame) -> dict[str, Any]:
-    """Run every check; promote on success. Returns the decision report (also written as version tags)."""
+def decide(name: str, gate: GateParams, test: pd.DataFrame, evidence: Evidence | None = None) -> dict[str, Any]:
+    """Run every check; promote on success. Returns the decision report (also written as version tags).
+    ``evidence``: the candidate's online evidence, asked for when ``gate.online`` is set."""
     candidate = alias_version(name, CANDIDATE)
     if candidate is None:
         raise YtSentimentError(f"gate: model '{name}' has no @{CANDIDATE} version; run `make register` first")
@@ -227,6 +279,16 @@ def decide(name: str, gate: GateParams, test: pd.DataFrame) -> dict[str, Any]:
             report["checks"]["sources_compared"] = [s for s, e in sources.items() if e["result"] in ("ok", "failed")]
             report["checks"]["sources_failed"] = [s for s, e in sources.items() if e["result"] == "failed"]
             reasons += failed
+    if gate.online is not None:
+        if prod_v is None:
+            report["checks"]["online"] = {"result": "not applicable: no production version to shadow"}
+        else:
+            if evidence is None:
+                raise YtSentimentError("gate: gate.online is set but no online evidence was given (`ytsentiment "
+                                       "promote` reads it from the prediction log)")
+            entry, failed = check_online(gate.online, evidence(prod_v, cand_v))
+            report["checks"]["online"] = entry
+            reasons += failed
     return _finish(name, cand_v, report, promoted=not reasons)
 
 
@@ -247,21 +309,21 @@ def _finish(name: str, version: str, report: dict[str, Any], promoted: bool) -> 
     if sources:
         for key in ("compared", "failed"):
             tags[f"gate.sources.{key}"] = ", ".join(report["checks"][f"sources_{key}"]) or "none"
+    online = report["checks"].get("online")
+    if online is not None:
+        tags.update({f"gate.online.{k}": v if not isinstance(v, list) else f"{v[0]}..{v[1]}"
+                     for k, v in online.items()})
+        c = client()
+        card = c.get_model_version(name, version).description or ""
+        c.update_model_version(name, version, description=modelcard.with_online_evidence(card, online,
+                                                                                         report["decision"]))
     if promoted and report.get("replaced_version"):
         tags["promotion.replaced_version"] = report["replaced_version"]
     tag_version(name, version, tags)
     return report
 
 
-# ---- `ytsentiment promote | summary` (arguments: ytsentiment.cli) --------------------------------------------
-
-def promote_command(args) -> int:
-    report = run_gate(args.name, args.params, args.test, args.report)
-    print(format_decision(report))
-    if report["decision"] == "refused":
-        raise YtSentimentError(f"promotion refused (report: {args.report})")
-    return 0
-
+# ---- `ytsentiment summary` (arguments: ytsentiment.cli; `promote` is ytsentiment.promotion) ------------------
 
 def summary_command(args) -> int:
     print(summary(args.metrics, args.report))

@@ -65,3 +65,16 @@ def render(name: str, version: str, run: dict[str, Any], metrics: dict[str, Any]
     ]
     return "\n".join(lines)
 
+
+
+ONLINE_HEADING = "## Online evidence (shadowing production)"
+
+
+def with_online_evidence(card: str, online: dict[str, Any], decision: str) -> str:
+    """``card`` with its online-evidence section (the gate's ``checks.online``) replaced or appended."""
+    kept = card.split(f"\n{ONLINE_HEADING}\n")[0].rstrip("\n")
+    lines = [ONLINE_HEADING, "", f"Gate decision: **{decision}** ({online.get('result')}).", "",
+             "| figure | value |", "|---|---|"]
+    lines += [f"| {key} | {value if not isinstance(value, list) else f'{value[0]} – {value[1]}'} |"
+              for key, value in online.items() if key != "result"]
+    return f"{kept}\n\n" + "\n".join(lines) + "\n"

@@ -1,8 +1,10 @@
 """MLflow model registry: register a run's model as `candidate`, move aliases, roll back, export.
 
 Aliases only (stages are deprecated): `candidate` is the newest registered version, `production` is what serves,
-`previous` is the production version it replaced. Every decision is written onto the version as tags, so the
-registry itself is the audit log; the CLI also writes it to a JSON report.
+`previous` is the production version it replaced, `challenger` a version the API scores a sample of live requests
+with, off the request path, beside production (``challenge``; decision 0017); promoting it clears the alias.
+Every decision is written onto the version as tags, so the registry itself is the audit log; the CLI also writes it
+to a JSON report.
 
 ``register_run`` is what ``ytsentiment register`` does with the evaluate stage's reports (run.json, metrics.json,
 sources.json): register the run's model with its data and metric tags, and write the model card.
@@ -28,7 +30,7 @@ from ytsentiment.tracking import use_tracking
 
 log = logging.getLogger(__name__)
 
-CANDIDATE, PRODUCTION, PREVIOUS = "candidate", "production", "previous"
+CANDIDATE, PRODUCTION, PREVIOUS, CHALLENGER = "candidate", "production", "previous", "challenger"
 ALIAS_URI = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[^/@]+)$")
 VERSION_URI = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)$")
 
@@ -140,7 +142,42 @@ def promote(name: str, version: str) -> str | None:
     if replaced is not None and replaced != str(version):
         c.set_registered_model_alias(name, PREVIOUS, replaced)
     c.set_registered_model_alias(name, PRODUCTION, str(version))
+    challenger = alias_version(name, CHALLENGER)
+    if challenger is not None and str(challenger.version) == str(version):  # it serves now: nothing to shadow
+        c.delete_registered_model_alias(name, CHALLENGER)
+        log.info("%s v%s was @%s: alias cleared", name, version, CHALLENGER)
     return replaced
+
+
+def challenge(name: str, version: str | None) -> dict[str, Any]:
+    """Point `challenger` at ``version`` (None: clear it). Refuses a version that does not exist and the version
+    `production` points at. Returns what was done (``from_version``, ``to_version``, by, at)."""
+    from mlflow.exceptions import MlflowException
+
+    c = client()
+    current = alias_version(name, CHALLENGER)
+    record = {"action": "challenge", "model": name, "from_version": str(current.version) if current else None,
+              "to_version": None, "by": actor(), "at": now()}
+    if version is None:
+        if current is not None:
+            c.delete_registered_model_alias(name, CHALLENGER)
+            tag_version(name, str(current.version), {"challenger.cleared_at": record["at"],
+                                                     "challenger.cleared_by": record["by"]})
+        return record
+    try:
+        found = c.get_model_version(name, str(version))
+    except MlflowException:
+        raise YtSentimentError(f"challenge: model '{name}' has no version {version!r}; `ytsentiment register` makes "
+                               "versions (see the registry)") from None
+    production = alias_version(name, PRODUCTION)
+    if production is not None and str(production.version) == str(found.version):
+        raise YtSentimentError(f"challenge: v{found.version} is @{PRODUCTION} already; a challenger is another "
+                               "version, scored beside it")
+    c.set_registered_model_alias(name, CHALLENGER, str(found.version))
+    tag_version(name, str(found.version), {"challenger.since": record["at"], "challenger.by": record["by"]})
+    record["to_version"] = str(found.version)
+    log.info("%s@%s -> v%s (was %s)", name, CHALLENGER, found.version, record["from_version"] or "none")
+    return record
 
 
 def rollback(name: str) -> dict[str, Any]:
@@ -214,6 +251,19 @@ def rollback_command(args) -> int:
     record = rollback(args.name)
     write_json(args.report, record)
     print(f"rolled back {args.name}: production v{record['from_version']} -> v{record['to_version']}")
+    return 0
+
+
+def challenge_command(args) -> int:
+    if (args.version is None) == (not args.clear):
+        raise YtSentimentError("challenge: give a VERSION or --clear (not both)")
+    record = challenge(args.name, None if args.clear else args.version)
+    if args.clear:
+        print(f"{args.name}: @{CHALLENGER} cleared" + (f" (was v{record['from_version']})" if record["from_version"]
+                                                        else " (there was none)"))
+    else:
+        print(f"{args.name}: @{CHALLENGER} -> v{record['to_version']}; API workers pick it up when they start "
+              "(restart or reload them: decision 0017)")
     return 0
 
 

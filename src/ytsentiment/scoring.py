@@ -6,6 +6,7 @@ Shared by the evaluate stage and the promotion gate (which re-scores production 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -15,9 +16,26 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precisio
 
 from ytsentiment.contract import LABELS
 
+Z_95 = 1.959963984540054  # standard normal quantile for a two-sided 95 % interval
 OVERALL = "overall"
 SOURCE_PREFIX = "source."  # per-source scopes: ``source.<name>``; the others are groups (overall, reddit, human)
 SYSTEMS = ("model", "textblob", "vader")
+
+
+def wilson(k: int, n: int, z: float = Z_95) -> dict[str, float | None]:
+    """Share ``k / n`` with its Wilson score interval (95 % by default), each to 4 decimals; None when n = 0.
+
+    Unlike the normal approximation it stays within [0, 1] and is not zero-width at 0 or n, which matters for the
+    small comment sections the extension often sees (5 of 10 positive: 0.2366..0.7634).
+    """
+    if n <= 0:
+        return {"share": None, "low": None, "high": None}
+    p = k / n
+    z2 = z * z
+    denominator = 1 + z2 / n
+    centre = (p + z2 / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denominator
+    return {"share": round(p, 4), "low": round(max(0.0, centre - half), 4), "high": round(min(1.0, centre + half), 4)}
 
 
 def textblob_baseline(texts: Iterable[str]) -> np.ndarray:

@@ -239,6 +239,26 @@ def test_feedback_right_after_its_prediction_is_stored_and_the_writer_adds_no_se
     assert read_stats(spool)["written"] == 2 and read_stats(spool)["rejected"] == 0
 
 
+def test_feedback_while_the_writer_loads_its_prediction_is_stored_not_404(make_db_app, db_url, monkeypatch):
+    from support.log_writer import running_writer
+
+    import ytsentiment.api.storage as api_storage
+
+    app = make_db_app(db_url, log_writer=False)
+    client = app.test_client()
+    [pid] = predict_ids(client, ["so good"])
+    spool = storage_of(app).storage_settings.spool_dir
+
+    def loaded_meanwhile(directory, prediction_id):  # the writer loads and deletes the segment just before the scan
+        with running_writer(spool, db_url):
+            assert storage_of(app).flush(30)
+        return None
+
+    monkeypatch.setattr(api_storage, "spooled_row", loaded_meanwhile)
+    response = client.post("/feedback", json={"prediction_id": pid, "label": -1, "client_id": CLIENT_A})
+    assert response.status_code == 201, response.get_json()
+
+
 def test_feedback_on_an_unknown_prediction_is_404(make_db_app, db_url):
     client = make_db_app(db_url).test_client()
     response = client.post("/feedback", json={"prediction_id": "00000000-0000-4000-8000-000000000000",

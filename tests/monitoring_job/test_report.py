@@ -51,3 +51,20 @@ def test_a_page_laid_out_otherwise_is_left_out(caplog):
     assert "<iframe" not in page and "Evidently's view is left out" in page
     assert "script-src 'none';" in page
     assert "is left out of the report" in caplog.text
+
+
+def test_the_challenger_section_shows_its_figures_as_text():
+    hostile = "<script>alert(1)</script>"
+    shadow = {"challenger_version": hostile, "production_version": "3", "n_shadowed": 4, "agreement": 0.5,
+              "agreement_low": 0.15, "agreement_high": 0.85, "first": hostile, "last": "2026-03-02",
+              "flips": {"negative": {"negative": 1, "neutral": 0, "positive": 1},
+                        "neutral": {"negative": 0, "neutral": 1, "positive": 0},
+                        "positive": {"negative": 0, "neutral": 1, "positive": 0}},
+              "live": {"n_feedback": 2, "production": {"macro_f1": 0.5, "accuracy": 0.5, "low": 0.0, "high": 1.0},
+                       "challenger": {"macro_f1": 1.0, "accuracy": 1.0, "low": 1.0, "high": 1.0},
+                       "difference": {"macro_f1": 0.5, "low": 0.0, "high": 1.0}},
+              "latency_ms": {"production_p50": 3.2, "challenger_p50": 4.1}}
+    page = report.render_html({**SUMMARY, "shadow": shadow}, {})
+    assert hostile not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "Challenger v&lt;script&gt;" in page and "<td>1.000</td>" in page and "<td>4.100</td>" in page
+    assert "Challenger v" not in report.render_html({**SUMMARY, "shadow": None}, {})

@@ -22,6 +22,9 @@ TOPICS = {
     "logging drops": "ytsentiment_prediction_log_dropped_total",
     "model version": "ytsentiment_model_info",
     "model ready": "ytsentiment_model_ready",
+    "challenger": "ytsentiment_shadow_scored_total",
+    "challenger disagreement": "ytsentiment_shadow_disagreements_total",
+    "online evidence": "ytsentiment_monitor_shadow_live_macro_f1",
 }
 
 

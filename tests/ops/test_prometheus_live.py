@@ -53,11 +53,13 @@ class Api:
 
 @pytest.fixture(scope="module")
 def api(tiny_model_dir, tmp_path_factory):
-    """The real API under gunicorn (2 workers, Prometheus multiprocess mode) on a loopback port."""
+    """The real API under gunicorn (2 workers, Prometheus multiprocess mode) on a loopback port, shadowing every
+    request with a challenger (the same model: it agrees, so no challenger alert fires)."""
     workdir = tmp_path_factory.mktemp("api")
     database_url = f"sqlite:///{workdir / 'api.db'}"
     server = start_gunicorn(str(tiny_model_dir), workdir / "gunicorn.log", workers=2,
-                            extra_env={"DATABASE_URL": database_url, "MONITOR_CACHE_SECONDS": "1"})
+                            extra_env={"DATABASE_URL": database_url, "MONITOR_CACHE_SECONDS": "1",
+                                       "CHALLENGER_URI": str(tiny_model_dir), "SHADOW_SAMPLE": "1"})
     try:
         def ready() -> bool:
             if server.process.poll() is not None:
@@ -93,7 +95,12 @@ class MonitorSource:
             drift_detected=drift_score >= 0.5, live_macro_f1=live_f1,
             summary={"params": {"drift_share": 0.5, "live_f1_floor": 0.6},
                      "live_quality": {"enough_data": True, "macro_f1": live_f1},
-                     "drift": {"class_mix": {"window": shares}}})
+                     "drift": {"class_mix": {"window": shares}},
+                     "shadow": {"production_version": MODEL_VERSION, "challenger_version": "2", "n_shadowed": 300,
+                                "agreement": 0.9, "live": {"n_feedback": feedback_rows,
+                                                           "production": {"macro_f1": live_f1},
+                                                           "challenger": {"macro_f1": live_f1 + 0.01}},
+                                "latency_ms": {"production_p50": 3.0, "challenger_p50": 4.0}}})
 
     def close(self) -> None:
         self.engine.dispose()

@@ -15,19 +15,22 @@ from ytsentiment.storage.migrate import current_revision, downgrade, head_revisi
 TABLES = {
     "predictions": {"id", "created_at", "model_name", "model_version", "video_id", "text", "text_sha256",
                     "sentiment", "confidence", "proba_negative", "proba_neutral", "proba_positive", "n_chars",
-                    "n_words", "emoji_share", "non_letter_share", "language"},
+                    "n_words", "emoji_share", "non_letter_share", "language", "latency_ms"},
     "feedback": {"id", "created_at", "updated_at", "subject", "prediction_id", "text", "text_sha256", "label",
                  "client_id", "model_name", "model_version", "address"},
     "monitor_runs": {"id", "run_at", "model_name", "model_version", "window_start", "window_end", "n_predictions",
                      "n_feedback", "drift_score", "drift_detected", "class_mix_distance", "live_macro_f1",
                      "live_accuracy", "decision", "reasons", "summary"},
     "monitor_baselines": {"model_name", "model_version", "window_start", "window_end", "n_predictions", "pinned_at"},
+    "shadow_predictions": {"prediction_id", "model_version", "model_name", "created_at", "sentiment", "confidence",
+                           "proba_negative", "proba_neutral", "proba_positive", "latency_ms"},
 }
 NULLABLE = {
-    "predictions": {"video_id", "text", "language"},
+    "predictions": {"video_id", "text", "language", "latency_ms"},
     "feedback": {"updated_at", "prediction_id", "text", "model_name", "model_version", "address"},
     "monitor_runs": {"drift_score", "drift_detected", "class_mix_distance", "live_macro_f1", "live_accuracy"},
     "monitor_baselines": set(),
+    "shadow_predictions": set(),
 }
 
 
@@ -58,6 +61,8 @@ def test_upgrade_creates_the_schema(empty_url):
         assert (fk["referred_table"], fk["constrained_columns"], fk["options"].get("ondelete")) == \
             ("predictions", ["prediction_id"], "SET NULL")
         assert insp.get_pk_constraint("monitor_baselines")["constrained_columns"] == ["model_name", "model_version"]
+        assert insp.get_pk_constraint("shadow_predictions")["constrained_columns"] == ["prediction_id",
+                                                                                       "model_version"]
     finally:
         engine.dispose()
 

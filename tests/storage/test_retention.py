@@ -50,7 +50,8 @@ def state(engine):
 
 def test_purge_deletes_old_predictions_and_keeps_feedback(history, make_row):
     result = purge(history, timedelta(days=30), now=NOW)
-    assert result == {"cutoff": "2026-03-02T00:00:00+00:00", "feedback_unlinked": 1, "predictions_deleted": 2}
+    assert result == {"cutoff": "2026-03-02T00:00:00+00:00", "feedback_unlinked": 1, "predictions_deleted": 2,
+                      "shadow_predictions_deleted": 0}
     preds, fb = state(history)
     assert preds == [("3", True, 64), ("4", True, 64)]
     old, new = make_row(1), make_row(4)

@@ -18,10 +18,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import select
 from support.log_writer import running_writer as writer
 
 from ytsentiment.storage.db import make_engine
-from ytsentiment.storage.models import Prediction
+from ytsentiment.storage.models import Prediction, ShadowPrediction
 from ytsentiment.storage.rows import prediction_row
 from ytsentiment.storage.spool import Spool, SpoolWriter, encode, read_stats
 
@@ -111,8 +112,38 @@ def test_a_segment_loaded_again_after_a_crash_adds_no_duplicate_and_is_counted_o
         assert SpoolWriter(directory, engine).load_ready()
     finally:
         engine.dispose()
-    assert read_stats(directory) == {"written": 30, "rejected": 0, "healthy": True, "last": segment.name}
+    assert read_stats(directory) == {"written": 30, "shadow_written": 0, "rejected": 0, "healthy": True,
+                                     "last": segment.name}
     assert sorted(stored(db_url)) == [uid(i) for i in range(30)]
+    spool.close()
+
+
+def test_the_challengers_line_may_come_first_and_loads_once(db_url, tmp_path):
+    """A challenger's answers (``kind: shadow``) reach ``shadow_predictions`` keyed by production's ids, whichever line
+    the segment holds first; loaded again, they add no duplicate and are counted once (``shadow_written``)."""
+    directory = tmp_path / "spool"
+    spool = make_spool(directory, segment_seconds=3600)
+    spool.append(encode({"kind": "shadow", "at": T0.isoformat(), "model": "ytsentiment", "version": "5", "ms": 1.5,
+                         "ids": [uid(0), uid(1)], "sentiments": [-1, 0], "proba": [[0.7, 0.2, 0.1], [0.1, 0.6, 0.3]]}),
+                 2)
+    spool.append(*served(0, 2))
+    spool.flush(0)
+    [segment] = directory.glob("*.seg")
+    data = segment.read_bytes()
+    engine = make_engine(db_url)
+    try:
+        assert SpoolWriter(directory, engine).load_ready()
+        segment.write_bytes(data)  # a successor loads it again (killed before deleting it)
+        assert SpoolWriter(directory, engine).load_ready()
+        with engine.connect() as conn:
+            shadow = conn.execute(select(ShadowPrediction.__table__).order_by(ShadowPrediction.prediction_id)).all()
+    finally:
+        engine.dispose()
+    assert [(r.prediction_id, r.model_version, r.sentiment, r.confidence, r.latency_ms) for r in shadow] == [
+        (uid(0), "5", -1, 0.7, 1.5), (uid(1), "5", 0, 0.6, 1.5)]
+    assert sorted(stored(db_url)) == [uid(0), uid(1)]
+    stats = read_stats(directory)
+    assert (stats["written"], stats["shadow_written"]) == (2, 2)  # counted once
     spool.close()
 
 

@@ -18,6 +18,12 @@ Prediction log and feedback (counters, summed over workers like the others):
 for every worker: ``LogCollector``), ``ytsentiment_feedback_total{label}``
 (labels stored by ``POST /feedback``, by the label a person gave: negative/neutral/positive).
 
+The challenger (``ytsentiment.api.shadow``; counters summed over workers): ``ytsentiment_shadow_scored_total``
+(comments it scored), ``ytsentiment_shadow_disagreements_total`` (of those, classed otherwise than production),
+``ytsentiment_shadow_skipped_total{reason}`` (comments of sampled requests not scored: ``queue_full``, ``too_large``,
+``loading``, ``error``), ``ytsentiment_shadow_cpu_seconds_total`` (its scoring thread's CPU) and
+``ytsentiment_shadow_model_info{name,version}`` (1 while a worker shadows that version).
+
 Monitoring gauges (``MonitorCollector``): the latest ``monitor_runs`` row of the served model, read from the
 database at scrape time (cached MONITOR_CACHE_SECONDS). They are NOT multiprocess files: the values are the same
 for every worker (one database), so the scraped worker reports them straight from its own cached read, which
@@ -28,7 +34,10 @@ read or no run exists; a figure the run did not measure (null) is left out rathe
 ``ytsentiment_monitor_feedback_count``, ``ytsentiment_monitor_class_share{sentiment}`` (predicted class mix of the
 window), ``ytsentiment_monitor_last_run_timestamp_seconds``, and the thresholds the run used
 (params.yaml ``monitor:``): ``ytsentiment_monitor_drift_threshold`` (``drift_share``) and
-``ytsentiment_monitor_live_f1_floor``.
+``ytsentiment_monitor_live_f1_floor``. With a challenger (``summary["shadow"]``):
+``ytsentiment_monitor_shadow_comments``, ``..._shadow_agreement``, ``..._shadow_feedback_count`` (by
+``challenger_version``), ``..._shadow_live_macro_f1{model,model_version}`` and
+``..._shadow_latency_p50_ms{model}``.
 """
 
 from __future__ import annotations
@@ -55,6 +64,7 @@ from ytsentiment.contract import NAMES
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 UNMATCHED_ROUTE = "<unmatched>"
+SHADOW_SKIP_REASONS = ("queue_full", "too_large", "loading", "error")
 
 
 def multiprocess_mode() -> bool:
@@ -88,6 +98,18 @@ class Metrics:
                                 registry=self.registry)
         for label in NAMES:
             self.feedback.labels(label)
+        self.shadow_scored = Counter("ytsentiment_shadow_scored", "Comments the challenger scored off the request "
+                                     "path.", registry=self.registry)
+        self.shadow_disagreements = Counter("ytsentiment_shadow_disagreements", "Comments the challenger classed "
+                                            "otherwise than production.", registry=self.registry)
+        self.shadow_skipped = Counter("ytsentiment_shadow_skipped", "Comments of sampled requests the challenger did "
+                                      "not score, by reason.", ["reason"], registry=self.registry)
+        for reason in SHADOW_SKIP_REASONS:
+            self.shadow_skipped.labels(reason)
+        self.shadow_cpu = Counter("ytsentiment_shadow_cpu_seconds", "CPU time of the challenger's scoring threads.",
+                                  registry=self.registry)
+        self.shadow_model = Gauge("ytsentiment_shadow_model_info", "The challenger being shadowed (value 1).",
+                                  ["name", "version"], registry=self.registry, multiprocess_mode="livemax")
         self.collectors: list[Collector] = []
 
     def use_collector(self, collector: Collector) -> None:
@@ -110,6 +132,17 @@ class Metrics:
     def set_model(self, info: dict) -> None:
         self.model_info.labels(str(info.get("name")), str(info.get("version")), str(info.get("alias"))).set(1)
         self.model_ready.set(1)
+
+    def set_shadow_model(self, info: dict) -> None:
+        self.shadow_model.labels(str(info.get("name")), str(info.get("version"))).set(1)
+
+    def count_shadow_scored(self, comments: int, disagreements: int) -> None:
+        self.shadow_scored.inc(comments)
+        if disagreements:
+            self.shadow_disagreements.inc(disagreements)
+
+    def count_shadow_skipped(self, reason: str, comments: int) -> None:
+        self.shadow_skipped.labels(reason).inc(comments)
 
     def count_feedback(self, label: str) -> None:
         self.feedback.labels(label).inc()
@@ -195,5 +228,32 @@ def monitor_families(run: dict[str, Any]) -> list[GaugeMetricFamily]:
             if isinstance(mix.get(name), int | float):
                 shares.add_metric([name], float(mix[name]))
         families.append(shares)
-    return [f for f in families if f is not None]
+    return [f for f in families if f is not None] + shadow_families(summary.get("shadow"))
+
+
+def shadow_families(shadow: dict[str, Any] | None) -> list[GaugeMetricFamily]:
+    """The challenger's gauges of a monitoring run's ``summary["shadow"]`` (none without a challenger)."""
+    if not isinstance(shadow, dict):
+        return []
+    version = {"challenger_version": str(shadow.get("challenger_version"))}
+    live = shadow.get("live") or {}
+    families = [
+        _gauge("ytsentiment_monitor_shadow_comments", "Comments the challenger shadowed (latest monitoring run).",
+               shadow.get("n_shadowed"), version),
+        _gauge("ytsentiment_monitor_shadow_agreement", "Share of shadowed comments the challenger classed as "
+               "production did.", shadow.get("agreement"), version),
+        _gauge("ytsentiment_monitor_shadow_feedback_count", "Feedback rows about shadowed comments.",
+               live.get("n_feedback"), version),
+    ]
+    f1 = GaugeMetricFamily("ytsentiment_monitor_shadow_live_macro_f1", "Live macro-F1 of each model on the feedback "
+                           "about shadowed comments.", labels=["model", "model_version"])
+    for who, v in (("production", shadow.get("production_version")), ("challenger", shadow.get("challenger_version"))):
+        if isinstance((live.get(who) or {}).get("macro_f1"), int | float):
+            f1.add_metric([who, str(v)], float(live[who]["macro_f1"]))
+    latency = GaugeMetricFamily("ytsentiment_monitor_shadow_latency_p50_ms", "Median time of each model for a "
+                                "shadowed request's batch (ms).", labels=["model"])
+    for who in ("production", "challenger"):
+        if isinstance((shadow.get("latency_ms") or {}).get(f"{who}_p50"), int | float):
+            latency.add_metric([who], float(shadow["latency_ms"][f"{who}_p50"]))
+    return [f for f in families if f is not None] + [f for f in (f1, latency) if f.samples]
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
@@ -35,11 +36,11 @@ import pandas as pd
 from ytsentiment.contract import CLASSES, LABELS, TEXT_COLUMN
 from ytsentiment.explain import explain as why_terms
 from ytsentiment.language import identify, is_supported
+from ytsentiment.scoring import wilson
 from ytsentiment.storage.rows import new_prediction_ids
 
 log = logging.getLogger(__name__)
 
-Z_95 = 1.959963984540054  # standard normal quantile for a two-sided 95 % interval
 DEFAULT_MIN_MONTH_COMMENTS = 10
 EXPLAIN_TERMS = 3  # terms per comment in a prediction's `why`
 
@@ -47,22 +48,6 @@ EXPLAIN_TERMS = 3  # terms per comment in a prediction's `why`
 def ten_scale(mean: float) -> float:
     """A mean sentiment in [-1, 1] on the API's 0-10 scale, to 2 decimals."""
     return round((mean + 1) * 5, 2)
-
-
-def wilson(k: int, n: int, z: float = Z_95) -> dict[str, float | None]:
-    """Share ``k / n`` with its Wilson score interval (95 % by default), each to 4 decimals; None when n = 0.
-
-    Unlike the normal approximation it stays within [0, 1] and is not zero-width at 0 or n, which matters for the
-    small comment sections the extension often sees (5 of 10 positive: 0.2366..0.7634).
-    """
-    if n <= 0:
-        return {"share": None, "low": None, "high": None}
-    p = k / n
-    z2 = z * z
-    denominator = 1 + z2 / n
-    centre = (p + z2 / (2 * n)) / denominator
-    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denominator
-    return {"share": round(p, 4), "low": round(max(0.0, centre - half), 4), "high": round(min(1.0, centre + half), 4)}
 
 
 def month_of(moment: datetime) -> str:
@@ -85,27 +70,36 @@ class SentimentService:
         self.classes = np.asarray([int(c) for c in model.classes_])
         if sorted(self.classes.tolist()) != sorted(CLASSES):
             raise ValueError(f"model classes must be {', '.join(map(str, CLASSES))}; got {self.classes.tolist()}")
+        self._order = [int(np.flatnonzero(self.classes == c)[0]) for c in CLASSES]  # model column of each class
         self.explains: bool | None = None  # whether the model can explain: known after the first explanation
 
     def predict(self, texts: Sequence[str]) -> list[dict[str, Any]]:
         return self.predict_with_proba(texts)[0]
 
-    def predict_with_proba(self, texts: Sequence[str]) -> tuple[list[dict[str, Any]], np.ndarray]:
-        """The predictions, and the class probabilities in the contract's class order (-1, 0, 1), one row per
-        text (what the prediction log stores)."""
+    def scores(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The model's class (-1/0/1) of each text, and the class probabilities in the contract's class order
+        (-1, 0, 1), one row per text: one ``predict_proba`` call, nothing else."""
         if not texts:
-            return [], np.zeros((0, len(CLASSES)))
+            return np.zeros(0, dtype=int), np.zeros((0, len(CLASSES)))
         proba = np.asarray(self.model.predict_proba(pd.DataFrame({TEXT_COLUMN: list(texts)})), dtype=float)
-        best = proba.argmax(axis=1)
-        sentiments = self.classes[best].tolist()
-        confidences = proba[np.arange(len(texts)), best].round(4).tolist()
+        return self.classes[proba.argmax(axis=1)], proba[:, self._order]
+
+    def predict_with_proba(self, texts: Sequence[str],
+                           timings: dict[str, float] | None = None) -> tuple[list[dict[str, Any]], np.ndarray]:
+        """The predictions, and the class probabilities in the contract's class order (-1, 0, 1), one row per
+        text (what the prediction log stores). ``timings["model_ms"]`` gets the model's own time (``scores``)."""
+        started = time.perf_counter()
+        classes, in_class_order = self.scores(texts)
+        if timings is not None:
+            timings["model_ms"] = (time.perf_counter() - started) * 1000
+        sentiments = classes.tolist()
+        confidences = in_class_order[np.arange(len(texts)), [CLASSES.index(s) for s in sentiments]].round(4).tolist()
         predictions: list[dict[str, Any]] = []
         for text, s, c, pid in zip(texts, sentiments, confidences, new_prediction_ids(len(texts)), strict=True):
             language = identify(text)
             predictions.append({"comment": text, "sentiment": s, "label": LABELS[s], "confidence": c,
                                 "prediction_id": pid, "language": language,
                                 "language_supported": is_supported(language)})
-        in_class_order = proba[:, [int(np.flatnonzero(self.classes == c)[0]) for c in CLASSES]]
         return predictions, in_class_order
 
     def explain(self, predictions: Sequence[dict[str, Any]], k: int = EXPLAIN_TERMS) -> None:

@@ -47,6 +47,14 @@ MONITOR_CACHE_SECONDS     how long /metrics reuses the latest monitoring   30
                           run read from the database
 MIN_MONTH_COMMENTS        months with fewer scored comments are marked     10
                           sparse (/analyze ``months``, trend chart)
+CHALLENGER_URI            the challenger scored beside production, off     ``models:/NAME@challenger`` when
+                          the request path (decision 0017); ``none``:      MODEL_URI is ``models:/NAME@…``,
+                          no shadow                                        else none
+SHADOW_SAMPLE             share of prediction requests the challenger      0.05
+                          also scores (0: none)
+SHADOW_QUEUE              requests waiting for the challenger per worker;  8
+                          past it a sampled request is skipped (counted)
+SHADOW_MAX_COMMENTS       larger requests are not shadowed (counted)       500
 ========================  ===============================================  ================================
 
 The database itself (DATABASE_URL, PREDICTION_LOG_TEXT, PREDICTION_LOG_SPOOL_DIR ...) is configured by
@@ -100,6 +108,10 @@ class Settings(EnvSettings):
     ratelimit_storage_uri: str = "memory://"
     monitor_cache_seconds: float = Field(30.0, ge=0, le=86400)
     min_month_comments: Positive = 10
+    challenger_uri: str | None = None
+    shadow_sample: float = Field(0.05, ge=0, le=1)
+    shadow_queue: Positive = 8
+    shadow_max_comments: Positive = 500
     # set by code only (create_app's config), never from a variable of the same name
     model_loader: Callable[[str], Any] | None = Field(None, json_schema_extra=NOT_FROM_ENV)
     load_in_background: bool = Field(True, json_schema_extra=NOT_FROM_ENV)

@@ -2,7 +2,8 @@
 
 ``ApiState`` is built once per app by ``create_app``: the settings, the limits, the request models every
 blueprint built from those limits (looked up by name when a request is parsed), the OpenAPI document, the
-metrics, the model holder and, once the model is loaded, the ``SentimentService``. Views reach it through
+metrics, the model holder and, once the model is loaded, the ``SentimentService`` and the challenger's ``Shadow``
+(``ytsentiment.api.shadow``). Views reach it through
 ``current_state()``.
 """
 
@@ -21,6 +22,7 @@ from ytsentiment.api.model_store import LoadedModel, ModelHolder, limit_threads,
 from ytsentiment.api.schemas import Limits
 from ytsentiment.api.service import SentimentService
 from ytsentiment.api.settings import Settings
+from ytsentiment.api.shadow import Shadow
 
 EXTENSION_KEY = "ytsentiment"
 RETRY_AFTER_SECONDS = 5
@@ -39,6 +41,7 @@ class ApiState:
         self.service: SentimentService | None = None
         self.holder = ModelHolder(settings.model_uri, settings.model_loader or load_model)
         self.holder.on_ready.append(self._on_model)
+        self.shadow = Shadow(settings, self.metrics, settings.model_loader or load_model)
         # One large prediction at a time per worker (its threads share one GIL anyway): two at once would double the
         # worker's peak memory. Small ones never wait behind it.
         self.large_prediction = threading.Lock()
@@ -47,6 +50,7 @@ class ApiState:
         limit_threads(loaded.model, self.settings.model_threads)
         self.service = SentimentService(loaded.model)
         self.metrics.set_model(loaded.info)
+        self.shadow.start(loaded)
 
     def require_service(self) -> SentimentService:
         # A worker still loading accepts connections too: let a prediction wait for the load rather than fail

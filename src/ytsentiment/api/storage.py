@@ -30,7 +30,7 @@ from ytsentiment.storage.errors import UnknownPrediction
 from ytsentiment.storage.feedback import record_feedback
 from ytsentiment.storage.migrate import upgrade
 from ytsentiment.storage.monitor import monitor_runs
-from ytsentiment.storage.spool import NO_STATS, Spool, encode, insert_rows, read_stats, spooled_row
+from ytsentiment.storage.spool import NO_STATS, Spool, encode, insert_statement, read_stats, spooled_row
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -120,17 +120,28 @@ class StorageState:
             return self._log
 
     def record(self, *, model_info: dict, video_id: str | None, predictions: Sequence[Mapping[str, Any]],
-               proba) -> None:
-        """Spool one request's predictions; never waits for the database. The prediction routes call it once
-        their answer is sent (see the module docstring)."""
+               proba, ms: float | None = None) -> None:
+        """Spool one request's predictions (``ms``: the model's time for them); never waits for the database. The
+        prediction routes call it once their answer is sent (see the module docstring)."""
         if not self.logging_enabled or not predictions:
             return
         self._log_here().append(encode({
             "at": datetime.now(UTC).isoformat(), "model": str(model_info.get("name") or default_model_name()),
             "version": str(model_info.get("version") or "unknown"), "video": video_id, "keep_text": self.log_text,
+            "ms": None if ms is None else round(ms, 3),
             "ids": [p["prediction_id"] for p in predictions], "texts": [p["comment"] for p in predictions],
             "sentiments": [p["sentiment"] for p in predictions], "proba": proba.tolist(),
             "languages": [p["language"] for p in predictions]}), len(predictions))
+
+    def record_shadow(self, *, model_info: dict, at: datetime, ids: Sequence[str], sentiments: Sequence[int], proba,
+                      ms: float) -> None:
+        """Spool the challenger's answers for production's ``ids`` (``api.shadow``'s sink)."""
+        if not self.logging_enabled or not ids:
+            return
+        self._log_here().append(encode({
+            "kind": "shadow", "at": at.isoformat(), "model": str(model_info.get("name") or default_model_name()),
+            "version": str(model_info.get("version") or "unknown"), "ms": round(ms, 3), "ids": list(ids),
+            "sentiments": list(sentiments), "proba": proba.tolist()}), len(ids))
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until the writer has loaded every prediction this process recorded (tests)."""
@@ -172,15 +183,14 @@ class StorageState:
         except UnknownPrediction:
             if not (prediction_id and self.logging_enabled):
                 raise
-            spool = self.storage_settings.spool_dir
-            row = spooled_row(spool, prediction_id)
-            if row is None:  # the answer is sent before its line is appended (call_on_close): look once more
-                time.sleep(SPOOL_RACE_SECONDS)
-                row = spooled_row(spool, prediction_id)
-            if row is None:
-                raise
-            insert_rows(self.engine, [row])
-            return record()
+        for _ in range(2):  # its line is appended after the answer is sent (call_on_close): look twice
+            row = spooled_row(self.storage_settings.spool_dir, prediction_id)
+            if row is not None:
+                with self.engine.begin() as conn:
+                    conn.execute(insert_statement(self.engine), [row])
+                break
+            time.sleep(SPOOL_RACE_SECONDS)
+        return record()  # also when the writer loaded it (and deleted its segment) meanwhile; else UnknownPrediction
 
     def latest_monitor_run(self, model_name: str) -> dict | None:
         """The newest ``monitor_runs`` row of ``model_name`` (``storage.monitor_runs`` shape), cached for
@@ -216,6 +226,8 @@ class Storage:
         def read_log() -> dict:
             return read_stats(state.storage_settings.spool_dir) if state.logging_enabled else NO_STATS
 
+        if state.logging_enabled:
+            api.shadow.sink = state.record_shadow
         api.metrics.use_collector(MonitorCollector(read_monitor))
         api.metrics.use_collector(LogCollector(read_log))
         state.start()

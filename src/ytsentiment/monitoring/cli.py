@@ -15,9 +15,16 @@ import logging
 from pathlib import Path
 
 from ytsentiment import config
-from ytsentiment.monitoring.job import load_model, production_version, run_monitor, test_split_reference
+from ytsentiment.monitoring.job import (
+    challenger_version,
+    load_model,
+    production_version,
+    run_monitor,
+    test_split_reference,
+)
 from ytsentiment.storage.db import make_engine
 from ytsentiment.storage.monitor import latest_version
+from ytsentiment.storage.shadow import challenger_in_log
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", default=config.model_name(), help="registered model name (env MODEL_NAME)")
     p.add_argument("--model-version", help="version to monitor (default: the registry's @production, else the "
                                            "newest version in the prediction log)")
+    p.add_argument("--challenger-version", help="challenger to compare with production (default: the registry's "
+                                                "@challenger; with --no-mlflow the newest one in the shadow log)")
     p.add_argument("--params", default="params.yaml", help="params file with the `monitor:` section")
     p.add_argument("--out", default="reports/monitor", help="folder for report.html and summary.json")
     p.add_argument("--database-url", help="SQLAlchemy URL (default: env DATABASE_URL, else the embedded SQLite)")
@@ -76,16 +85,24 @@ def run(args) -> int:
     try:
         version = (args.model_version or (None if args.no_mlflow else production_version(args.name))
                    or latest_version(engine, args.name))
+        challenger = args.challenger_version or (challenger_in_log(engine, args.name) if args.no_mlflow
+                                                 else challenger_version(args.name))
         model = _model_loader(args, version)
         summary = run_monitor(engine, params, args.name, args.out, model_version=version,
                               test_reference=_test_reference(args, params, model), track=not args.no_mlflow,
-                              model=model)
+                              challenger=challenger, model=model)
     finally:
         engine.dispose()
     print(f"{summary['decision'].upper()}: {summary['model_name']} v{summary['model_version']} "
           f"(report: {Path(args.out) / 'report.html'})")
     for reason in summary["reasons"]:
         print(f"  - {reason}")
+    if shadow := summary.get("shadow"):
+        live = shadow["live"]
+        f1 = (f"; live macro-F1 on {live['n_feedback']} feedback rows: production {live['production']['macro_f1']:.3f}"
+              f", challenger {live['challenger']['macro_f1']:.3f}" if live["n_feedback"] else "; no feedback yet")
+        print(f"  challenger v{shadow['challenger_version']}: {shadow['n_shadowed']} comments shadowed, agreement "
+              f"{shadow['agreement'] if shadow['agreement'] is not None else '-'}{f1}")
     if args.github_output:
         with open(args.github_output, "a", encoding="utf-8") as fh:
             fh.write(f"decision={summary['decision']}\n")

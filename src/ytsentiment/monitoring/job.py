@@ -10,7 +10,10 @@
 3. The window (after the baseline's end), the feedback of that version, ``core.drift`` / ``live_quality`` /
    ``decide``; for information, the terms that moved most between baseline and window (``movers``), when their
    texts were logged.
-4. Outputs: ``report.html`` + ``summary.json`` in ``out_dir``, one MLflow run in ``monitor.experiment`` tagged with
+4. When a challenger shadows production (``challenger_version``: the registry's ``@challenger``), its online
+   evidence against that version (``storage.shadow.online_evidence``: agreement, flips, both models' live macro-F1
+   on the feedback for the shadowed comments, latencies) as ``summary["shadow"]``; it informs, it does not decide.
+5. Outputs: ``report.html`` + ``summary.json`` in ``out_dir``, one MLflow run in ``monitor.experiment`` tagged with
    the model version (metrics ``drift_score``, ``live_macro_f1`` … so they line up over time in the UI), one
    ``monitor_runs`` row.
 """
@@ -39,6 +42,7 @@ from ytsentiment.storage.monitor import (
     pin_baseline,
     record_monitor_run,
 )
+from ytsentiment.storage.shadow import online_evidence
 from ytsentiment.tracking import use_experiment, use_tracking
 
 log = logging.getLogger(__name__)
@@ -50,6 +54,16 @@ def production_version(model_name: str) -> str | None:
         version = registry.alias_version(model_name, registry.PRODUCTION)
     except Exception as exc:  # noqa: BLE001 - an unreachable registry must not stop the monitor: it says so
         log.warning("cannot ask the registry for %s@production (%s); using the prediction log", model_name, exc)
+        return None
+    return None if version is None else str(version.version)
+
+
+def challenger_version(model_name: str) -> str | None:
+    """The version behind ``model_name@challenger`` in the registry, or None (no alias, or no registry)."""
+    try:
+        version = registry.alias_version(model_name, registry.CHALLENGER)
+    except Exception as exc:  # noqa: BLE001 - an unreachable registry must not stop the monitor: it says so
+        log.warning("cannot ask the registry for %s@challenger (%s); no challenger figures", model_name, exc)
         return None
     return None if version is None else str(version.version)
 
@@ -92,11 +106,13 @@ def _window_bounds(window, now: datetime) -> tuple[datetime, datetime]:
 
 def run_monitor(engine, params: MonitorParams, model_name: str, out_dir: str | Path, *,
                 model_version: str | None = None, test_reference=None, now: datetime | None = None,
-                track: bool = True, model: Callable[[], Any] = lambda: None) -> dict[str, Any]:
+                track: bool = True, challenger: str | None = None,
+                model: Callable[[], Any] = lambda: None) -> dict[str, Any]:
     """One monitoring run (see the module docstring); returns the summary that ``summary.json`` holds.
 
-    ``test_reference``: a frame from ``test_split_reference`` (or None to skip the informative view). ``model()``: the
-    monitored version's Pipeline, or None when it cannot be loaded (called only when the term movers need it).
+    ``test_reference``: a frame from ``test_split_reference`` (or None to skip the informative view);
+    ``challenger``: the version shadowing production (None: no challenger figures); ``model()``: the monitored
+    version's Pipeline, or None when it cannot be loaded (called only when the term movers need it).
     """
     now = now or datetime.now(UTC)
     version = model_version or production_version(model_name) or latest_version(engine, model_name)
@@ -142,6 +158,8 @@ def run_monitor(engine, params: MonitorParams, model_name: str, out_dir: str | P
         "baseline": {"status": status, **({k: core.iso(v) if isinstance(v, datetime) else v
                                            for k, v in pinned.items()} if pinned else {})},
         "drift": baseline_view, "test_split": test_view, "live_quality": quality, "term_movers": term_view,
+        "shadow": (online_evidence(engine, model_name, str(version), challenger, seed=params.seed)
+                   if challenger and str(challenger) != str(version) else None),
         "params": dataclasses.asdict(params),
     }
     summary["metrics"] = metrics_of(summary)
@@ -195,6 +213,14 @@ def metrics_of(summary: dict[str, Any]) -> dict[str, float]:
     }
     for name, v in (d.get("signals") or {}).items():
         out[f"signal.{name}"] = v["score"]
+    if shadow := summary.get("shadow"):
+        live = shadow["live"]
+        out.update({"shadow.n_shadowed": shadow["n_shadowed"], "shadow.agreement": shadow["agreement"],
+                    "shadow.n_feedback": live["n_feedback"],
+                    "shadow.production_latency_p50_ms": shadow["latency_ms"]["production_p50"],
+                    "shadow.challenger_latency_p50_ms": shadow["latency_ms"]["challenger_p50"]})
+        for who in ("production", "challenger"):
+            out[f"shadow.{who}_live_macro_f1"] = (live.get(who) or {}).get("macro_f1")
     return {k: float(v) for k, v in out.items() if v is not None}
 
 
@@ -204,7 +230,8 @@ def _start_tracking(summary: dict[str, Any], params: MonitorParams) -> str:
     use_experiment(params.experiment)
     run = mlflow.start_run(run_name=f"monitor {summary['model_name']} v{summary['model_version']}", tags={
         "model_name": summary["model_name"], "model_version": summary["model_version"],
-        "decision": summary["decision"], "window_by": summary["window"]["by"]})
+        "decision": summary["decision"], "window_by": summary["window"]["by"],
+        **({"challenger_version": summary["shadow"]["challenger_version"]} if summary.get("shadow") else {})})
     return run.info.run_id
 
 

@@ -98,6 +98,38 @@ def _movers_section(view: dict[str, Any] | None) -> str:
     return "".join(out) + _table(["term", "predicted class", "baseline share", "window share", "change"], rows)
 
 
+def _shadow_section(shadow: dict[str, Any] | None) -> str:
+    """The challenger's online evidence (``storage.shadow``); every value escaped."""
+    if not shadow:
+        return ""
+    out = [f"<h2>Challenger v{_e(shadow['challenger_version'])} shadowing production "
+           f"v{_e(shadow['production_version'])} (informs the gate, not this decision)</h2>",
+           _table(["shadowed comments", "agreement", "95 % interval", "from", "to"],
+                  [[_e(shadow["n_shadowed"]), _num(shadow["agreement"]),
+                    f"{_num(shadow['agreement_low'])} – {_num(shadow['agreement_high'])}", _e(shadow["first"]),
+                    _e(shadow["last"])]])]
+    flips = shadow["flips"]
+    names = list(flips)
+    out.append("<p>Class flips: production's class (rows) against the challenger's (columns).</p>")
+    out.append(_table(["production \\ challenger", *names], [[_e(a), *[_e(flips[a][b]) for b in names]]
+                                                               for a in names]))
+    live = shadow["live"]
+    if live["n_feedback"]:
+        rows = [[_e(who), _num(live[who]["macro_f1"]), f"{_num(live[who]['low'])} – {_num(live[who]['high'])}",
+                 _num(live[who]["accuracy"])] for who in ("production", "challenger")]
+        d = live["difference"]
+        rows.append(["challenger - production", _num(d["macro_f1"]), f"{_num(d['low'])} – {_num(d['high'])}", ""])
+        out.append(f"<p>Live quality on the {_e(live['n_feedback'])} feedback rows about shadowed comments "
+                   "(bootstrap 95 % intervals):</p>")
+        out.append(_table(["model", "macro-F1", "95 % interval", "accuracy"], rows))
+    else:
+        out.append("<p class=muted>no feedback yet about the shadowed comments</p>")
+    lat = shadow["latency_ms"]
+    out.append(_table(["median ms per request's batch", "production", "challenger"],
+                      [["", _num(lat["production_p50"]), _num(lat["challenger_p50"])]]))
+    return "".join(out)
+
+
 def inert_evidently_page(doc: str) -> str | None:
     """Evidently's page with every ``<`` in its embedded JSON written ``\\u003c`` (JSON has ``<`` only inside
     strings, so the data is unchanged); None when the page is not laid out as this code knows (never unsafe)."""
@@ -150,6 +182,7 @@ def render_html(summary: dict[str, Any], snapshots: dict[str, Any]) -> str:
                [[_e(q["n_feedback"]), _num(q.get("macro_f1")), _num(q.get("accuracy")),
                  _e(summary["params"]["live_f1_floor"]), "yes" if q.get("enough_data") else
                  f"no (need {q['min_feedback']})"]]),
+        _shadow_section(summary.get("shadow")),
         _drift_section("Drift vs the version's baseline (decides)", summary["drift"]),
         _drift_section("Distance to the training test split (informative)", summary.get("test_split")),
         _movers_section(summary.get("term_movers")),

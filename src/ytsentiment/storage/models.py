@@ -97,6 +97,30 @@ class Prediction(Base):
     emoji_share: Mapped[float] = mapped_column(Float)
     non_letter_share: Mapped[float] = mapped_column(Float)
     language: Mapped[str | None] = mapped_column(String(16))
+    # time the model took to score the request this comment came in (ms, the whole batch); NULL before 0004
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+
+
+class ShadowPrediction(Base):
+    """The `challenger`'s answer for a served comment (decision 0017): keyed by production's ``prediction_id`` and
+    the challenger's version. No foreign key: the two rows reach the database through the spool independently, in
+    either order. ``latency_ms`` is the challenger's time for the whole request's batch, as in ``predictions``."""
+
+    __tablename__ = "shadow_predictions"
+    __table_args__ = (
+        CheckConstraint("sentiment IN (-1, 0, 1)", name="sentiment"),
+    )
+
+    prediction_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    model_version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model_name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    sentiment: Mapped[int] = mapped_column(SmallInteger)
+    confidence: Mapped[float] = mapped_column(Float)
+    proba_negative: Mapped[float] = mapped_column(Float)
+    proba_neutral: Mapped[float] = mapped_column(Float)
+    proba_positive: Mapped[float] = mapped_column(Float)
+    latency_ms: Mapped[float] = mapped_column(Float)
 
 
 class Feedback(Base):

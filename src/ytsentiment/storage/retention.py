@@ -1,6 +1,7 @@
 """Retention: delete (or blank the text of) logged predictions older than a window.
 
-``purge(engine, older_than)`` deletes predictions created before ``now - older_than``. Feedback rows about them
+``purge(engine, older_than)`` deletes predictions (and the challenger's shadow answers) created before
+``now - older_than``. Feedback rows about them
 stay: their label, text hash, client and model version are kept, and ``prediction_id`` becomes NULL (also what
 the foreign key's ON DELETE SET NULL does). Feedback TEXT is kept by default: it is the labelled data a person chose
 to send, and what ``feedback export`` turns into training rows; ``feedback_text=True`` blanks it too for feedback
@@ -15,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ytsentiment import YtSentimentError
-from ytsentiment.storage.models import Feedback, Prediction, utcnow
+from ytsentiment.storage.models import Feedback, Prediction, ShadowPrediction, utcnow
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -50,6 +51,8 @@ def purge(engine: Engine, older_than: timedelta, *, text_only: bool = False, fee
                 update(Feedback).where(Feedback.prediction_id.in_(select(Prediction.id).where(old)))
                 .values(prediction_id=None)).rowcount
             result["predictions_deleted"] = conn.execute(delete(Prediction).where(old)).rowcount
+            result["shadow_predictions_deleted"] = conn.execute(
+                delete(ShadowPrediction).where(ShadowPrediction.created_at < cutoff)).rowcount
         if feedback_text:
             result["feedback_text_blanked"] = conn.execute(
                 update(Feedback).where(Feedback.created_at < cutoff, Feedback.text.is_not(None))

@@ -73,7 +73,8 @@ def describe(text: str) -> dict[str, float | int]:
 
 def prediction_row(*, text: str, sentiment: int, proba: Sequence[float], model_name: str, model_version: str,
                    created_at: datetime, log_text: bool, prediction_id: str | None = None,
-                   video_id: str | None = None, language: str | None = None) -> dict:
+                   video_id: str | None = None, language: str | None = None,
+                   latency_ms: float | None = None) -> dict:
     """One ``predictions`` row (built by the log's writer, ``storage.spool``). ``proba`` is in class order
     (-1, 0, 1), as the model's ``predict_proba`` returns it; ``confidence`` is the probability of the predicted
     class."""
@@ -97,4 +98,20 @@ def prediction_row(*, text: str, sentiment: int, proba: Sequence[float], model_n
         "proba_positive": probs[1],
         **describe(text),
         "language": language,
+        "latency_ms": latency_ms,
     }
+
+
+def shadow_row(*, prediction_id: str, sentiment: int, proba: Sequence[float], model_name: str, model_version: str,
+               created_at: datetime, latency_ms: float) -> dict:
+    """One ``shadow_predictions`` row: the challenger's answer for production's ``prediction_id`` (``proba`` in
+    class order -1, 0, 1)."""
+    if sentiment not in CLASSES:
+        raise ValueError(f"sentiment {sentiment!r} is not one of {CLASSES}")
+    if len(proba) != len(CLASSES):
+        raise ValueError(f"proba has {len(proba)} values, expected {len(CLASSES)} in class order {CLASSES}")
+    probs = dict(zip(CLASSES, (float(p) for p in proba), strict=True))
+    return {"prediction_id": prediction_id, "model_version": str(model_version), "model_name": model_name,
+            "created_at": created_at, "sentiment": int(sentiment), "confidence": probs[int(sentiment)],
+            "proba_negative": probs[-1], "proba_neutral": probs[0], "proba_positive": probs[1],
+            "latency_ms": float(latency_ms)}

@@ -8,7 +8,8 @@ segment is locked (``flock``) while open and closed at ``segment_bytes``, after 
 by one segment) rows are dropped and counted, as when the disk refuses them; it never waits on the database.
 
 ``SpoolWriter`` (one per host: it holds ``<dir>/writer.lock``) loads each closed segment, oldest first, in one
-transaction of INSERT ... ON CONFLICT (id) DO NOTHING, then deletes it, so a segment loaded again after a crash adds
+transaction of INSERT ... ON CONFLICT (primary key) DO NOTHING (``predictions``, and ``shadow_predictions`` for the
+challenger's lines), then deletes it, so a segment loaded again after a crash adds
 no duplicate. While the database is down segments wait (nothing is lost within the budget). Rows refused for their
 content go to ``<dir>/rejected/``. Its figures (written, rejected, healthy, last segment counted) are replaced
 atomically in ``<dir>/writer.json`` after each segment: a successor continues them and counts no segment twice.
@@ -30,29 +31,39 @@ from pathlib import Path
 
 from ytsentiment.storage.db import safe_url
 from ytsentiment.storage.errors import NotLoggedYet
-from ytsentiment.storage.models import Prediction
-from ytsentiment.storage.rows import prediction_row
+from ytsentiment.storage.models import Prediction, ShadowPrediction
+from ytsentiment.storage.rows import prediction_row, shadow_row
 
 log = logging.getLogger(__name__)
 STATS = "writer.json"
-NO_STATS = {"written": 0, "rejected": 0, "healthy": True, "last": ""}
+NO_STATS = {"written": 0, "shadow_written": 0, "rejected": 0, "healthy": True, "last": ""}
+
+
+TABLES = (Prediction, ShadowPrediction)  # loaded in this order within a segment's transaction
 
 
 def encode(request: Mapping) -> bytes:
-    """One request as a spool line: ``at`` (ISO time), ``model``, ``version``, ``video``, ``keep_text`` and the
-    parallel lists ``ids``, ``texts``, ``sentiments``, ``proba`` (class order -1, 0, 1), ``languages``."""
+    """One request as a spool line: ``at`` (ISO time), ``model``, ``version``, ``video``, ``keep_text``, ``ms`` (the
+    model's time for the batch) and the parallel lists ``ids``, ``texts``, ``sentiments``, ``proba`` (class order
+    -1, 0, 1), ``languages``. The challenger's answers (``"kind": "shadow"``) have ``at``, ``model``, ``version``,
+    ``ms``, ``ids``, ``sentiments`` and ``proba``."""
     return (json.dumps(request, separators=(",", ":")) + "\n").encode()
 
 
-def rows_of(request: Mapping) -> list[dict]:
-    """The ``predictions`` rows of one spooled request."""
+def rows_of(request: Mapping) -> tuple[type, list[dict]]:
+    """The table and rows of one spooled line."""
     at = datetime.fromisoformat(request["at"])
-    return [prediction_row(text=text, sentiment=sentiment, proba=proba, model_name=request["model"],
-                           model_version=request["version"], created_at=at, log_text=request["keep_text"],
-                           prediction_id=pid, video_id=request["video"], language=language)
-            for pid, text, sentiment, proba, language in zip(request["ids"], request["texts"],
-                                                              request["sentiments"], request["proba"],
-                                                              request["languages"], strict=True)]
+    if request.get("kind") == "shadow":
+        return ShadowPrediction, [
+            shadow_row(prediction_id=pid, sentiment=sentiment, proba=proba, model_name=request["model"],
+                       model_version=request["version"], created_at=at, latency_ms=request["ms"])
+            for pid, sentiment, proba in zip(request["ids"], request["sentiments"], request["proba"], strict=True)]
+    return Prediction, [
+        prediction_row(text=text, sentiment=sentiment, proba=proba, model_name=request["model"],
+                       model_version=request["version"], created_at=at, log_text=request["keep_text"],
+                       prediction_id=pid, video_id=request["video"], language=language, latency_ms=request.get("ms"))
+        for pid, text, sentiment, proba, language in zip(request["ids"], request["texts"], request["sentiments"],
+                                                         request["proba"], request["languages"], strict=True)]
 
 
 def read_stats(directory: Path | str) -> dict:
@@ -90,17 +101,19 @@ def spooled_row(directory: Path | str, prediction_id: str, max_bytes: int = 64 *
         for line in data.split(b"\n")[:-1] if needle in data else ():  # a torn last line has no newline
             if needle in line:
                 with contextlib.suppress(ValueError, KeyError, TypeError):
-                    return next((row for row in rows_of(json.loads(line)) if row["id"] == prediction_id), None)
+                    table, rows = rows_of(json.loads(line))
+                    if table is Prediction:  # not the challenger's line for the same id
+                        return next((row for row in rows if row["id"] == prediction_id), None)
     return None
 
 
-def insert_rows(engine, rows: list[dict]) -> None:
-    """INSERT ... ON CONFLICT (id) DO NOTHING of ``predictions`` rows, in one transaction."""
+def insert_statement(engine, table: type = Prediction):
+    """INSERT ... ON CONFLICT (primary key) DO NOTHING into ``table``, for SQLite or PostgreSQL."""
     from sqlalchemy.dialects import postgresql, sqlite
 
     dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-    with engine.begin() as conn:
-        conn.execute(dialect.insert(Prediction).on_conflict_do_nothing(index_elements=["id"]), rows)
+    keys = [c.name for c in table.__table__.primary_key.columns]  # type: ignore[attr-defined]
+    return dialect.insert(table).on_conflict_do_nothing(index_elements=keys)
 
 
 class Spool:
@@ -256,24 +269,30 @@ class SpoolWriter:
         """Write one segment's rows, count them once, delete it; False (segment kept) when the database is down."""
         from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
-        rows, bad = [], []
+        rows: dict[type, list[dict]] = {table: [] for table in TABLES}
+        bad = []
         for line in data.split(b"\n")[:-1]:  # a torn last line has no newline
             try:
-                rows.extend(rows_of(json.loads(line)))
+                table, found = rows_of(json.loads(line))
+                rows[table].extend(found)
             except (ValueError, KeyError, TypeError):
                 bad.append(line.decode(errors="replace"))
         try:
             try:
-                if rows:
-                    insert_rows(self.engine, rows)
+                with self.engine.begin() as conn:
+                    for table, some in rows.items():
+                        if some:
+                            conn.execute(insert_statement(self.engine, table), some)
             except (IntegrityError, DataError):  # some row's content: write the others one by one
-                good = []
-                for row in rows:
-                    try:
-                        insert_rows(self.engine, [row])
-                        good.append(row)
-                    except (IntegrityError, DataError):
-                        bad.append(json.dumps(row, default=str))
+                good: dict[type, list[dict]] = {table: [] for table in TABLES}
+                for table, some in rows.items():
+                    for row in some:
+                        try:
+                            with self.engine.begin() as conn:
+                                conn.execute(insert_statement(self.engine, table), [row])
+                            good[table].append(row)
+                        except (IntegrityError, DataError):
+                            bad.append(json.dumps(row, default=str))
                 rows = good
         except SQLAlchemyError as exc:
             self._health(False, exc)
@@ -283,7 +302,8 @@ class SpoolWriter:
             log.warning("prediction log: %d rows or lines of %s refused; kept in %s", len(bad), path.name,
                         self.dir / "rejected")
         if self.stats["last"] != path.name:  # not counted before a crash between counting and deleting
-            self.stats.update(written=self.stats["written"] + len(rows),
+            self.stats.update(written=self.stats["written"] + len(rows[Prediction]),
+                              shadow_written=self.stats["shadow_written"] + len(rows[ShadowPrediction]),
                               rejected=self.stats["rejected"] + len(bad), last=path.name)
         self._health(True)
         path.unlink()

@@ -8,7 +8,8 @@ Every prediction carries its ``prediction_id`` (for ``POST /feedback``), ``langu
 the body may name the ``video_id`` the comments come from, and ask ``"explain": true`` for each prediction's ``why``
 (the few terms that pushed it toward its label; absent when not asked, null for a comment the model does not read).
 Each request's predictions are spooled for the prediction log (``ytsentiment.api.storage``) without waiting for the
-database.
+database, and a sample of requests is scored by the challenger, if any, once the answer is sent
+(``ytsentiment.api.shadow``): the answer never depends on it.
 """
 
 from __future__ import annotations
@@ -173,8 +174,9 @@ def request_models(limits: Limits) -> list[type[BaseModel]]:
 def _predict(texts: list[str], video_id: str | None, explain: bool = False) -> list[dict[str, Any]]:
     state = current_state()
     service = state.require_service()
+    timings: dict[str, float] = {}
     with state.large_prediction if len(texts) > SMALL_REQUEST else contextlib.nullcontext():
-        predictions, proba = service.predict_with_proba(texts)
+        predictions, proba = service.predict_with_proba(texts, timings)
         if explain:
             service.explain(predictions)
     state.metrics.count_predictions([p["label"] for p in predictions])
@@ -182,12 +184,17 @@ def _predict(texts: list[str], video_id: str | None, explain: bool = False) -> l
     if store is not None:
         info = state.holder.model.info  # type: ignore[union-attr]  # loaded: require_service() returned
 
+        def after_sending() -> None:
+            store.record(model_info=info, video_id=video_id, predictions=predictions, proba=proba,
+                         ms=timings["model_ms"])
+            state.shadow.offer(texts, predictions)
+
         @after_this_request
         def log_after_sending(response):
-            # Spooled once the answer has been sent (call_on_close): one JSON line appended to this worker's
-            # spool; the host's log writer builds the rows and loads them (storage.spool).
-            response.call_on_close(lambda: store.record(model_info=info, video_id=video_id,
-                                                        predictions=predictions, proba=proba))
+            # Once the answer has been sent (call_on_close): one JSON line appended to this worker's spool (the
+            # host's log writer builds the rows and loads them: storage.spool); a sampled request is queued for
+            # the challenger (api.shadow), which scores it in its own thread.
+            response.call_on_close(after_sending)
             return response
     return predictions
 
