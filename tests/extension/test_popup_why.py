@@ -9,6 +9,7 @@ definition, never read back from the page.
 from __future__ import annotations
 
 import json
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from playwright.sync_api import expect
@@ -24,11 +25,16 @@ FEATURES = {"lexicon": "its words’ sentiment-lexicon scores", "length": "its l
 HIGHLIGHT = "rgb(255, 243, 176)"
 
 
+def to_fixed(x: float, digits: int) -> str:
+    """JavaScript's ``x.toFixed(digits)``: the exact binary value rounded half up (Python's format rounds half even)."""
+    return str(Decimal(x).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
+
+
 def expected_why(prediction: dict) -> str:
-    named = [FEATURES.get(t["term"], f"“{t['term']}”") + f" (+{t['weight']:.2f})" for t in prediction["why"]]
+    named = [FEATURES.get(t["term"], f"“{t['term']}”") + f" (+{to_fixed(t['weight'], 2)})" for t in prediction["why"]]
     said = f"Pushed toward {prediction['label']} by {', '.join(named)}." if named else \
         f"Nothing in particular pushed it toward {prediction['label']}."
-    return f"{said} (confidence {prediction['confidence'] * 100:.0f}%)"
+    return f"{said} (confidence {to_fixed(prediction['confidence'] * 100, 0)}%)"
 
 
 def open_results(page, extension_id, settings, api, context, rewrite=None) -> tuple[dict, dict]:
