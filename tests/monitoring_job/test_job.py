@@ -51,8 +51,13 @@ def _rows(engine, table: str) -> list[dict]:
 
 
 def test_same_traffic_pins_the_baseline_and_says_ok(youtube, score, engine, db_url, params_file, test_split,
-                                                    trained_model_dir, isolated_mlflow, tmp_path):
+                                                    trained_model_dir, isolated_mlflow, tmp_path, monkeypatch):
     import mlflow
+
+    from ytsentiment.monitoring import cli
+
+    loads: list[str] = []
+    monkeypatch.setattr(cli, "load_model", lambda uri, load=cli.load_model: loads.append(uri) or load(uri))
 
     insert_predictions(engine, score(youtube["text"][:400]))
     window = score(youtube["text"][400:800], start=T0 + timedelta(days=1))
@@ -65,6 +70,7 @@ def test_same_traffic_pins_the_baseline_and_says_ok(youtube, score, engine, db_u
 
     summary = json.loads((out / "summary.json").read_text())
     assert code == 0 and summary["decision"] == "ok", summary["reasons"]
+    assert loads == [str(trained_model_dir)]  # loaded once for the test split and the term movers
     assert summary["baseline"]["status"] == "pinned now"
     assert summary["live_quality"]["n_feedback"] == 60 and summary["live_quality"]["macro_f1"] == 1.0
     # The informative view: the training-like split is further from YouTube traffic than the baseline is:
