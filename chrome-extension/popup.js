@@ -7,7 +7,9 @@
  * languages the model does not score are left out of the counts, trend and word cloud.
  * Each listed comment has a correction control (POST /feedback with the anonymous client id kept in
  * chrome.storage.local); when the API cannot take corrections the control says why, the rest still works.
- * Comment text is only ever assigned with textContent.
+ * Hovering (or focusing) a comment's label shows why the model gave it (the API's `why` terms, in words) and marks
+ * those terms in the comment's text.
+ * Comment text, and every term taken from it, is only ever assigned with textContent.
  *
  * For tests and links, popup.html?videoId=ID analyses that video instead of the active tab's.
  * Timings are exposed on #results as data-render-ms (results rendered after the /analyze answer arrived)
@@ -19,7 +21,7 @@ import {
   wordcloudPayload,
 } from './lib/sentiment-api.js';
 import { CLIENT_ID_KEY, clientIdFrom, withDefaults } from './lib/settings.js';
-import { CLASS_ORDER, formatCount, formatScore, resultsView } from './lib/view-model.js';
+import { CLASS_ORDER, formatCount, formatScore, highlightSegments, resultsView } from './lib/view-model.js';
 import { fetchAllComments, isVideoId, parseVideoId } from './lib/youtube.js';
 
 const $ = (id) => document.getElementById(id);
@@ -94,6 +96,8 @@ async function loadChart(name, request) {
   }
 }
 
+let whyCount = 0; // a comment may be listed twice (top and least sure): its tooltips need distinct ids
+
 function badge(row) {
   const el = document.createElement('span');
   const { prediction } = row;
@@ -105,8 +109,38 @@ function badge(row) {
   }
   el.className = `badge ${prediction.label}`;
   el.textContent = prediction.label;
-  if (typeof prediction.confidence === 'number') el.title = `confidence ${(prediction.confidence * 100).toFixed(0)}%`;
-  return el;
+  const confidence = typeof prediction.confidence === 'number'
+    ? `confidence ${(prediction.confidence * 100).toFixed(0)}%` : '';
+  if (!row.why) {
+    if (confidence) el.title = confidence;
+    return el;
+  }
+  // The label with its reason, shown on hover or keyboard focus (CSS); the reason is text, never markup.
+  const label = document.createElement('span');
+  label.className = 'label';
+  label.tabIndex = 0;
+  const why = document.createElement('span');
+  why.className = 'why';
+  why.id = `why-${row.index}-${++whyCount}`;
+  why.setAttribute('role', 'tooltip');
+  why.textContent = confidence ? `${row.why.text} (${confidence})` : row.why.text;
+  label.setAttribute('aria-describedby', why.id);
+  label.append(el, why);
+  return label;
+}
+
+/** The comment's text, its why-terms in <mark> elements, every piece set as text. */
+function commentText(row) {
+  const text = document.createElement('p');
+  text.className = 'text';
+  text.replaceChildren(...highlightSegments(row.text, row.why?.terms).map((segment) => {
+    if (!segment.term) return document.createTextNode(segment.text);
+    const mark = document.createElement('mark');
+    mark.className = 'why-term';
+    mark.textContent = segment.text;
+    return mark;
+  }));
+  return text;
 }
 
 /** The correction controls: one per listed comment, and the API's answer about /feedback for all of them. */
@@ -233,10 +267,7 @@ function commentItem(row) {
     unsure.textContent = `least sure (${(row.prediction.confidence * 100).toFixed(0)}%): please label`;
     meta.append(unsure);
   }
-  const text = document.createElement('p');
-  text.className = 'text';
-  text.textContent = row.text;
-  li.append(meta, text, feedbackControl(row));
+  li.append(meta, commentText(row), feedbackControl(row));
   return li;
 }
 

@@ -63,8 +63,9 @@ export async function postJson(fetchFn, apiBase, path, body, { timeoutMs = API_T
 }
 
 /**
- * Body of POST /analyze: text, likes and author of each comment (+ its timestamp when known), and the video id
- * (kept with the logged predictions) when given.
+ * Body of POST /analyze: text, likes and author of each comment (+ its timestamp when known), `explain: true` (each
+ * prediction's `why`: the terms that pushed it toward its label) and the video id (kept with the logged predictions)
+ * when given.
  */
 export function analyzePayload(comments, videoId = null) {
   const body = {
@@ -73,6 +74,7 @@ export function analyzePayload(comments, videoId = null) {
       if (c.publishedAt) item.timestamp = c.publishedAt;
       return item;
     }),
+    explain: true,
   };
   if (videoId) body.video_id = videoId;
   return body;

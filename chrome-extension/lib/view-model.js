@@ -2,7 +2,8 @@
  * What the popup's results view shows, from the fetched comments and the API's /analyze answer: the API's
  * summary figures as sent (the API is their one home), the comments in other languages it did not score, the
  * months of the trend (sparse ones marked), the class shares with their 95 % intervals, the most-liked comments,
- * the comments the model is least sure of, and whether each comment can be corrected (POST /feedback).
+ * the comments the model is least sure of, whether each comment can be corrected (POST /feedback), and why each got
+ * its label (the API's `why` terms, said in words, and where they occur in the comment's text).
  * Pure: no DOM, no chrome.*.
  */
 import { LABELS, isScored } from './sentiment-api.js';
@@ -113,7 +114,7 @@ export function resultsView(comments, { predictions, summary }) {
   const rows = comments.map((c, i) => {
     const prediction = predictions[i];
     return { ...c, prediction, index: i, scored: isScored(prediction), leastSure: isLeastSure(prediction),
-      feedback: feedbackAvailability(prediction) };
+      feedback: feedbackAvailability(prediction), why: whyView(prediction) };
   });
   // Stable order: ties keep the API's order (relevance or time).
   const byLikes = [...rows].sort((a, b) => b.likes - a.likes || a.index - b.index);
@@ -139,6 +140,60 @@ export function resultsView(comments, { predictions, summary }) {
     top,
     leastSure,
   };
+}
+
+/**
+ * The terms the API names for features of the whole comment rather than its words (its WhyTerm.term description),
+ * as the popup says them.
+ */
+export const FEATURE_TERMS = Object.freeze({
+  lexicon: 'its words’ sentiment-lexicon scores',
+  length: 'its length',
+  words: 'its number of words',
+  emoji: 'its emoji',
+  exclamations: 'its exclamation marks',
+  questions: 'its question marks',
+});
+export const WHY_TERMS = 3;
+
+/**
+ * Why the model gave a scored comment its label, from the API's `why`: {text, terms: [{term, weight, feature}]}
+ * (at most WHY_TERMS well-formed terms, in the API's order); null when there is none (not scored, or an API that
+ * sent no `why`). `text` is plain text, for textContent only: the terms come from comments.
+ */
+export function whyView(prediction) {
+  if (!isScored(prediction) || !Array.isArray(prediction.why)) return null;
+  const terms = prediction.why
+    .filter((t) => t && typeof t.term === 'string' && t.term && typeof t.weight === 'number'
+      && Number.isFinite(t.weight) && t.weight > 0)
+    .slice(0, WHY_TERMS)
+    .map((t) => ({ term: t.term, weight: t.weight, feature: Object.hasOwn(FEATURE_TERMS, t.term) }));
+  const label = LABELS[prediction.sentiment] ?? 'its label';
+  if (terms.length === 0) return { text: `Nothing in particular pushed it toward ${label}.`, terms };
+  const named = terms.map((t) => `${t.feature ? FEATURE_TERMS[t.term] : `“${t.term}”`} (+${t.weight.toFixed(2)})`);
+  return { text: `Pushed toward ${label} by ${named.join(', ')}.`, terms };
+}
+
+const escapeRegExp = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * `text` cut into [{text, term}] segments, `term` true where one of the `terms` (words, not features; whyView's)
+ * occurs as a whole word, ignoring case. Joined, the segments are `text` unchanged.
+ */
+export function highlightSegments(text, terms) {
+  const words = [...new Set((terms ?? []).filter((t) => !t.feature).map((t) => t.term))]
+    .sort((a, b) => b.length - a.length);
+  if (words.length === 0 || !text) return text ? [{ text, term: false }] : [];
+  const pattern = new RegExp(`(?<![\\p{L}\\p{N}])(?:${words.map(escapeRegExp).join('|')})(?![\\p{L}\\p{N}])`, 'giu');
+  const out = [];
+  let at = 0;
+  for (const match of text.matchAll(pattern)) {
+    if (match.index > at) out.push({ text: text.slice(at, match.index), term: false });
+    out.push({ text: match[0], term: true });
+    at = match.index + match[0].length;
+  }
+  if (at < text.length) out.push({ text: text.slice(at), term: false });
+  return out;
 }
 
 /** A figure to one decimal, or '–' when the API did not send it. */

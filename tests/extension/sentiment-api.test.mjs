@@ -84,7 +84,7 @@ describe('request bodies', () => {
   it('builds the request bodies of the API contract', () => {
     assert.deepEqual(analyzePayload(COMMENTS.slice(2, 4)), { comments: [
       { text: 'ok', likes: 0, author: 'UC1' },
-      { text: 'great   video  👍', likes: 9, author: 'UC3', timestamp: '2024-02-06T00:00:00Z' }] });
+      { text: 'great   video  👍', likes: 9, author: 'UC3', timestamp: '2024-02-06T00:00:00Z' }], explain: true });
     assert.deepEqual(chartPayload(SUMMARY.counts), { sentiment_counts: { 1: 2, 0: 1, '-1': 1 } });
     assert.deepEqual(trendPayload(COMMENTS, PREDICTIONS).sentiment_data, [
       { timestamp: '2024-01-05T00:00:00Z', sentiment: 1 },
@@ -92,7 +92,7 @@ describe('request bodies', () => {
       { timestamp: '2024-02-06T00:00:00Z', sentiment: 1 }]);
     assert.deepEqual(wordcloudPayload(COMMENTS).comments, COMMENTS.map((c) => c.text));
     assert.deepEqual(analyzePayload(COMMENTS.slice(2, 3), 'Xk7pQ2mN9aB'),
-      { comments: [{ text: 'ok', likes: 0, author: 'UC1' }], video_id: 'Xk7pQ2mN9aB' });
+      { comments: [{ text: 'ok', likes: 0, author: 'UC1' }], explain: true, video_id: 'Xk7pQ2mN9aB' });
     assert.deepEqual(feedbackPayload('p-1', -1, 'client-0001'), { prediction_id: 'p-1', label: -1, client_id: 'client-0001' });
   });
 

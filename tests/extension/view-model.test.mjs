@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 
 import {
   LEAST_SURE_CONFIDENCE, LEAST_SURE_N, TOP_N, feedbackAvailability, formatCount, formatPercent, formatScore,
-  monthsView, otherLanguagesMessage, resultsView, shareTexts,
+  highlightSegments, monthsView, otherLanguagesMessage, resultsView, shareTexts, whyView,
 } from '../../chrome-extension/lib/view-model.js';
 
 const COMMENTS = [
@@ -165,5 +165,62 @@ describe('honest figures', () => {
     assert.equal(formatPercent(0.004), '0.4%');
     assert.equal(formatPercent(0), '0%');
     assert.equal(formatPercent(1), '100%');
+  });
+});
+
+describe('whyView', () => {
+  const term = (t, weight) => ({ term: t, weight });
+
+  it('says the terms in the API order, features in words, weights to 2 decimals', () => {
+    const view = whyView({ sentiment: 1, label: 'positive', language_supported: true,
+      why: [term('amazing', 1.234), term('lexicon', 0.5), term('thank you', 0.104)] });
+    assert.equal(view.text, 'Pushed toward positive by “amazing” (+1.23), its words’ sentiment-lexicon scores (+0.50), '
+      + '“thank you” (+0.10).');
+    assert.deepEqual(view.terms.map((t) => [t.term, t.feature]), [['amazing', false], ['lexicon', true], ['thank you', false]]);
+  });
+
+  it('keeps at most 3 well-formed terms; an empty why says so', () => {
+    const view = whyView({ sentiment: -1, why: [term('', 1), term('bad', -1), term('x', Number.NaN), { term: 3, weight: 1 },
+      null, term('a', 4), term('b', 3), term('c', 2), term('d', 1)] });
+    assert.deepEqual(view.terms.map((t) => t.term), ['a', 'b', 'c']);
+    assert.equal(whyView({ sentiment: 0, why: [] }).text, 'Nothing in particular pushed it toward neutral.');
+  });
+
+  it('is null without a why, or for a comment the model does not read', () => {
+    assert.equal(whyView({ sentiment: 1 }), null);
+    assert.equal(whyView({ sentiment: 1, why: null }), null);
+    assert.equal(whyView({ sentiment: 0, language_supported: false, why: [term('hola', 1)] }), null);
+  });
+
+  it('reaches each row of the results view', () => {
+    const predictions = PREDICTIONS.map((p, i) => ({ ...p, why: i === 1 ? [term('hate', 2)] : [] }));
+    const view = resultsView(COMMENTS, { predictions, summary: SUMMARY });
+    assert.equal(view.top[0].why.text, 'Pushed toward negative by “hate” (+2.00).');
+  });
+});
+
+describe('highlightSegments', () => {
+  const words = (...ts) => ts.map((t) => ({ term: t, weight: 1, feature: t === 'lexicon' }));
+  const marked = (segments) => segments.filter((s) => s.term).map((s) => s.text);
+
+  it('marks whole-word occurrences, ignoring case, and keeps the text intact', () => {
+    const text = 'I LOVE it, love-ly... Loved it? "love" glove wit';
+    const segments = highlightSegments(text, words('love', 'it'));
+    assert.equal(segments.map((s) => s.text).join(''), text);
+    assert.deepEqual(marked(segments), ['LOVE', 'it', 'love', 'it', 'love']);
+  });
+
+  it('prefers the longer of overlapping terms and never marks features', () => {
+    assert.deepEqual(marked(highlightSegments('not good, good', words('good', 'not good', 'lexicon'))), ['not good', 'good']);
+    assert.deepEqual(marked(highlightSegments('love it', words('love', 'love it'))), ['love it']);
+    assert.deepEqual(marked(highlightSegments('the lexicon', words('lexicon'))), []);
+  });
+
+  it('reads a term as text, regular-expression characters and markup included', () => {
+    const text = "<script>alert('xss')</script> (a+b)* $5";
+    assert.deepEqual(marked(highlightSegments(text, words("<script>alert('xss')</script>", '(a+b)*', '$5'))),
+      ["<script>alert('xss')</script>", '(a+b)*', '$5']);
+    assert.deepEqual(highlightSegments('', words('a')), []);
+    assert.deepEqual(highlightSegments('abc', []), [{ text: 'abc', term: false }]);
   });
 });

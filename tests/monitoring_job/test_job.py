@@ -51,8 +51,13 @@ def _rows(engine, table: str) -> list[dict]:
 
 
 def test_same_traffic_pins_the_baseline_and_says_ok(youtube, score, engine, db_url, params_file, test_split,
-                                                    trained_model_dir, isolated_mlflow, tmp_path):
+                                                    trained_model_dir, isolated_mlflow, tmp_path, monkeypatch):
     import mlflow
+
+    from ytsentiment.monitoring import cli
+
+    loads: list[str] = []
+    monkeypatch.setattr(cli, "load_model", lambda uri, load=cli.load_model: loads.append(uri) or load(uri))
 
     insert_predictions(engine, score(youtube["text"][:400]))
     window = score(youtube["text"][400:800], start=T0 + timedelta(days=1))
@@ -65,6 +70,7 @@ def test_same_traffic_pins_the_baseline_and_says_ok(youtube, score, engine, db_u
 
     summary = json.loads((out / "summary.json").read_text())
     assert code == 0 and summary["decision"] == "ok", summary["reasons"]
+    assert loads == [str(trained_model_dir)]  # loaded once for the test split and the term movers
     assert summary["baseline"]["status"] == "pinned now"
     assert summary["live_quality"]["n_feedback"] == 60 and summary["live_quality"]["macro_f1"] == 1.0
     # The informative view: the training-like split is further from YouTube traffic than the baseline is:
@@ -86,6 +92,9 @@ def test_same_traffic_pins_the_baseline_and_says_ok(youtube, score, engine, db_u
     assert logged.data.metrics["live_macro_f1"] == 1.0
     assert logged.data.metrics["drift_score"] == pytest.approx(summary["drift"]["drift_score"])
     assert "test_split.text_drift_auc" in logged.data.metrics
+    assert summary["term_movers"]["computed"]  # texts logged and a model given: the terms are compared
+    moved = summary["term_movers"]["movers"]
+    assert logged.data.metrics["term_movers.max_change"] == max(abs(m["change"]) for m in moved)
 
 
 def test_shifted_traffic_and_disagreeing_feedback_decide_retrain(youtube, airline, score, engine, db_url,
@@ -203,14 +212,19 @@ INJECTED = """() => [...document.querySelectorAll('*')].filter(e =>
 ).map(e => e.outerHTML.slice(0, 120))"""
 
 
-def test_comment_markup_stays_text_in_the_report(youtube, score, engine, db_url, params_file, tmp_path):
+def test_comment_markup_stays_text_in_the_report(youtube, score, engine, db_url, params_file, tmp_path,
+                                                trained_model_dir):
     insert_predictions(engine, score(youtube["text"][:400]))
     texts = [f"{t} {XSS[i // 2 % len(XSS)]}" if i % 2 else t for i, t in enumerate(youtube["text"][400:800])]
     insert_predictions(engine, score(texts, start=T0 + timedelta(days=1)))
     out = tmp_path / "out"
-    assert _monitor(db_url, params_file, out, "--test-split", "none", "--no-mlflow") == 0
+    assert _monitor(db_url, params_file, out, "--test-split", "none", "--no-mlflow",
+                    "--model-uri", str(trained_model_dir)) == 0
     report = out / "report.html"
-    assert json.loads((out / "summary.json").read_text())["drift"]["signals"]["text"]["drift"]  # so examples show
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["drift"]["signals"]["text"]["drift"]  # so Evidently's examples show
+    terms = [m["term"] for m in summary["term_movers"]["movers"]]
+    assert summary["term_movers"]["computed"] and terms  # the movers section is in the page under test too
 
     dialogs: list[str] = []
     from playwright.sync_api import sync_playwright
@@ -229,6 +243,7 @@ def test_comment_markup_stays_text_in_the_report(youtube, score, engine, db_url,
             csp = page.locator("meta[http-equiv=Content-Security-Policy]").get_attribute("content") or ""
             script_src = next(d for d in csp.split(";") if d.strip().startswith("script-src"))
             assert "'unsafe-inline'" not in script_src and "'sha256-" in script_src
+            assert _movers_terms(page) == terms  # shown as the text they are
             evidently = page.frame_locator("iframe").first
             evidently.get_by_text("Drift in column 'text'").wait_for(timeout=60_000)  # the view still renders
             evidently.get_by_text("current: characteristic examples").click()
@@ -241,6 +256,42 @@ def test_comment_markup_stays_text_in_the_report(youtube, score, engine, db_url,
     assert dialogs == []
     assert planted == {}
     assert len(shown) >= 3, shown  # Evidently's examples show the comments as written, markup and all
+
+
+def _movers_terms(page) -> list[str]:
+    table = page.locator("table", has=page.locator("th", has_text="window share"))
+    return table.locator("tr td:first-child").all_inner_texts()
+
+
+def test_term_markup_stays_text_in_the_movers_table(tmp_path):
+    """Terms are read from comments: a term holding markup is shown as text, in Chromium, and runs nothing."""
+    from ytsentiment.monitoring.report import render_html
+
+    summary = {"decision": "ok", "model_name": "ytsentiment", "model_version": "3", "run_at": "2026-03-02",
+               "reasons": [], "window": {"by": "count", "size_or_hours": 400, "start": "a", "end": "b",
+                                         "n_predictions": 400},
+               "live_quality": {"n_feedback": 0, "enough_data": False, "min_feedback": 30},
+               "params": {"live_f1_floor": 0.5}, "drift": None, "test_split": None,
+               "term_movers": {"computed": True, "n_baseline": 400, "n_window": 400, "why_terms": 3, "movers": [
+                   {"term": payload, "class": "negative", "baseline_share": 0.0, "window_share": 0.5, "change": 0.5}
+                   for payload in XSS]}}
+    report = tmp_path / "report.html"
+    report.write_text(render_html(summary, {}), encoding="utf-8")
+    dialogs: list[str] = []
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.goto(report.as_uri())
+            page.wait_for_timeout(1_000)
+            shown, planted = _movers_terms(page), _planted(page)
+        finally:
+            browser.close()
+    assert dialogs == [] and planted == {}
+    assert shown == XSS
 
 
 def _planted(page) -> dict[str, list[str]]:

@@ -4,7 +4,7 @@
   FEEDBACK_ADDRESS_RATE_LIMIT per address.
 - The prediction routes (``/predict``, ``/predict_with_timestamps``, ``/analyze``): PREDICT_RATE_LIMIT requests and
   PREDICT_CHARS_LIMIT comment characters per address, so one greedy client cannot take every worker's CPU; the
-  characters are what a request costs the model.
+  characters are what a request costs the model (``"explain": true`` counts each character EXPLAIN_COST times).
 
 The address is ``request.remote_addr``: the client's own, or behind TRUSTED_PROXIES proxies the one they saw.
 Counters live in RATELIMIT_STORAGE_URI: ``memory://`` (default) keeps them per worker process, so with N workers a
@@ -26,6 +26,7 @@ from ytsentiment.api.blueprints import feedback, prediction
 from ytsentiment.api.state import EXTENSION_KEY
 
 LIMITER_KEY = "ytsentiment.limiter"
+EXPLAIN_COST = 2  # an explained comment's characters count twice: the target cost of "explain" (make bench-api)
 
 
 def remote_key() -> str:
@@ -48,13 +49,15 @@ def client_key() -> str:
 
 
 def comment_chars() -> int:
-    """The characters of the comments in this request's body (at least 1; 1 for a body that is not readable)."""
+    """The characters of the comments in this request's body, times EXPLAIN_COST when it asks ``"explain": true``
+    (at least 1; 1 for a body that is not readable)."""
     body = request.get_json(silent=True) if request.is_json else None
     comments = body.get("comments") if isinstance(body, dict) else None
     if not isinstance(comments, list):
         return 1
     texts = (c.get("text") if isinstance(c, dict) else c for c in comments)
-    return max(1, sum(len(t) for t in texts if isinstance(t, str)))
+    cost = EXPLAIN_COST if body.get("explain") is True else 1  # type: ignore[union-attr]  # a dict: comments is set
+    return max(1, cost * sum(len(t) for t in texts if isinstance(t, str)))
 
 
 def too_many(exc):

@@ -10,6 +10,11 @@ still classified but is left out of the summary's figures).
 the *scored* comments (English or undetermined) the counts, means, class shares with 95 % Wilson intervals and
 the monthly counts.
 
+``explain`` gives each prediction its ``why`` (asked with ``"explain": true``): the ``EXPLAIN_TERMS`` terms that
+pushed the comment most toward its label (``ytsentiment.explain``), for the comments the model reads only; a comment
+in another language gets ``None``, and so does every comment when the served model cannot explain (a Pipeline from
+before explanations, e.g. after a rollback: logged once, the predictions are still answered).
+
 Predictions and summaries are plain dicts (jsonify answers them, the prediction log reads them); their shapes are
 the response models of ``ytsentiment.api.blueprints.prediction``, which /openapi.json documents and tests/api checks
 real answers against.
@@ -17,6 +22,7 @@ real answers against.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections import Counter
@@ -28,11 +34,15 @@ import numpy as np
 import pandas as pd
 
 from ytsentiment.contract import CLASSES, LABELS, TEXT_COLUMN
+from ytsentiment.explain import explain as why_terms
 from ytsentiment.language import identify, is_supported
 from ytsentiment.scoring import wilson
 from ytsentiment.storage.rows import new_prediction_ids
 
+log = logging.getLogger(__name__)
+
 DEFAULT_MIN_MONTH_COMMENTS = 10
+EXPLAIN_TERMS = 3  # terms per comment in a prediction's `why`
 
 
 def ten_scale(mean: float) -> float:
@@ -61,6 +71,7 @@ class SentimentService:
         if sorted(self.classes.tolist()) != sorted(CLASSES):
             raise ValueError(f"model classes must be {', '.join(map(str, CLASSES))}; got {self.classes.tolist()}")
         self._order = [int(np.flatnonzero(self.classes == c)[0]) for c in CLASSES]  # model column of each class
+        self.explains: bool | None = None  # whether the model can explain: known after the first explanation
 
     def predict(self, texts: Sequence[str]) -> list[dict[str, Any]]:
         return self.predict_with_proba(texts)[0]
@@ -90,6 +101,28 @@ class SentimentService:
                                 "prediction_id": pid, "language": language,
                                 "language_supported": is_supported(language)})
         return predictions, in_class_order
+
+    def explain(self, predictions: Sequence[dict[str, Any]], k: int = EXPLAIN_TERMS) -> None:
+        """Set each prediction's ``why``: at most ``k`` ``{"term", "weight"}`` (largest first, weight > 0) that
+        pushed its comment toward its label; ``None`` for a comment the model does not read
+        (``language_supported`` false), which costs nothing."""
+        read = [p for p in predictions if p["language_supported"]]
+        for p in predictions:
+            p["why"] = None
+        if not read or self.explains is False:
+            return
+        try:
+            terms = why_terms(self.model, [p["comment"] for p in read], k)
+        except (AttributeError, KeyError, TypeError) as exc:
+            if self.explains:  # it explained before: a fault, not a model that cannot
+                raise
+            self.explains = False
+            log.warning("the served model cannot explain its predictions (%s: %s); every `why` is null",
+                        type(exc).__name__, exc)
+            return
+        self.explains = True
+        for p, why in zip(read, terms, strict=True):
+            p["why"] = why
 
     @staticmethod
     def summarize(predictions: Sequence[dict[str, Any]], likes: Sequence[int | None] | None = None,

@@ -37,7 +37,7 @@ PREDICT_RATE_LIMIT        requests one address may send to the prediction  600 p
                           /analyze)
 PREDICT_CHARS_LIMIT       comment characters one address may send to the   4000000 per minute;
                           prediction routes (what a request costs the      20000000 per hour
-                          model)
+                          model; twice with "explain": true)
 TRUSTED_PROXIES           proxies in front that set X-Forwarded-For (the   0
                           ALB: 1); the client address is read from it
 RATELIMIT_STORAGE_URI     where rate-limit counters live: ``memory://``    ``memory://``

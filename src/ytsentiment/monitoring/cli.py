@@ -10,6 +10,7 @@ Exit codes: 0 ok, not enough data, or retrain without ``--fail-on-retrain``; 3 r
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 from pathlib import Path
 
@@ -41,8 +42,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--database-url", help="SQLAlchemy URL (default: env DATABASE_URL, else the embedded SQLite)")
     p.add_argument("--test-split", help="training test split parquet for the informative view "
                                         "(default: monitor.test_split; 'none' skips it)")
-    p.add_argument("--model-uri", help="model that scores the test split (default: models:/<name>/<version>); "
-                                       "without a loadable model only text and descriptors are compared")
+    p.add_argument("--model-uri", help="model that scores the test split and explains the term movers (default: "
+                                       "models:/<name>/<version>); without a loadable model only text and "
+                                       "descriptors are compared, and no terms")
     p.add_argument("--no-mlflow", action="store_true", help="do not log an MLflow run")
     p.add_argument("--github-output", metavar="FILE",
                    help="append `decision=<decision>` to FILE (a workflow step's $GITHUB_OUTPUT)")
@@ -50,21 +52,31 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"exit {EXIT_RETRAIN} when the decision is retrain (for scheduled workflows)")
 
 
-def _test_reference(args, params, version_hint: str | None):
+def _model_loader(args, version_hint: str | None):
+    """The monitored model, loaded on first use, once (None when it cannot be): the views that need it degrade, the
+    decision does not depend on it."""
+    @functools.cache
+    def model():
+        uri = args.model_uri or (f"models:/{args.name}/{version_hint}" if version_hint else None)
+        if uri:
+            try:
+                return load_model(uri)
+            except Exception as exc:  # noqa: BLE001 - said in the log and the report, never fatal
+                log.warning("cannot load %s (%s): the test split is compared on text and descriptors only, and no "
+                            "term movers are shown", uri, exc)
+        return None
+
+    return model
+
+
+def _test_reference(args, params, model):
     path = args.test_split or params.test_split
     if not path or path.lower() == "none":
         return None
     if not Path(path).is_file():
         log.warning("training test split %s not found (run `make repro`): the informative view is skipped", path)
         return None
-    uri = args.model_uri or (f"models:/{args.name}/{version_hint}" if version_hint else None)
-    model = None
-    if uri:
-        try:
-            model = load_model(uri)
-        except Exception as exc:  # noqa: BLE001 - the informative view degrades, the decision does not depend on it
-            log.warning("cannot load %s (%s): the test split is compared on text and descriptors only", uri, exc)
-    return test_split_reference(path, params, model)
+    return test_split_reference(path, params, model())
 
 
 def run(args) -> int:
@@ -75,9 +87,10 @@ def run(args) -> int:
                    or latest_version(engine, args.name))
         challenger = args.challenger_version or (challenger_in_log(engine, args.name) if args.no_mlflow
                                                  else challenger_version(args.name))
+        model = _model_loader(args, version)
         summary = run_monitor(engine, params, args.name, args.out, model_version=version,
-                              test_reference=_test_reference(args, params, version), track=not args.no_mlflow,
-                              challenger=challenger)
+                              test_reference=_test_reference(args, params, model), track=not args.no_mlflow,
+                              challenger=challenger, model=model)
     finally:
         engine.dispose()
     print(f"{summary['decision'].upper()}: {summary['model_name']} v{summary['model_version']} "

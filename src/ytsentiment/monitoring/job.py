@@ -8,7 +8,8 @@
    to the training test split (``monitor.test_split``, the clean stage's parquet, scored by the same model version)
    is reported beside it, for information only.
 3. The window (after the baseline's end), the feedback of that version, ``core.drift`` / ``live_quality`` /
-   ``decide``.
+   ``decide``; for information, the terms that moved most between baseline and window (``movers``), when their
+   texts were logged.
 4. When a challenger shadows production (``challenger_version``: the registry's ``@challenger``), its online
    evidence against that version (``storage.shadow.online_evidence``: agreement, flips, both models' live macro-F1
    on the feedback for the shadowed comments, latencies) as ``summary["shadow"]``; it informs, it does not decide.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,7 @@ from typing import Any
 from ytsentiment import YtSentimentError, registry
 from ytsentiment.config import MonitorParams
 from ytsentiment.loading import predict_frame
-from ytsentiment.monitoring import core, report
+from ytsentiment.monitoring import core, movers, report
 from ytsentiment.monitoring.descriptors import describe
 from ytsentiment.storage.monitor import (
     as_utc,
@@ -104,11 +106,13 @@ def _window_bounds(window, now: datetime) -> tuple[datetime, datetime]:
 
 def run_monitor(engine, params: MonitorParams, model_name: str, out_dir: str | Path, *,
                 model_version: str | None = None, test_reference=None, now: datetime | None = None,
-                track: bool = True, challenger: str | None = None) -> dict[str, Any]:
+                track: bool = True, challenger: str | None = None,
+                model: Callable[[], Any] = lambda: None) -> dict[str, Any]:
     """One monitoring run (see the module docstring); returns the summary that ``summary.json`` holds.
 
     ``test_reference``: a frame from ``test_split_reference`` (or None to skip the informative view);
-    ``challenger``: the version shadowing production (None: no challenger figures).
+    ``challenger``: the version shadowing production (None: no challenger figures); ``model()``: the monitored
+    version's Pipeline, or None when it cannot be loaded (called only when the term movers need it).
     """
     now = now or datetime.now(UTC)
     version = model_version or production_version(model_name) or latest_version(engine, model_name)
@@ -139,6 +143,10 @@ def run_monitor(engine, params: MonitorParams, model_name: str, out_dir: str | P
     test_view, test_snapshot = (core.drift(window, test_reference, params, "test split")
                                 if test_reference is not None else (None, None))
     quality = core.live_quality(load_feedback(engine, model_name, version), params)
+    if pinned:
+        term_view = movers.term_movers(baseline_frame, window, params, model)
+    else:
+        term_view = {"computed": False, "movers": [], "note": "not computed: the baseline is not pinned yet"}
     decision, reasons = core.decide(baseline_view, quality, params)
     start, end = _window_bounds(window, now)
     summary: dict[str, Any] = {
@@ -149,7 +157,7 @@ def run_monitor(engine, params: MonitorParams, model_name: str, out_dir: str | P
                    "n_predictions": len(window)},
         "baseline": {"status": status, **({k: core.iso(v) if isinstance(v, datetime) else v
                                            for k, v in pinned.items()} if pinned else {})},
-        "drift": baseline_view, "test_split": test_view, "live_quality": quality,
+        "drift": baseline_view, "test_split": test_view, "live_quality": quality, "term_movers": term_view,
         "shadow": (online_evidence(engine, model_name, str(version), challenger, seed=params.seed)
                    if challenger and str(challenger) != str(version) else None),
         "params": dataclasses.asdict(params),
@@ -191,6 +199,7 @@ def _record(engine, summary: dict[str, Any], snapshots: dict[str, Any], out_dir,
 def metrics_of(summary: dict[str, Any]) -> dict[str, float]:
     """The figures logged as MLflow metrics (only those that were measured)."""
     d, t, q = summary["drift"], summary.get("test_split") or {}, summary["live_quality"]
+    moved = (summary.get("term_movers") or {}).get("movers") or []
     out = {
         "n_predictions": summary["window"]["n_predictions"], "n_feedback": q["n_feedback"],
         "drift_score": d.get("drift_score"), "drift_detected": d.get("drift_detected"),
@@ -200,6 +209,7 @@ def metrics_of(summary: dict[str, Any]) -> dict[str, float]:
         "retrain": summary["decision"] == "retrain",
         "test_split.drift_score": t.get("drift_score"), "test_split.text_drift_auc": t.get("text_drift_auc"),
         "test_split.class_mix_distance": t.get("class_mix_distance"),
+        "term_movers.max_change": max((abs(m["change"]) for m in moved), default=None),
     }
     for name, v in (d.get("signals") or {}).items():
         out[f"signal.{name}"] = v["score"]

@@ -1,9 +1,9 @@
 """The monitor's outputs on disk: one self-contained HTML report and the JSON summary.
 
 The HTML page starts with what a reader needs first (decision, reasons, window, live quality, each drift signal
-against the baseline and against the training test split) and then embeds Evidently's own interactive views of the
-same comparisons (distributions, the domain classifier's most telling words and examples), each in an ``iframe``
-with ``srcdoc`` so the file has no outside dependency.
+against the baseline and against the training test split, the terms that moved most) and then embeds Evidently's own
+interactive views of the same comparisons (distributions, the domain classifier's most telling words and examples),
+each in an ``iframe`` with ``srcdoc`` so the file has no outside dependency.
 
 Comments are untrusted text (house style 22), and three independent layers keep them text:
 - every value this page writes itself is HTML-escaped;
@@ -81,6 +81,21 @@ def _drift_section(title: str, view: dict[str, Any] | None) -> str:
         out.append(_table(["predicted class", *sides],
                           [[_e(c), *[f"{view['class_mix'][s][c]:.1%}" for s in sides]] for c in classes]))
     return "".join(out)
+
+
+def _movers_section(view: dict[str, Any] | None) -> str:
+    out = ["<h2>Terms that moved most between the baseline and the window (informative)</h2>"]
+    if not view or not view.get("computed"):
+        return "".join(out) + f"<p class=muted>{_e((view or {}).get('note') or 'not computed')}</p>"
+    out.append(f"<p>The {_e(view['why_terms'])} terms that pushed each comment most toward its predicted label, on "
+               f"{_e(view['n_window'])} comments of the window and {_e(view['n_baseline'])} of the baseline (seeded "
+               "samples of those with text the model reads). A term's share: of the comments given that label, the "
+               "share with the term among their terms.</p>")
+    if not view["movers"]:
+        return "".join(out) + "<p class=muted>no term's share changed</p>"
+    rows = [[_e(m["term"]), _e(m["class"]), f"{m['baseline_share']:.1%}", f"{m['window_share']:.1%}",
+             f"{m['change']:+.1%}"] for m in view["movers"]]
+    return "".join(out) + _table(["term", "predicted class", "baseline share", "window share", "change"], rows)
 
 
 def _shadow_section(shadow: dict[str, Any] | None) -> str:
@@ -170,6 +185,7 @@ def render_html(summary: dict[str, Any], snapshots: dict[str, Any]) -> str:
         _shadow_section(summary.get("shadow")),
         _drift_section("Drift vs the version's baseline (decides)", summary["drift"]),
         _drift_section("Distance to the training test split (informative)", summary.get("test_split")),
+        _movers_section(summary.get("term_movers")),
     ]
     for title, doc in views.items():
         parts.append(f"<h2>Evidently: {_e(title)}</h2>")

@@ -5,9 +5,11 @@ Each needs the model: a worker still loading it makes the request wait up to MOD
 (``SentimentService.summarize``), so the popup computes nothing itself.
 
 Every prediction carries its ``prediction_id`` (for ``POST /feedback``), ``language`` and ``language_supported``;
-the body may name the ``video_id`` the comments come from. Each request's predictions are spooled for the
-prediction log (``ytsentiment.api.storage``) without waiting for the database, and a sample of requests is scored by
-the challenger, if any, once the answer is sent (``ytsentiment.api.shadow``): the answer never depends on it.
+the body may name the ``video_id`` the comments come from, and ask ``"explain": true`` for each prediction's ``why``
+(the few terms that pushed it toward its label; absent when not asked, null for a comment the model does not read).
+Each request's predictions are spooled for the prediction log (``ytsentiment.api.storage``) without waiting for the
+database, and a sample of requests is scored by the challenger, if any, once the answer is sent
+(``ytsentiment.api.shadow``): the answer never depends on it.
 """
 
 from __future__ import annotations
@@ -30,13 +32,27 @@ from ytsentiment.api.schemas import (
     list_request,
     parse_timestamp,
 )
-from ytsentiment.api.service import SentimentService
+from ytsentiment.api.service import EXPLAIN_TERMS, SentimentService
 from ytsentiment.api.state import current_state
 from ytsentiment.api.storage import current_storage
 from ytsentiment.contract import CLASSES, NAMES
 
 SMALL_REQUEST = 50  # comments; larger requests take the worker's large-prediction lock (ApiState.large_prediction)
 Confidence = Annotated[float, Field(ge=0, le=1, description="Probability of the predicted class.")]
+Explain = Annotated[bool, Field(description=(
+    f"true: every prediction also carries `why`, the (at most {EXPLAIN_TERMS}) terms that pushed its comment most "
+    "toward its label; it costs more time per comment (make bench-api prints how much)."))]
+
+
+class WhyTerm(BaseModel):
+    term: str = Field(description=(
+        "A word or phrase of the comment as the model read it: lowercased, links as `url`, @handles as `user`, emoji "
+        "by name, some YouTube idiom rewritten; or a feature of the whole comment: `lexicon` (its words' scores in "
+        "the VADER sentiment lexicon), `length`, `words`, `emoji`, `exclamations`, `questions`. Text from the "
+        "comment: show it as text, never as markup."))
+    weight: float = Field(gt=0, description=(
+        "How far the term pushed the comment toward its label, in log-odds: its contribution to the predicted "
+        "class's score minus the mean of its contributions to the other two."))
 
 
 class Prediction(BaseModel):
@@ -51,6 +67,11 @@ class Prediction(BaseModel):
     language_supported: bool = Field(description=(
         "False when the model does not read the comment's language (only English and undetermined comments are "
         "read): the comment is still classified, but /analyze leaves it out of its figures."))
+    why: list[WhyTerm] | None = Field(None, max_length=EXPLAIN_TERMS, description=(
+        f"Only when the request asked `\"explain\": true` (absent otherwise): at most {EXPLAIN_TERMS} terms that "
+        "pushed the comment most toward its label, largest weight first (empty when none pushed it that way); "
+        "null for a comment the model does not read (`language_supported` false), and for every comment when the "
+        "served model cannot explain (one from before explanations)."))
 
 
 class TimestampedPrediction(Prediction):
@@ -142,7 +163,7 @@ def request_models(limits: Limits) -> list[type[BaseModel]]:
         likes: Count | None = None
         author: Annotated[str, Field(max_length=limits.max_comment_chars)] | None = None
 
-    video: dict[str, Any] = {"video_id": (VideoId | None, None)}
+    video: dict[str, Any] = {"video_id": (VideoId | None, None), "explain": (Explain, False)}
     PredictRequest = list_request("PredictRequest", "comments", CommentText, limits, **video)
     TimestampedPredictRequest = list_request("TimestampedPredictRequest", "comments", TimestampedComment, limits,
                                              **video)
@@ -150,12 +171,14 @@ def request_models(limits: Limits) -> list[type[BaseModel]]:
     return [PredictRequest, TimestampedPredictRequest, AnalyzeRequest]
 
 
-def _predict(texts: list[str], video_id: str | None) -> list[dict[str, Any]]:
+def _predict(texts: list[str], video_id: str | None, explain: bool = False) -> list[dict[str, Any]]:
     state = current_state()
     service = state.require_service()
     timings: dict[str, float] = {}
     with state.large_prediction if len(texts) > SMALL_REQUEST else contextlib.nullcontext():
         predictions, proba = service.predict_with_proba(texts, timings)
+        if explain:
+            service.explain(predictions)
     state.metrics.count_predictions([p["label"] for p in predictions])
     store = current_storage()
     if store is not None:
@@ -182,7 +205,7 @@ def _predict(texts: list[str], video_id: str | None) -> list[dict[str, Any]]:
 def predict():
     body = parse_body("PredictRequest")
     current_state().require_service()  # before any work: a 503 should cost nothing
-    return jsonify(_predict(body.comments, body.video_id))
+    return jsonify(_predict(body.comments, body.video_id, body.explain))
 
 
 @bp.api_route("/predict_with_timestamps", "POST", openapi.post(
@@ -190,7 +213,7 @@ def predict():
     openapi.json_list("TimestampedPrediction", "Predictions."), needs_model=True))
 def predict_with_timestamps():
     body = parse_body("TimestampedPredictRequest")
-    predictions = _predict([c.text for c in body.comments], body.video_id)
+    predictions = _predict([c.text for c in body.comments], body.video_id, body.explain)
     pairs = zip(predictions, body.comments, strict=True)
     return jsonify([{**p, "timestamp": c.timestamp} for p, c in pairs])
 
@@ -203,13 +226,13 @@ ANALYZE["description"] = (
     "`other_languages` (by language in `languages`) and every other figure is over the `scored` rest. "
     "`like_weighted_sentiment` weighs each comment by 1 + ln(1 + likes). `shares` give each class's share with a "
     "95 % Wilson score interval; `months` (when timestamps are sent) flag months with fewer than "
-    "MIN_MONTH_COMMENTS scored comments as `sparse`.")
+    "MIN_MONTH_COMMENTS scored comments as `sparse`. With `\"explain\": true` each prediction carries its `why`.")
 
 
 @bp.api_route("/analyze", "POST", ANALYZE)
 def analyze():
     body = parse_body("AnalyzeRequest")
-    predictions = _predict([c.text for c in body.comments], body.video_id)
+    predictions = _predict([c.text for c in body.comments], body.video_id, body.explain)
     summary = SentimentService.summarize(
         predictions, likes=[c.likes for c in body.comments], authors=[c.author for c in body.comments],
         timestamps=[parse_timestamp(c.timestamp) if c.timestamp is not None else None for c in body.comments],
