@@ -12,7 +12,7 @@ export const TOP_N = 25;
 /**
  * "Least sure": a scored comment whose predicted class has a probability below LEAST_SURE_CONFIDENCE. The model's
  * probabilities are calibrated (a 0.6 is right about 60 % of the time), and on the human-labelled test rows the
- * comments below 0.55 are right less than half the time (49.0 %; 21 % of the comments): their label is as likely
+ * comments below 0.55 are right less than half the time (48.9 %; 22 % of the comments): their label is as likely
  * wrong as right (docs/model.md, "Honest confidence"). Such comments in the top list carry a mark inviting a
  * correction, and the LEAST_SURE_N least sure ones outside the top list are listed on their own ("Help the model").
  */

@@ -1,10 +1,9 @@
 """Behavioural tests (CheckList: minimum functionality, invariance, directional; YouTube idiom) on a real small model.
 
 The model is conftest's ``trained_pipeline``: the production Pipeline (normalise -> TF-IDF + VADER + comment shape
--> LightGBM blended with a logistic regression, calibrated) fitted on ~4,600 sampled rows. Measured on it:
-invariance 24/25 (an @handle, see test_invariance), YouTube idiom 106/123 (the previous served model, before the
-phrase rules of ``text.youtube_idiom``: 68/123). A model this small leans on VADER's lexicon columns for rare words,
-so the thresholds below leave it one miss on minimum functionality and directional.
+-> the default learner, calibrated) fitted on ~4,600 sampled rows. A model this small leans on VADER's lexicon columns
+for rare words, so the thresholds below leave it a miss or two where the served model has none (its pass rates are in
+``reports/metrics.json``: ``behaviour``).
 """
 
 from __future__ import annotations
