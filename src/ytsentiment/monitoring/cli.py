@@ -15,13 +15,8 @@ import logging
 from pathlib import Path
 
 from ytsentiment import config
-from ytsentiment.monitoring.job import (
-    challenger_version,
-    load_model,
-    production_version,
-    run_monitor,
-    test_split_reference,
-)
+from ytsentiment.monitoring.job import alias_version, load_model, run_monitor, test_split_reference
+from ytsentiment.registry import CHALLENGER
 from ytsentiment.storage.db import make_engine
 from ytsentiment.storage.monitor import latest_version
 from ytsentiment.storage.shadow import challenger_in_log
@@ -83,10 +78,10 @@ def run(args) -> int:
     params = config.load_params(args.params).monitor
     engine = make_engine(args.database_url)
     try:
-        version = (args.model_version or (None if args.no_mlflow else production_version(args.name))
+        version = (args.model_version or (None if args.no_mlflow else alias_version(args.name))
                    or latest_version(engine, args.name))
         challenger = args.challenger_version or (challenger_in_log(engine, args.name) if args.no_mlflow
-                                                 else challenger_version(args.name))
+                                                 else alias_version(args.name, CHALLENGER))
         model = _model_loader(args, version)
         summary = run_monitor(engine, params, args.name, args.out, model_version=version,
                               test_reference=_test_reference(args, params, model), track=not args.no_mlflow,

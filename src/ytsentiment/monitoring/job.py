@@ -10,9 +10,10 @@
 3. The window (after the baseline's end), the feedback of that version, ``core.drift`` / ``live_quality`` /
    ``decide``; for information, the terms that moved most between baseline and window (``movers``), when their
    texts were logged.
-4. When a challenger shadows production (``challenger_version``: the registry's ``@challenger``), its online
-   evidence against that version (``storage.shadow.online_evidence``: agreement, flips, both models' live macro-F1
-   on the feedback for the shadowed comments, latencies) as ``summary["shadow"]``; it informs, it does not decide.
+4. When a challenger shadows production (``alias_version(name, CHALLENGER)``: the registry's ``@challenger``), its
+   online evidence against that version (``storage.shadow.online_evidence``: agreement, flips, both models' live
+   macro-F1 on the feedback for the shadowed comments, latencies) as ``summary["shadow"]``; it informs, it does not
+   decide.
 5. Outputs: ``report.html`` + ``summary.json`` in ``out_dir``, one MLflow run in ``monitor.experiment`` tagged with
    the model version (metrics ``drift_score``, ``live_macro_f1`` … so they line up over time in the UI), one
    ``monitor_runs`` row.
@@ -48,22 +49,12 @@ from ytsentiment.tracking import use_experiment, use_tracking
 log = logging.getLogger(__name__)
 
 
-def production_version(model_name: str) -> str | None:
-    """The version behind ``model_name@production`` in the registry, or None (no alias, or no registry)."""
+def alias_version(model_name: str, alias: str = registry.PRODUCTION) -> str | None:
+    """The version behind ``model_name@alias`` in the registry, or None (no alias, or no registry)."""
     try:
-        version = registry.alias_version(model_name, registry.PRODUCTION)
+        version = registry.alias_version(model_name, alias)
     except Exception as exc:  # noqa: BLE001 - an unreachable registry must not stop the monitor: it says so
-        log.warning("cannot ask the registry for %s@production (%s); using the prediction log", model_name, exc)
-        return None
-    return None if version is None else str(version.version)
-
-
-def challenger_version(model_name: str) -> str | None:
-    """The version behind ``model_name@challenger`` in the registry, or None (no alias, or no registry)."""
-    try:
-        version = registry.alias_version(model_name, registry.CHALLENGER)
-    except Exception as exc:  # noqa: BLE001 - an unreachable registry must not stop the monitor: it says so
-        log.warning("cannot ask the registry for %s@challenger (%s); no challenger figures", model_name, exc)
+        log.warning("cannot ask the registry for %s@%s (%s); going on without it", model_name, alias, exc)
         return None
     return None if version is None else str(version.version)
 
@@ -115,7 +106,7 @@ def run_monitor(engine, params: MonitorParams, model_name: str, out_dir: str | P
     version's Pipeline, or None when it cannot be loaded (called only when the term movers need it).
     """
     now = now or datetime.now(UTC)
-    version = model_version or production_version(model_name) or latest_version(engine, model_name)
+    version = model_version or alias_version(model_name) or latest_version(engine, model_name)
     if version is None:
         raise YtSentimentError(f"monitor: no version of {model_name!r} to monitor: the registry has no "
                                f"{model_name}@production and the prediction log has no predictions of it (is "
