@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ytsentiment.api import create_app
+from ytsentiment.api.limits import LIMITER_KEY
 
 from .conftest import fake_loader
 
@@ -51,3 +52,12 @@ def test_bad_limits_are_refused_naming_the_variable(monkeypatch, name, value):
     monkeypatch.setenv(name, value or "per minute")
     with pytest.raises(ValueError, match=name):
         app()
+
+
+def test_the_characters_budget_keeps_counters_not_an_entry_per_character():
+    # A moving window stores one entry per unit of cost: millions per address per worker, copied on each request.
+    client = app(predict_chars_limit="1000000000 per minute").test_client()
+    assert predict(client, "192.0.2.1", ["x" * 5000] * 2).status_code == 200
+    storage = client.application.extensions[LIMITER_KEY].storage
+    assert sum(map(len, storage.events.values())) == 0  # moving-window entries
+    assert 10_000 in storage.storage.values()  # the sliding window's counter holds the characters

@@ -57,12 +57,14 @@ def test_features_and_classifier(pipeline_run):
     X_train, X_test = sp.load_npz(paths["train_npz"]), sp.load_npz(paths["test_npz"])
     n_train, n_test = len(pd.read_parquet(paths["train"])), len(pd.read_parquet(paths["test"]))
     assert X_train.shape[0] == n_train and X_test.shape[0] == n_test
-    # 4 VADER + 5 comment-shape columns + max_features word TF-IDF columns + 4096 hashed character n-gram columns
-    assert 4 + 5 + 4096 < X_train.shape[1] == X_test.shape[1] <= 4 + 5 + 3000 + 4096
+    params = yaml.safe_load(pipeline_run["params"].read_text())
+    leading = 4 + 5 * params["featurize"]["shape"]  # 4 VADER columns, then the 5 comment-shape ones when on
+    # leading + max_features word TF-IDF columns + 4096 hashed character n-gram columns
+    assert leading + 4096 < X_train.shape[1] == X_test.shape[1] <= leading + 3000 + 4096
     facts = json.loads(paths["facts"].read_text())
     # no timings (DVC metrics); the calibration's temperature, and LightGBM's rounds and inputs with the blend
     boosted = {"best_iteration", "boosted_features", "valid_multi_logloss"}
-    learner = yaml.safe_load(pipeline_run["params"].read_text())["train"]["learner"]
+    learner = params["train"]["learner"]
     expected = {"linear_epochs", "rows", "features", "temperature"} | (boosted if learner == "blend" else set())
     assert set(facts) == expected
     assert facts["rows"] == n_train and facts["features"] == X_train.shape[1]

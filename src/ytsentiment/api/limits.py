@@ -1,4 +1,5 @@
-"""Rate limits (Flask-Limiter, one ``Limiter`` per app, moving windows), each over limit a 429 with Retry-After.
+"""Rate limits (Flask-Limiter, one ``Limiter`` per app, sliding-window counters), each over limit a 429 with
+Retry-After.
 
 - ``POST /feedback``: FEEDBACK_RATE_LIMIT per client id (the body's, else the address) and
   FEEDBACK_ADDRESS_RATE_LIMIT per address.
@@ -9,9 +10,12 @@
 The address is ``request.remote_addr``: the client's own, or behind TRUSTED_PROXIES proxies the one they saw.
 Counters live in RATELIMIT_STORAGE_URI: ``memory://`` (default) keeps them per worker process, so with N workers a
 client may get up to N times a limit; a shared store (``redis://HOST:6379``, needs the ``redis`` package) makes the
-limits exact across workers and instances. When the store fails, requests are let through (and the failure logged).
-One ``Limiter`` per app, not per module: a Limiter keeps its storage and limits on itself, so a shared one would mix
-the counters of every app in the process (tests build many).
+limits shared across workers and instances. When the store fails, requests are let through (and the failure logged).
+Sliding-window counters (two per key: exact in the first window, then the previous window weighted by its share
+still in view), not moving windows: a moving window stores one entry per unit of cost, so a characters limit in the
+millions held millions of entries per address in every worker and copied them on each request. One ``Limiter`` per
+app, not per module: a Limiter keeps its storage and limits on itself, so a shared one would mix the counters of
+every app in the process (tests build many).
 """
 
 from __future__ import annotations
@@ -85,7 +89,7 @@ class RateLimits:
         # headers_enabled off: Flask-Limiter would put its window's Retry-After on every answer, even on a 201 or
         # over a 503's own; the 429 handler sets it.
         limiter = Limiter(key_func=remote_key, storage_uri=settings.ratelimit_storage_uri,
-                          strategy="moving-window", headers_enabled=False, swallow_errors=True,
+                          strategy="sliding-window-counter", headers_enabled=False, swallow_errors=True,
                           key_prefix="ytsentiment")
         limiter.init_app(app)
         limiter.limit(settings.feedback_rate_limit, key_func=client_key,
