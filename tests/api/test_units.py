@@ -293,4 +293,3 @@ def test_trend_chart_sparse_month_boundary(n, sparse):
     hollow = [line for line in ax.lines if line.get_gid() == "sparse" and len(line.get_xdata())]
     filled = [line for line in ax.lines if line.get_gid() == "dense" and len(line.get_xdata())]
     assert (len(hollow), len(filled)) == ((3, 0) if sparse else (0, 3))
-
