@@ -39,20 +39,21 @@ _PUNCTUATION = re.compile(r"^[^\w]+|[^\w]+$")
 _TERMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # fitted vectorizer -> its terms by column
 
 
-def explain(pipeline, texts: list[str], k: int = 3, boosted: bool = True) -> list[list[dict[str, Any]]]:
+def explain(pipeline, texts: list[str], k: int = 3, boosted: bool = True, inputs=None) -> list[list[dict[str, Any]]]:
     """Per text, at most ``k`` ``{"term", "weight"}`` that pushed it most toward its predicted label (module
     docstring: what a term and a weight are). One list per text, in order; weights rounded to 4 decimals.
-    ``boosted=False`` leaves LightGBM's part out (its SHAP values cost far more than a prediction: the README)."""
+    ``boosted=False`` leaves LightGBM's part out (its SHAP values cost far more than a prediction: the README).
+    ``inputs``: the feature rows of ``texts``, when the caller has them (else computed here)."""
     if k < 1:
         raise YtSentimentError(f"explain: k must be >= 1, got {k}")
     out = []
-    for row in contributions(pipeline, texts, boosted):
+    for row in contributions(pipeline, texts, boosted, inputs):
         best = sorted(((w, t) for t, w in row.items() if w > 0), key=lambda wt: (-wt[0], wt[1]))[:k]
         out.append([{"term": t, "weight": round(float(w), 4)} for w, t in best])
     return out
 
 
-def contributions(pipeline, texts: list[str], boosted: bool = True) -> list[dict[str, float]]:
+def contributions(pipeline, texts: list[str], boosted: bool = True, inputs=None) -> list[dict[str, float]]:
     """Per text, every term's weight toward the predicted label, of either sign (``explain`` keeps the top ones).
     Where only the logistic regression is in the model, the weights plus its intercepts' margin sum to its decision
     margin exactly."""
@@ -60,7 +61,7 @@ def contributions(pipeline, texts: list[str], boosted: bool = True) -> list[dict
     if not texts:
         return []
     features, classifier = pipeline.named_steps["features"], pipeline.named_steps["classifier"]
-    X = sp.csr_matrix(features.transform(pd.DataFrame({TEXT_COLUMN: texts})))
+    X = sp.csr_matrix(features.transform(pd.DataFrame({TEXT_COLUMN: texts})) if inputs is None else inputs)
     predicted = np.asarray(classifier.predict_proba(X)).argmax(axis=1)
     totals: list[dict[str, float]] = [{} for _ in texts]
     blocks = _blocks(features)

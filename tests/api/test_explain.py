@@ -32,7 +32,7 @@ class Recorder:
     def __init__(self) -> None:
         self.calls: list[tuple[list[str], int]] = []
 
-    def __call__(self, model, texts, k):
+    def __call__(self, model, texts, k, inputs=None):
         self.calls.append((list(texts), k))
         return [[{"term": text.split()[-1], "weight": float(len(text))}] for text in texts]
 
@@ -77,7 +77,7 @@ def test_a_fault_after_explaining_is_not_hidden(client, monkeypatch):
     monkeypatch.setattr("ytsentiment.api.service.why_terms", Recorder())
     predictions(client.post("/predict", json={"comments": ["so good"], "explain": True}))
 
-    def broken(model, texts, k):
+    def broken(model, texts, k, inputs=None):
         raise KeyError("a fault")
 
     monkeypatch.setattr("ytsentiment.api.service.why_terms", broken)

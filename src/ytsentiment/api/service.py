@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
+from sklearn.pipeline import Pipeline
 
 from ytsentiment.contract import CLASSES, LABELS, TEXT_COLUMN
 from ytsentiment.explain import explain as why_terms
@@ -81,15 +83,27 @@ class SentimentService:
         (-1, 0, 1), one row per text: one ``predict_proba`` call, nothing else."""
         if not texts:
             return np.zeros(0, dtype=int), np.zeros((0, len(CLASSES)))
-        proba = np.asarray(self.model.predict_proba(pd.DataFrame({TEXT_COLUMN: list(texts)})), dtype=float)
+        return self._ordered(self.model.predict_proba(pd.DataFrame({TEXT_COLUMN: list(texts)})))
+
+    def _ordered(self, proba) -> tuple[np.ndarray, np.ndarray]:
+        proba = np.asarray(proba, dtype=float)
         return self.classes[proba.argmax(axis=1)], proba[:, self._order]
 
-    def predict_with_proba(self, texts: Sequence[str],
-                           timings: dict[str, float] | None = None) -> tuple[list[dict[str, Any]], np.ndarray]:
+    def predict_with_proba(self, texts: Sequence[str], timings: dict[str, float] | None = None,
+                           explain: bool = False) -> tuple[list[dict[str, Any]], np.ndarray]:
         """The predictions, and the class probabilities in the contract's class order (-1, 0, 1), one row per
-        text (what the prediction log stores). ``timings["model_ms"]`` gets the model's own time (``scores``)."""
+        text (what the prediction log stores). ``timings["model_ms"]`` gets the model's own time. With ``explain``,
+        each prediction also gets its ``why`` (``explain``), from the features its prediction was made from."""
         started = time.perf_counter()
-        classes, in_class_order = self.scores(texts)
+        inputs = None
+        if explain and texts and isinstance(self.model, Pipeline):  # the features once, for both
+            inputs = pd.DataFrame({TEXT_COLUMN: list(texts)})
+            for _, step in self.model.steps[:-1]:
+                inputs = step.transform(inputs)
+            inputs = sp.csr_matrix(inputs)
+            classes, in_class_order = self._ordered(self.model.steps[-1][1].predict_proba(inputs))
+        else:
+            classes, in_class_order = self.scores(texts)
         if timings is not None:
             timings["model_ms"] = (time.perf_counter() - started) * 1000
         sentiments = classes.tolist()
@@ -100,19 +114,23 @@ class SentimentService:
             predictions.append({"comment": text, "sentiment": s, "label": LABELS[s], "confidence": c,
                                 "prediction_id": pid, "language": language,
                                 "language_supported": is_supported(language)})
+        if explain:
+            self.explain(predictions, inputs=inputs)
         return predictions, in_class_order
 
-    def explain(self, predictions: Sequence[dict[str, Any]], k: int = EXPLAIN_TERMS) -> None:
+    def explain(self, predictions: Sequence[dict[str, Any]], k: int = EXPLAIN_TERMS, inputs=None) -> None:
         """Set each prediction's ``why``: at most ``k`` ``{"term", "weight"}`` (largest first, weight > 0) that
         pushed its comment toward its label; ``None`` for a comment the model does not read
-        (``language_supported`` false), which costs nothing."""
-        read = [p for p in predictions if p["language_supported"]]
+        (``language_supported`` false), which costs nothing. ``inputs``: the model's last step's input rows of
+        ``predictions`` (one each), if already computed."""
+        read = [i for i, p in enumerate(predictions) if p["language_supported"]]
         for p in predictions:
             p["why"] = None
         if not read or self.explains is False:
             return
         try:
-            terms = why_terms(self.model, [p["comment"] for p in read], k)
+            terms = why_terms(self.model, [predictions[i]["comment"] for i in read], k,
+                              inputs=None if inputs is None else inputs[read])
         except (AttributeError, KeyError, TypeError) as exc:
             if self.explains:  # it explained before: a fault, not a model that cannot
                 raise
@@ -121,8 +139,8 @@ class SentimentService:
                         type(exc).__name__, exc)
             return
         self.explains = True
-        for p, why in zip(read, terms, strict=True):
-            p["why"] = why
+        for i, why in zip(read, terms, strict=True):
+            predictions[i]["why"] = why
 
     @staticmethod
     def summarize(predictions: Sequence[dict[str, Any]], likes: Sequence[int | None] | None = None,

@@ -176,9 +176,7 @@ def _predict(texts: list[str], video_id: str | None, explain: bool = False) -> l
     service = state.require_service()
     timings: dict[str, float] = {}
     with state.large_prediction if len(texts) > SMALL_REQUEST else contextlib.nullcontext():
-        predictions, proba = service.predict_with_proba(texts, timings)
-        if explain:
-            service.explain(predictions)
+        predictions, proba = service.predict_with_proba(texts, timings, explain)
     state.metrics.count_predictions([p["label"] for p in predictions])
     store = current_storage()
     if store is not None:
