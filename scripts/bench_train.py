@@ -44,12 +44,9 @@ def main() -> int:
     if facts.is_file() and metrics.is_file():
         f, m = json.loads(facts.read_text()), json.loads(metrics.read_text())
         t = json.loads(timings.read_text()) if timings.is_file() else {}
-        if "best_iteration" in f:
-            print(f"\nLightGBM: {f['best_iteration']} rounds, fit {t.get('fit_seconds', '?')} s on {f['rows']} x "
-                  f"{f['features']}")
-        if "linear_epochs" in f:
-            print(f"logistic regression: {f['linear_epochs']} epochs, fit {t.get('linear_fit_seconds', '?')} s on "
-                  f"{f['rows']} x {f['features']}")
+        boosted = f"LightGBM {f['best_iteration']} rounds, " if "best_iteration" in f else ""
+        print(f"\nclassifier fit {t.get('fit_seconds', '?')} s on {f['rows']} x {f['features']}: {boosted}"
+              f"logistic regression {f['linear_epochs']} epochs")
         print(f"\nmacro-F1 on the test rows:\n{macro_f1_table(m, ('overall', 'reddit', 'human'))}")
     return 0
 
