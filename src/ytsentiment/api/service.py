@@ -97,10 +97,10 @@ class SentimentService:
         started = time.perf_counter()
         inputs = None
         if explain and texts and isinstance(self.model, Pipeline):  # the features once, for both
-            inputs = pd.DataFrame({TEXT_COLUMN: list(texts)})
+            data: Any = pd.DataFrame({TEXT_COLUMN: list(texts)})
             for _, step in self.model.steps[:-1]:
-                inputs = step.transform(inputs)
-            inputs = sp.csr_matrix(inputs)
+                data = step.transform(data)
+            inputs = sp.csr_matrix(data)
             classes, in_class_order = self._ordered(self.model.steps[-1][1].predict_proba(inputs))
         else:
             classes, in_class_order = self.scores(texts)
