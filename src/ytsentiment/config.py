@@ -87,6 +87,7 @@ class FeaturizeParams:
     char_ngram_min: int = 2
     char_ngram_max: int = 5
     shape: bool = False  # comment-shape columns (length, words, emoji, "!", "?": model.CommentShape)
+    link_augment: float = 0.0  # share of the training comments without a link that get one (stages.featurize)
 
 
 @dataclass(frozen=True)
@@ -105,9 +106,9 @@ class TrainParams:
     early_stopping_rounds: int
     validation_fraction: float
     n_jobs: int
-    learner: str = "blend"  # model.LEARNERS: "blend" (LightGBM + the logistic regression) or "linear" (it alone)
-    linear_weight: float = 0.5  # the logistic regression's share of the blended probabilities
-    boosted_words: int = 20000  # word n-gram columns LightGBM reads (the most frequent), besides VADER and shape
+    learner: str = "stack"  # model.LEARNERS: "stack" (LightGBM on the logistic regression's scores) or "linear"
+    linear_weight: float = 0.5  # the logistic regression's share of the averaged probabilities
+    stack_folds: int = 2  # folds whose held-out scores LightGBM learns from
     calibration: str = "temperature"  # model.CALIBRATIONS: fitted on the held-out validation_fraction of rows
     linear_c: float = 1.0  # its inverse regularisation strength
     linear_tol: float = 1e-3  # its solver's (saga) stopping tolerance
@@ -408,12 +409,17 @@ def parse_params(raw: Mapping[str, Any]) -> Params:
     train = _build(TrainParams, "train", raw["train"])
     if not 0 < train.validation_fraction < 1:
         raise YtSentimentError("params: train.validation_fraction must be between 0 and 1")
-    if train.learner not in ("blend", "linear") or train.calibration not in ("temperature", "isotonic", "none"):
-        raise YtSentimentError(f"params: train.learner must be blend or linear and train.calibration temperature, "
+    if train.learner not in ("stack", "linear") or train.calibration not in ("temperature", "isotonic", "none"):
+        raise YtSentimentError(f"params: train.learner must be stack or linear and train.calibration temperature, "
                                f"isotonic or none; got {train.learner!r}, {train.calibration!r}")
     if not 0 < train.linear_weight < 1:
         raise YtSentimentError("params: train.linear_weight must be between 0 and 1 (train.learner: linear for the "
                                "logistic regression alone)")
+    if train.stack_folds < 2:
+        raise YtSentimentError(f"params: train.stack_folds must be at least 2, got {train.stack_folds}")
+    featurize = _build(FeaturizeParams, "featurize", raw["featurize"])
+    if not 0 <= featurize.link_augment < 1:
+        raise YtSentimentError(f"params: featurize.link_augment must be in [0, 1), got {featurize.link_augment}")
     clean = _build(CleanParams, "clean", raw["clean"])
     if not 0 < clean.test_size < 1:
         raise YtSentimentError("params: clean.test_size must be between 0 and 1")
@@ -422,7 +428,7 @@ def parse_params(raw: Mapping[str, Any]) -> Params:
         ingest=_build(IngestParams, "ingest", {**raw["ingest"], "include": include,
                                                 "sources": tuple(_source(i, s) for i, s in enumerate(sources))}),
         clean=clean,
-        featurize=_build(FeaturizeParams, "featurize", raw["featurize"]),
+        featurize=featurize,
         train=train,
         evaluate=_build(EvaluateParams, "evaluate", raw["evaluate"]),
         gate=_gate(raw["gate"], names),

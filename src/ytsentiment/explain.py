@@ -9,9 +9,11 @@ the other two classes' scores. It is exact, not sampled:
   a word n-gram is its term ("not good" for the normaliser's ``not neg_good``); a character n-gram's weight is spread
   evenly over the characters it covers and summed per word of the comment (so "amaaazing" gets one weight, not
   fifteen fragments); VADER's four columns are one term, ``"lexicon"``;
-* LightGBM's part (when it is in the model) is its own ``pred_contrib`` (SHAP) value of each input it reads: the
-  same word n-grams, ``"lexicon"`` for VADER, and the comment-shape features by name (``"length"``, ``"emoji"`` …);
-* with both, each part is scaled by its share of the blended probabilities, and equal terms are summed.
+* LightGBM's part (``train.learner`` "stack") is the path attribution (Saabas) of each input it reads, from its
+  own trees' node values: VADER's columns are ``"lexicon"``, the comment-shape ones go by name (``"length"``,
+  ``"emoji"`` …), and what the logistic regression's scores contributed is shared among the comment's terms in
+  proportion to their linear weights (the words reach LightGBM only through those scores);
+* each part is scaled by its share of the averaged probabilities, and equal terms are summed.
 
 Terms are the comment as the model read it: lowercased, with links and @handles as ``url``/``user``, emoji as their
 names and YouTube idiom rewritten (``text.youtube_idiom``: "hits different" reads "is amazing"), so a term is
@@ -37,23 +39,23 @@ from ytsentiment.text import NEGATION_PREFIX
 LEXICON = "lexicon"
 _PUNCTUATION = re.compile(r"^[^\w]+|[^\w]+$")
 _TERMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # fitted vectorizer -> its terms by column
+_PATHS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # fitted LightGBM -> its path table (_paths)
 
 
-def explain(pipeline, texts: list[str], k: int = 3, boosted: bool = True, inputs=None) -> list[list[dict[str, Any]]]:
+def explain(pipeline, texts: list[str], k: int = 3, inputs=None) -> list[list[dict[str, Any]]]:
     """Per text, at most ``k`` ``{"term", "weight"}`` that pushed it most toward its predicted label (module
     docstring: what a term and a weight are). One list per text, in order; weights rounded to 4 decimals.
-    ``boosted=False`` leaves LightGBM's part out (its SHAP values cost far more than a prediction: the README).
     ``inputs``: the feature rows of ``texts``, when the caller has them (else computed here)."""
     if k < 1:
         raise YtSentimentError(f"explain: k must be >= 1, got {k}")
     out = []
-    for row in contributions(pipeline, texts, boosted, inputs):
+    for row in contributions(pipeline, texts, inputs):
         best = sorted(((w, t) for t, w in row.items() if w > 0), key=lambda wt: (-wt[0], wt[1]))[:k]
         out.append([{"term": t, "weight": round(float(w), 4)} for w, t in best])
     return out
 
 
-def contributions(pipeline, texts: list[str], boosted: bool = True, inputs=None) -> list[dict[str, float]]:
+def contributions(pipeline, texts: list[str], inputs=None) -> list[dict[str, float]]:
     """Per text, every term's weight toward the predicted label, of either sign (``explain`` keeps the top ones).
     Where only the logistic regression is in the model, the weights plus its intercepts' margin sum to its decision
     margin exactly."""
@@ -63,13 +65,22 @@ def contributions(pipeline, texts: list[str], boosted: bool = True, inputs=None)
     features, classifier = pipeline.named_steps["features"], pipeline.named_steps["classifier"]
     X = sp.csr_matrix(features.transform(pd.DataFrame({TEXT_COLUMN: texts})) if inputs is None else inputs)
     predicted = np.asarray(classifier.predict_proba(X)).argmax(axis=1)
-    totals: list[dict[str, float]] = [{} for _ in texts]
     blocks = _blocks(features)
+    words: list[dict[str, float]] = [{} for _ in texts]
+    _linear_terms(classifier, X, predicted, blocks, texts, words)
     linear_share, boosted_share = classifier.shares()
-    if linear_share:
-        _linear_terms(classifier, X, predicted, blocks, texts, totals, linear_share)
-    if boosted_share and boosted:
-        _boosted_terms(classifier, X, predicted, blocks, totals, boosted_share)
+    totals: list[dict[str, float]] = [{} for _ in texts]
+    scale = np.full(len(texts), linear_share)
+    if boosted_share:
+        credit = _boosted_terms(classifier, X, predicted, blocks, totals, boosted_share)
+        linear_sum = np.array([sum(row.values()) for row in words])
+        # LightGBM's credit to the linear scores, spread over the terms as their linear weights are (when both
+        # point the same way; otherwise the terms keep their linear part alone)
+        spread = credit / np.where(linear_sum > 0, linear_sum, 1.0)
+        scale += np.where((linear_sum > 0) & (spread > 0), spread, 0.0)
+    for row, total, factor in zip(words, totals, scale.tolist(), strict=True):
+        for term, weight in row.items():
+            total[term] = total.get(term, 0.0) + weight * factor
     return totals
 
 
@@ -107,14 +118,14 @@ def _add(totals: list[dict[str, float]], rows: np.ndarray, terms, weights: np.nd
             totals[r][t] = totals[r].get(t, 0.0) + w
 
 
-def _linear_terms(classifier, X, predicted, blocks, texts, totals, share: float) -> None:
+def _linear_terms(classifier, X, predicted, blocks, texts, totals) -> None:
     coef = classifier.linear_.coef_  # (classes, columns it reads)
     coo = classifier.linear_inputs(X).tocoo()
     # the predicted class's coefficient minus the mean of the other classes', at each nonzero only
     at = np.asarray(coef[:, coo.col], dtype=np.float64)  # (classes, nonzeros)
     own = at[predicted[coo.row], np.arange(len(coo.col))]
     others = (at.sum(axis=0) - own) / (len(coef) - 1)
-    weight = coo.data * (own - others) * share
+    weight = coo.data * (own - others)
     coo.col = classifier.linear_column(coo.col)  # back to X's columns, which the blocks describe
     for name, (lo, hi, part) in blocks.items():
         inside = (coo.col >= lo) & (coo.col < hi)
@@ -166,31 +177,62 @@ def _char_terms(ngrams: CharNgrams, texts, rows, cols, weights, totals) -> None:
             totals[row][term] = totals[row].get(term, 0.0) + float(word_weight[i])
 
 
-def _boosted_terms(classifier, X, predicted, blocks, totals, share: float) -> None:
-    # dense: LightGBM builds sparse contribution matrices slowly (0.8 s for 100 comments, measured)
-    inputs = classifier.boosted_inputs(X).toarray()
-    contrib = classifier.boosted_.predict_proba(inputs, pred_contrib=True)
-    per_class = np.asarray(contrib).reshape(X.shape[0], len(classifier.classes_), -1)
-    margin = _margin(per_class[:, :, :-1], predicted) * share  # the last column of each class is its bias
-    names = _column_names(classifier.columns_, blocks)
-    # TreeSHAP also credits an n-gram for being absent: only the ones the comment holds are its terms
-    present = inputs != 0
-    present[:, : classifier.leading_columns] = True
-    rows, cols = np.nonzero(margin * present)
-    _add(totals, rows, names[cols], margin[rows, cols])
+def _boosted_terms(classifier, X, predicted, blocks, totals, share: float) -> np.ndarray:
+    """Add LightGBM's contributions of the comment-level inputs to ``totals``; return, per row, its contribution of
+    the logistic regression's scores (both toward the predicted label, scaled by ``share``)."""
+    model = classifier.boosted_
+    inputs = classifier.boosted_inputs(X, classifier.linear_.predict_proba(classifier.linear_inputs(X)))
+    classes = len(classifier.classes_)
+    margin = _margin(_path_contributions(model, inputs).reshape(len(inputs), classes, -1), predicted) * share
+    names = []
+    for lo, hi, part in blocks.values():
+        if hi <= classifier.leading_columns:
+            names += [LEXICON] * (hi - lo) if isinstance(part, VaderFeatures) else list(part.get_feature_names_out())
+    rows, cols = np.nonzero(margin[:, classes:])
+    _add(totals, rows, np.asarray(names, dtype=object)[cols], margin[:, classes:][rows, cols])
+    return margin[:, :classes].sum(axis=1)
 
 
-def _column_names(columns: np.ndarray, blocks) -> np.ndarray:
-    """The term of each of these X columns: a word n-gram, "lexicon" (VADER) or a comment-shape feature's name."""
-    names = np.empty(len(columns), dtype=object)
-    for name, (lo, hi, part) in blocks.items():
-        inside = (columns >= lo) & (columns < hi)
-        if not inside.any():
-            continue
-        if name == "tfidf":
-            names[inside] = _word_terms(part.named_steps["tfidf"])[columns[inside] - lo]
-        elif isinstance(part, VaderFeatures):
-            names[inside] = LEXICON
-        else:
-            names[inside] = np.asarray(part.get_feature_names_out(), dtype=object)[columns[inside] - lo]
-    return names
+def _path_contributions(model, inputs: np.ndarray) -> np.ndarray:
+    """(rows, classes x inputs): LightGBM's path attribution (Saabas) of each input to each class's raw score. Along
+    the path to the leaf a row reaches in a tree, every split credits its input with the change of the tree's value
+    from the node to the child taken; a row's credits sum to its raw score less the trees' root values. TreeSHAP
+    (``pred_contrib``) took 11x a whole prediction on the served model (288 ms per 100 comments, measured); this
+    costs one LightGBM prediction (``pred_leaf``) and a sparse product."""
+    starts, table = _paths(model)
+    leaves = np.asarray(model.predict(inputs, pred_leaf=True)).reshape(len(inputs), -1)
+    n, used = leaves.shape
+    reached = sp.csr_matrix((np.ones(n * used), (np.repeat(np.arange(n), used), (leaves + starts[:used]).ravel())),
+                            shape=(n, table.shape[0]))
+    return (reached @ table).toarray()
+
+
+def _paths(model) -> tuple[np.ndarray, sp.csr_matrix]:
+    """For a fitted LightGBM: each tree's first row in the table, and the table (one row per leaf of every tree, one
+    column per class x input) of the credits along the path to that leaf. Built once per model."""
+    cached = _PATHS.get(model)
+    if cached is None:
+        classes, width = len(model.classes_), model.n_features_in_
+        rows: list[int] = []
+        cols: list[int] = []
+        credits: list[float] = []
+        starts: list[int] = []
+        start = 0
+        for t, tree in enumerate(model.booster_.dump_model()["tree_info"]):
+            starts.append(start)
+            todo: list[tuple[dict, tuple[tuple[int, float], ...]]] = [(tree["tree_structure"], ())]
+            while todo:
+                node, path = todo.pop()
+                if "leaf_value" in node:
+                    for feature, credit in path:
+                        rows.append(start + node.get("leaf_index", 0))
+                        cols.append((t % classes) * width + feature)
+                        credits.append(credit)
+                    continue
+                for child in (node["left_child"], node["right_child"]):
+                    value = child["leaf_value"] if "leaf_value" in child else child["internal_value"]
+                    todo.append((child, (*path, (node["split_feature"], value - node["internal_value"]))))
+            start += tree["num_leaves"]
+        cached = np.asarray(starts), sp.csr_matrix((credits, (rows, cols)), shape=(start, classes * width))
+        _PATHS[model] = cached
+    return cached

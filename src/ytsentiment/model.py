@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
 import emoji
@@ -385,7 +386,7 @@ def build_linear(p: TrainParams, seed: int) -> LogisticRegression:
                               max_iter=p.linear_max_iter, random_state=seed)
 
 
-LEARNERS = ("blend", "linear")
+LEARNERS = ("stack", "linear")
 CALIBRATIONS = ("temperature", "isotonic", "none")
 
 
@@ -425,48 +426,50 @@ def apply_isotonic(proba: np.ndarray, maps: list) -> np.ndarray:
 
 
 class SentimentClassifier(BaseEstimator, ClassifierMixin):
-    """The served classifier: a logistic regression on every feature column and, with ``learner`` "blend", LightGBM
-    on the comment-level columns and the most frequent word n-grams; their probabilities averaged
-    (``linear_weight`` for the linear one), then calibrated on rows neither model learned from.
+    """The served classifier: a logistic regression on every feature column but the shape ones and, with ``learner``
+    "stack", LightGBM stacked on it: LightGBM reads the logistic regression's class log-probabilities and the
+    comment-level columns (VADER, comment shape); the two models' probabilities are averaged (``linear_weight`` for
+    the linear one), then calibrated on rows neither model learned from.
+
+    LightGBM learns from the scores the logistic regression gives rows it did not see: while fitting, those come from
+    ``stack_folds`` logistic regressions each fitted without one fold of the rows (stratified by ``strata``, else the
+    label); once fitted, from the logistic regression fitted on every row, as at prediction. The logistic regressions
+    fit on ``n_jobs`` threads (saga releases the GIL).
 
     Feature layout it relies on (``build_features``): the first ``leading_columns`` columns are comment-level (VADER,
-    then the ``shape_columns`` comment-shape ones), the last ``trailing_columns`` are hashed character n-grams, the
-    word n-grams sit between. LightGBM reads the leading columns and the ``boosted_words`` word columns present in the
-    most fitting rows (``columns_``); the logistic regression reads every column but the shape ones (near-constant
-    dense columns that stalled saga: 100 epochs instead of 20, measured).
+    then the ``shape_columns`` comment-shape ones). The logistic regression reads every column but the shape ones
+    (near-constant dense columns that stalled saga: 100 epochs instead of 20, measured).
 
-    ``fit(X, y, sample_weight, held_out)``: ``held_out`` (row positions) is the slice kept from both models; LightGBM
-    stops early on it and the calibration (``calibration``: temperature scaling, isotonic per class, or none) is
-    fitted on the blend's probabilities there. Without it, a seeded ``validation_fraction`` of rows stratified by
-    label. ``predict_proba`` returns the calibrated probabilities; ``raw_proba`` the blend's.
+    ``fit(X, y, sample_weight, held_out, strata)``: ``held_out`` (row positions) is the slice kept from both models;
+    LightGBM stops early on it and the calibration (``calibration``: temperature scaling, isotonic per class, or
+    none) is fitted on the averaged probabilities there. Without it, a seeded ``validation_fraction`` of rows
+    stratified by label. ``predict_proba`` returns the calibrated probabilities; ``raw_proba`` the average.
     """
 
     linear_: Any
     boosted_: Any
-    columns_: Any  # the X columns LightGBM reads (an int array); None without LightGBM
     calibration_: Any
 
-    def __init__(self, linear=None, boosted=None, learner: str = "blend", linear_weight: float = 0.5,
-                 leading_columns: int = 0, shape_columns: int = 0, trailing_columns: int = 0,
-                 boosted_words: int = 20000,
+    def __init__(self, linear=None, boosted=None, learner: str = "stack", linear_weight: float = 0.5,
+                 leading_columns: int = 0, shape_columns: int = 0, stack_folds: int = 2,
                  calibration: str = "temperature", validation_fraction: float = 0.1, early_stopping_rounds: int = 30,
-                 seed: int = 0):
+                 n_jobs: int = 1, seed: int = 0):
         self.linear = linear
         self.boosted = boosted
         self.learner = learner
         self.linear_weight = linear_weight
         self.leading_columns = leading_columns
         self.shape_columns = shape_columns
-        self.trailing_columns = trailing_columns
-        self.boosted_words = boosted_words
+        self.stack_folds = stack_folds
         self.calibration = calibration
         self.validation_fraction = validation_fraction
         self.early_stopping_rounds = early_stopping_rounds
+        self.n_jobs = n_jobs
         self.seed = seed
 
-    def fit(self, X, y, sample_weight=None, held_out=None, callbacks=()):
+    def fit(self, X, y, sample_weight=None, held_out=None, strata=None, callbacks=()):
         import lightgbm as lgb
-        from sklearn.model_selection import train_test_split
+        from sklearn.model_selection import StratifiedKFold, train_test_split
 
         if self.learner not in LEARNERS or self.calibration not in CALIBRATIONS:
             raise YtSentimentError(f"classifier: learner must be one of {LEARNERS} and calibration one of "
@@ -480,22 +483,37 @@ class SentimentClassifier(BaseEstimator, ClassifierMixin):
         held = np.zeros(len(y), dtype=bool)
         held[np.asarray(held_out, dtype=np.int64)] = True
         fit_rows, val_rows = rows[~held], rows[held]
-        with warnings.catch_warnings():  # scikit-learn's ConvergenceWarning: the train stage logs the epochs
+        L = self.linear_inputs(X)
+        Lf, yf, wf = L[fit_rows], y[fit_rows], w[fit_rows]
+
+        def fitted(part):  # None: every fit row
+            return clone(self.linear).fit(*((Lf, yf, wf) if part is None else (Lf[part], yf[part], wf[part])))
+
+        with warnings.catch_warnings(), ThreadPoolExecutor(self.n_jobs) as pool:
+            # scikit-learn's ConvergenceWarning (the train stage logs the epochs), and a stratum smaller than the
+            # folds (its rows go to some of them)
             warnings.filterwarnings("ignore", message="The max_iter was reached", category=Warning)
-            self.linear_ = clone(self.linear).fit(self.linear_inputs(X[fit_rows]), y[fit_rows],
-                                                  sample_weight=w[fit_rows])
+            warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+            folds = []
+            if self.learner == "stack":
+                by = yf if strata is None else np.asarray(strata)[fit_rows]
+                folds = list(StratifiedKFold(self.stack_folds, shuffle=True, random_state=self.seed).split(by, by))
+            jobs = [pool.submit(fitted, part) for part in [None, *(a for a, _ in folds)]]
+            self.linear_ = jobs[0].result()
+            unseen = np.empty((len(fit_rows), len(self.linear_.classes_)))
+            for job, (_, b) in zip(jobs[1:], folds, strict=True):
+                unseen[b] = job.result().predict_proba(Lf[b])
         self.classes_ = self.linear_.classes_
-        self.boosted_, self.columns_ = None, None
-        if self.learner == "blend":
-            self.columns_ = self._boosted_columns(X[fit_rows])
-            Xb = X[:, self.columns_]
+        self.boosted_ = None
+        if self.learner == "stack":
+            val_inputs = self.boosted_inputs(X[val_rows], self.linear_.predict_proba(L[val_rows]))
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*eval_set.*deprecated", category=Warning)
                 self.boosted_ = clone(self.boosted).fit(
-                    Xb[fit_rows], y[fit_rows], sample_weight=w[fit_rows],
+                    self.boosted_inputs(X[fit_rows], unseen), yf, sample_weight=wf,
                     # eval_set, not eval_X/eval_y: in lightgbm 4.7 the latter skip the label encoding of -1/0/1 and
                     # early stopping fires after one round (measured), so its deprecation warning is silenced.
-                    eval_set=[(Xb[val_rows], y[val_rows])], eval_sample_weight=[w[val_rows]],
+                    eval_set=[(val_inputs, y[val_rows])], eval_sample_weight=[w[val_rows]],
                     callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False), *callbacks])
         raw = self.raw_proba(X[val_rows])
         y_index = np.searchsorted(self.classes_, y[val_rows])
@@ -511,16 +529,8 @@ class SentimentClassifier(BaseEstimator, ClassifierMixin):
             self.boosted_.set_params(n_jobs=params["boosted__n_jobs"])
         return self
 
-    def _boosted_columns(self, X) -> np.ndarray:
-        """The leading columns, then the ``boosted_words`` word columns with the most nonzero rows (ties: the lower
-        column), in column order."""
-        words = np.arange(self.leading_columns, X.shape[1] - self.trailing_columns)
-        rows_with = np.bincount(X.indices, minlength=X.shape[1])[words]
-        top = words[np.sort(np.argsort(-rows_with, kind="stable")[: self.boosted_words])]
-        return np.concatenate([np.arange(self.leading_columns), top]).astype(np.int64)
-
     def shares(self) -> tuple[float, float]:
-        """(logistic regression's, LightGBM's) share of the blended probabilities."""
+        """(logistic regression's, LightGBM's) share of the averaged probabilities."""
         return (1.0, 0.0) if self.boosted_ is None else (self.linear_weight, 1.0 - self.linear_weight)
 
     def linear_inputs(self, X):
@@ -536,16 +546,18 @@ class SentimentClassifier(BaseEstimator, ClassifierMixin):
         lo = self.leading_columns - self.shape_columns
         return np.where(j < lo, j, j + self.shape_columns)
 
-    def boosted_inputs(self, X):
-        return sp.csr_matrix(X)[:, self.columns_]
+    def boosted_inputs(self, X, linear_proba: np.ndarray) -> np.ndarray:
+        """LightGBM's inputs (dense): the logistic regression's class log-probabilities, then the leading columns."""
+        scores = np.log(np.clip(np.asarray(linear_proba, dtype=np.float64), 1e-9, 1.0))
+        return np.hstack([scores, sp.csr_matrix(X)[:, : self.leading_columns].toarray()])
 
     def raw_proba(self, X) -> np.ndarray:
-        """The blend's probabilities before calibration (float64)."""
+        """The averaged probabilities before calibration (float64)."""
         linear, boosted = self.shares()
-        proba = linear * np.asarray(self.linear_.predict_proba(self.linear_inputs(X)), dtype=np.float64)
-        if boosted:
-            proba += boosted * self.boosted_.predict_proba(self.boosted_inputs(X))
-        return proba
+        linear_proba = np.asarray(self.linear_.predict_proba(self.linear_inputs(X)), dtype=np.float64)
+        if not boosted:
+            return linear_proba
+        return linear * linear_proba + boosted * self.boosted_.predict_proba(self.boosted_inputs(X, linear_proba))
 
     def predict_proba(self, X) -> np.ndarray:
         """The calibrated probabilities (float64)."""
@@ -590,8 +602,8 @@ def build_classifier(featurize: FeaturizeParams, train: TrainParams, seed: int) 
     return SentimentClassifier(
         build_linear(train, seed), build_boosted(train, seed), learner=train.learner,
         linear_weight=train.linear_weight, leading_columns=leading_columns(featurize),
-        shape_columns=len(CommentShape.names) * bool(featurize.shape),
-        trailing_columns=featurize.char_features, boosted_words=train.boosted_words, calibration=train.calibration,
+        shape_columns=len(CommentShape.names) * bool(featurize.shape), stack_folds=train.stack_folds,
+        calibration=train.calibration, n_jobs=train.n_jobs,
         validation_fraction=train.validation_fraction, early_stopping_rounds=train.early_stopping_rounds, seed=seed)
 
 

@@ -28,13 +28,13 @@ LABELLED_BY = {
 
 
 LEARNER_WORDS = {
-    "blend": "LightGBM (VADER, comment shape, frequent word n-grams) averaged with a logistic regression",
+    "stack": "LightGBM on a logistic regression's class scores, VADER and comment shape, averaged with it",
     "linear": "logistic regression",
 }
 
 
 def render(name: str, version: str, run: dict[str, Any], metrics: dict[str, Any], sources: list[dict],
-           git_commit: str, learner: str = "blend", calibration: str = "temperature") -> str:
+           git_commit: str, learner: str = "stack", calibration: str = "temperature") -> str:
     """The card as Markdown: ``run`` is reports/run.json, ``metrics`` reports/metrics.json, ``sources`` what ingest
     recorded per source (data/raw/sources.json); ``learner`` and ``calibration`` are the run's ``train.learner``
     and ``train.calibration``."""

@@ -58,3 +58,51 @@ def test_linear_contributions_sum_to_the_logistic_regressions_margin(trained_pip
         # float32 features: the two sides agree to float32 precision (a term left out moves the sum by ~0.01-1)
         assert sum(terms.values()) + b[c] - b[others].mean() == pytest.approx(margin, abs=1e-5), texts[row]
     assert LEXICON in contributions(linear_only, ["I love it"])[0]
+
+
+def _saabas(model, inputs: np.ndarray) -> np.ndarray:
+    """(rows, classes, inputs) path attributions, by walking each tree's splits with the row's own values."""
+    trees = model.booster_.dump_model()["tree_info"]
+    used = np.asarray(model.predict(inputs, pred_leaf=True)).shape[1]
+    out = np.zeros((len(inputs), len(model.classes_), inputs.shape[1]))
+    for t in range(used):
+        for r, row in enumerate(inputs):
+            node = trees[t]["tree_structure"]
+            while "leaf_value" not in node:
+                child = node["left_child"] if row[node["split_feature"]] <= node["threshold"] else node["right_child"]
+                value = child["leaf_value"] if "leaf_value" in child else child["internal_value"]
+                out[r, t % len(model.classes_), node["split_feature"]] += value - node["internal_value"]
+                node = child
+    return out
+
+
+def test_stacked_weights_add_up_to_both_models_parts(trained_pipeline):
+    """Oracle: the logistic regression's exact terms and LightGBM's path attributions found by walking its trees. A
+    row's weights sum to the linear share of the linear terms plus the LightGBM share of LightGBM's attributions,
+    less its credit to the linear scores on the rows where that credit is not spread over the terms (the linear terms
+    or the credit do not point to the label). LightGBM's attributions sum to its raw score less a constant."""
+    classifier = trained_pipeline.named_steps["classifier"]
+    linear_share, boosted_share = classifier.shares()
+    assert boosted_share > 0  # conftest's model is the default learner, the stack
+    linear_only = copy.copy(classifier)
+    linear_only.boosted_ = None
+    texts = TEXTS + ["the title lied to me, what a waste of 20 minutes", "W video 🔥🔥 this one hits different",
+                     "great great video", "worst thing ever, awful", "meh", "ok I guess, not bad not great"]
+    X = trained_pipeline.named_steps["features"].transform(pd.DataFrame({"text": texts}))
+    linear_terms = contributions(compose(trained_pipeline.named_steps["features"], linear_only), texts)
+    inputs = classifier.boosted_inputs(X, classifier.linear_.predict_proba(classifier.linear_inputs(X)))
+    paths = _saabas(classifier.boosted_, inputs)
+    residual = classifier.boosted_.predict_proba(inputs, raw_score=True) - paths.sum(axis=2)
+    assert np.allclose(residual, residual[0])  # additive: the same root values for every row
+    predicted = np.asarray(classifier.predict_proba(X)).argmax(axis=1)
+    spread_rows = 0
+    for row, (terms, c) in enumerate(zip(contributions(trained_pipeline, texts), predicted, strict=True)):
+        others = [k for k in range(3) if k != c]
+        toward = paths[row, c] - paths[row, others].mean(axis=0)  # per LightGBM input
+        credit = boosted_share * toward[:3].sum()  # the three linear scores
+        linear_sum = sum(linear_terms[row].values())
+        spread = linear_sum > 0 and credit > 0
+        spread_rows += spread
+        expected = linear_share * linear_sum + boosted_share * toward.sum() - (0.0 if spread else credit)
+        assert sum(terms.values()) == pytest.approx(expected, abs=1e-5), texts[row]
+    assert spread_rows >= len(texts) // 2

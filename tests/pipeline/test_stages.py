@@ -62,10 +62,10 @@ def test_features_and_classifier(pipeline_run):
     # leading + max_features word TF-IDF columns + 4096 hashed character n-gram columns
     assert leading + 4096 < X_train.shape[1] == X_test.shape[1] <= leading + 3000 + 4096
     facts = json.loads(paths["facts"].read_text())
-    # no timings (DVC metrics); the calibration's temperature, and LightGBM's rounds and inputs with the blend
-    boosted = {"best_iteration", "boosted_features", "valid_multi_logloss"}
+    # no timings (DVC metrics); the calibration's temperature, and LightGBM's rounds with the stack
+    boosted = {"best_iteration", "valid_multi_logloss"}
     learner = params["train"]["learner"]
-    expected = {"linear_epochs", "rows", "features", "temperature"} | (boosted if learner == "blend" else set())
+    expected = {"linear_epochs", "rows", "features", "temperature"} | (boosted if learner == "stack" else set())
     assert set(facts) == expected
     assert facts["rows"] == n_train and facts["features"] == X_train.shape[1]
     assert 1 <= facts["linear_epochs"] <= 100 and facts["temperature"] > 0
@@ -204,3 +204,20 @@ def test_train_fit_handles_a_singleton_stratum(small_params):
     featurize = dataclasses.replace(small_params.featurize, lexicon=False, shape=False, char_features=0)
     clf, facts, _ = fit(X, frame, featurize, small_params.train, seed=0)
     assert facts["rows"] == len(frame) and list(clf.classes_) == [-1, 0, 1]
+
+
+def test_training_comments_get_links_on_a_seeded_share_and_nothing_else_changes():
+    from ytsentiment.stages.featurize import with_links
+
+    texts = [f"comment number {i}" for i in range(4000)] + [f"see https://youtu.be/{i} now" for i in range(400)]
+    frame = pd.DataFrame({"text": texts, "label": 1})
+    out = with_links(frame, 0.25, seed=42)
+    assert out.index.equals(frame.index) and out["label"].equals(frame["label"])
+    changed = out["text"] != frame["text"]
+    assert 0.22 < changed[:4000].mean() < 0.28 and not changed[4000:].any()  # a comment with a link keeps its own
+    for before, after in zip(frame["text"][changed], out["text"][changed], strict=True):
+        assert after in (f"{before} https://example.com/watch", f"https://example.com/watch {before}")
+    ends = out["text"][changed].str.startswith("comment").mean()
+    assert 0.4 < ends < 0.6  # at the end or the start, about evenly
+    assert out.equals(with_links(frame, 0.25, seed=42)) and not out.equals(with_links(frame, 0.25, seed=7))
+    assert with_links(frame, 0.0, seed=42) is frame

@@ -79,7 +79,7 @@ def good_model(split, small_params) -> Model:
 @pytest.fixture(scope="session")
 def worse_model(split, small_params) -> Model:
     """Trained with crippled params: 50 TF-IDF terms, no lexicon or character features, and a logistic regression
-    regularised until it barely learns (C = 0.0001; 2 trees when LightGBM is blended in)."""
+    regularised until it barely learns (C = 0.0001; 2 trees when LightGBM is stacked on it)."""
     params = dataclasses.replace(
         small_params,
         featurize=dataclasses.replace(small_params.featurize, max_features=50, lexicon=False, char_features=0),

@@ -68,7 +68,7 @@ def tune(args: list[str], splits, storage: str, capsys, caplog) -> tuple[int, st
     return rc, capsys.readouterr().out, caplog.text
 
 
-# The LightGBM half's knobs: the search space of a study over the blend (train.learner blend).
+# The LightGBM half's knobs: the search space of a study over the stack (train.learner stack).
 BOOSTED_SPACE = {
     "featurize.max_features": {"low": 5000, "high": 50000, "log": True},
     "train.learning_rate": {"low": 0.05, "high": 0.3, "log": True},
@@ -78,11 +78,11 @@ BOOSTED_SPACE = {
 
 
 def params_with(tmp_path: Path, boosted: bool = True, **gate) -> Path:
-    """The repo's params.yaml; with ``boosted``, a study over LightGBM (blended with the logistic regression, no
+    """The repo's params.yaml; with ``boosted``, a study over LightGBM (stacked on the logistic regression, no
     character n-grams) so that rounds are reported and pruned; else the logistic regression alone (fast)."""
     raw = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
     raw["train"]["n_estimators"] = 150  # fewer rounds: the tiny corpus stops early anyway
-    raw["train"]["learner"] = "blend" if boosted else "linear"
+    raw["train"]["learner"] = "stack" if boosted else "linear"
     if boosted:
         raw["train"]["linear_weight"] = 0.3
         raw["featurize"].update(max_features=20000, char_features=0)

@@ -1,5 +1,5 @@
 """The model's parts: those that decide its bytes (the TF-IDF vocabulary cut, the same terms on every machine, and
-``slim``, the same pickle for the same fit), the classifier's blend and calibration, and the YouTube slang in the
+``slim``, the same pickle for the same fit), the classifier's stack and calibration, and the YouTube slang in the
 VADER columns."""
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def test_slim_keeps_a_given_vocabulary_once(vocabulary):
         assert tfidf.vocabulary is tfidf.vocabulary_ and tfidf.vocabulary_ == vocabulary
 
 
-# ---- the blend and its prior correction ---------------------------------------------------------------------------
+# ---- the average of the two models and its calibration -----------------------------------------------------------
 
 CLASSES = np.array([-1, 0, 1])
 
@@ -122,7 +122,6 @@ def _fitted(weight: float, calibration=None, boosted=True) -> SentimentClassifie
     clf = SentimentClassifier(linear_weight=weight)
     clf.linear_, clf.classes_ = _Constant([0.2, 0.2, 0.6]), CLASSES
     clf.boosted_ = _Constant([0.6, 0.3, 0.1]) if boosted else None
-    clf.columns_ = np.array([0]) if boosted else None
     clf.calibration_ = calibration
     return clf
 
@@ -268,8 +267,8 @@ def test_features_with_char_ngrams_append_hashed_columns():
 
 # ---- the train stage -----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("learner", ["linear", "blend"])
-def test_train_stage_fits_the_linear_model_alone_or_the_blend(learner):
+@pytest.mark.parametrize("learner", ["linear", "stack"])
+def test_train_stage_fits_the_linear_model_alone_or_the_stack(learner):
     from ytsentiment.config import load_params
     from ytsentiment.stages.train import fit
 
@@ -314,3 +313,28 @@ def test_packed_vectorizer_stores_its_vocabulary_once_as_one_string_and_loads_th
     odd = PackedTfidfVectorizer()
     odd.__dict__.update(vocabulary_={"a\nb": 0})
     assert odd.__getstate__()["vocabulary_"] == {"a\nb": 0}
+
+
+def test_lightgbm_learns_from_scores_of_rows_the_logistic_regression_did_not_see():
+    """Random labels on one-hot rows: the logistic regression fitted on every row memorises them, so its scores of
+    those rows would teach LightGBM to trust it blindly. The scores LightGBM is fitted on must be out-of-fold:
+    no better than chance."""
+    from lightgbm import LGBMClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    seen = {}
+
+    class Recording(LGBMClassifier):
+        def fit(self, X, y, **kw):
+            seen["inputs"], seen["y"] = X, y
+            return super().fit(X, y, **kw)
+
+    rng = np.random.default_rng(0)
+    n = 600
+    y = rng.choice([-1, 0, 1], size=n)
+    X = sp.identity(n, format="csr")  # one column per row: nothing generalises
+    clf = SentimentClassifier(LogisticRegression(C=100.0, max_iter=500), Recording(n_estimators=5, verbose=-1),
+                              learner="stack", linear_weight=0.5, seed=0).fit(X, y)
+    in_sample = (clf.linear_.predict(X) == y).mean()  # 90 % of the rows fitted, 10 % held out
+    fold_scores = seen["inputs"][:, :3]  # the first three inputs: the class log-probabilities
+    assert in_sample > 0.9 and (CLASSES[fold_scores.argmax(axis=1)] == seen["y"]).mean() < 0.45

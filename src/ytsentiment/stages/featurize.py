@@ -12,6 +12,7 @@ import argparse
 import logging
 
 import joblib
+import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
@@ -19,8 +20,23 @@ from ytsentiment.config import load_params
 from ytsentiment.io import atomic_write
 from ytsentiment.logs import run_main
 from ytsentiment.model import build_features, slim, top_terms
+from ytsentiment.text import URL_PATTERN
 
 log = logging.getLogger(__name__)
+
+
+def with_links(frame: pd.DataFrame, share: float, seed: int) -> pd.DataFrame:
+    """The training comments with a link added (at the end or the start, seeded) to ``share`` of those holding none,
+    their labels unchanged: a link alone says nothing of how a comment feels (the invariance suite)."""
+    if not share:
+        return frame
+    rng = np.random.default_rng(seed)
+    texts = frame["text"].astype(str)
+    pick = ~texts.str.contains(URL_PATTERN) & (rng.random(len(texts)) < share)
+    at_end = rng.random(len(texts)) < 0.5
+    link = "https://example.com/watch"
+    out = texts.where(~(pick & at_end), texts + " " + link).where(~(pick & ~at_end), link + " " + texts)
+    return frame.assign(text=out)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     train = pd.read_parquet(args.train)
     test = pd.read_parquet(args.test)
     features = build_features(params.featurize, top_terms(train["clean_text"], params.featurize))
-    X_train = features.fit_transform(train[["text"]]).tocsr()
+    X_train = features.fit_transform(with_links(train[["text"]], params.featurize.link_augment, params.seed)).tocsr()
     X_test = features.transform(test[["text"]]).tocsr()
     slim(features)
     log.info("features: %d columns, train %s, test %s", X_train.shape[1], X_train.shape, X_test.shape)
@@ -45,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     for matrix, path in ((X_train, args.train_out), (X_test, args.test_out)):
         with atomic_write(path) as tmp:
             with open(tmp, "wb") as fh:
-                sp.save_npz(fh, matrix)
+                sp.save_npz(fh, matrix, compressed=False)  # zlib cost 16 s of the stage (measured)
     return 0
 
 

@@ -1,17 +1,19 @@
 """Stage train: sparse features + labels -> the fitted classifier (``model.SentimentClassifier``).
 
 A seeded, stratified (source x label) slice of the training rows (``train.validation_fraction``) is held out from
-both models. With ``train.learner`` "blend" (the default), LightGBM reads the comment-level columns (VADER, comment
-shape) and the ``train.boosted_words`` most frequent word n-grams, with early stopping on the held-out slice (the
-round it picks is recorded); the logistic regression (saga) reads every column; their probabilities are averaged
-(``train.linear_weight`` for the linear one). "linear" fits the logistic regression alone. Either way the
-probabilities are then calibrated on the held-out slice (``train.calibration``: temperature scaling or isotonic per
-class). Rows are weighted by their source's ``weight`` and, with ``class_weight: balanced``, by class. Params:
-``train.*``, ``featurize.*`` (the column layout) and ``base.seed``. Outputs: the classifier (joblib) and a small JSON
-of training facts (DVC metrics). Both are the same bytes for the same inputs (saga is seeded and runs in one thread;
-LightGBM runs ``deterministic`` with a fixed thread count from ``train.n_jobs``), so the fit time goes to a separate
-timings file that DVC does not track (``--timings``). A logistic regression that stops at ``train.linear_max_iter``
-epochs before reaching ``train.linear_tol`` is logged as a warning, not hidden.
+both models. The logistic regression (saga) reads every column but the comment-shape ones. With ``train.learner``
+"stack" (the default), LightGBM reads its class log-probabilities (while fitting, the ones ``train.stack_folds``
+logistic regressions give the fold each did not see, folds stratified by source x label) and the comment-level
+columns (VADER, comment shape), with early stopping on the held-out slice (the round it picks is recorded); the two
+models' probabilities are averaged (``train.linear_weight`` for the linear one). "linear" fits the logistic
+regression alone. Either way the probabilities are then calibrated on the held-out slice (``train.calibration``:
+temperature scaling or isotonic per class). Rows are weighted by their source's ``weight`` and, with ``class_weight:
+balanced``, by class. Params: ``train.*``, ``featurize.*`` (the column layout) and ``base.seed``. Outputs: the
+classifier (joblib) and a small JSON of training facts (DVC metrics). Both are the same bytes for the same inputs
+(each saga fit is seeded and runs in one thread; LightGBM runs ``deterministic`` with a fixed thread count from
+``train.n_jobs``), so the fit time goes to a separate timings file that DVC does not track (``--timings``). A
+logistic regression that stops at ``train.linear_max_iter`` epochs before reaching ``train.linear_tol`` is logged as
+a warning, not hidden.
 """
 
 from __future__ import annotations
@@ -44,19 +46,19 @@ def fit(X, frame: pd.DataFrame, featurize: FeaturizeParams, p: TrainParams, seed
     ``make_callbacks(frame_val, classes)`` (``ytsentiment tune``: pruning) builds extra LightGBM callbacks that know
     the held-out slice's rows; unused when LightGBM is not fitted.
     """
-    _, idx_val = stratified_split(strata_of(frame), p.validation_fraction, seed)
+    strata = strata_of(frame)
+    _, idx_val = stratified_split(strata, p.validation_fraction, seed)
     y, w = frame["label"].to_numpy(), frame["weight"].to_numpy()
     clf = build_classifier(featurize, p, seed)
     callbacks = (make_callbacks(frame.iloc[idx_val].reset_index(drop=True), np.unique(y))
-                 if make_callbacks and p.learner == "blend" else [])
+                 if make_callbacks and p.learner == "stack" else [])
     started = time.perf_counter()
-    clf.fit(X, y, sample_weight=w, held_out=idx_val, callbacks=callbacks)
+    clf.fit(X, y, sample_weight=w, held_out=idx_val, strata=strata.to_numpy(), callbacks=callbacks)
     timings = {"fit_seconds": round(time.perf_counter() - started, 1)}
     facts: dict = {"rows": int(X.shape[0]), "features": int(X.shape[1]),
                    "linear_epochs": int(clf.linear_.n_iter_.max())}
     if clf.boosted_ is not None:
         facts.update(best_iteration=int(clf.boosted_.best_iteration_ or p.n_estimators),
-                     boosted_features=len(clf.columns_),
                      valid_multi_logloss=float(clf.boosted_.best_score_["valid_0"]["multi_logloss"]))
     if isinstance(clf.calibration_, float):
         facts["temperature"] = clf.calibration_

@@ -5,9 +5,9 @@ fits on and a validation slice the objective scores (macro-F1 on ``tune.objectiv
 plus a subsample of the test split whose human and overall macro-F1 are reported, never optimised.
 
 A trial fits exactly what the pipeline fits and joins it into the served Pipeline: ``build_features``, then the
-train stage's classifier, by the train stage's own ``fit``. With ``train.learner`` "blend" (the default), LightGBM
-fits with the train stage's early stopping on its held-out slice (the logistic regression on the same rows, blended
-and calibrated as the stage does), and every ``tune.report_every`` rounds a LightGBM callback reports the macro-F1
+train stage's classifier, by the train stage's own ``fit``. With ``train.learner`` "stack" (the default), LightGBM
+fits with the train stage's early stopping on its held-out slice (stacked on the logistic regression, averaged with
+it and calibrated as the stage does), and every ``tune.report_every`` rounds a LightGBM callback reports the macro-F1
 of the boosting so far on the early-stopping slice's objective rows (``trial.report``); a percentile pruner stops a
 fit that trails earlier trials at the same round (``tune.prune_*``; multi_logloss was tried and dropped: on these
 data it ranked trials unlike macro-F1). The served Pipeline is then timed in-process, one thread, like the gate
