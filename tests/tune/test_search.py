@@ -210,3 +210,23 @@ def test_missing_split_says_how_to_make_it(tmp_path, caplog):
     rc = cli.main(["tune", "--train", str(tmp_path / "none.parquet"), "--test", str(tmp_path / "none.parquet"),
                    "--storage", f"sqlite:///{tmp_path / 'o.db'}"])
     assert rc == 2 and "none.parquet not found: run `make repro`" in caplog.text
+
+
+@pytest.mark.parametrize("share", [0.0, 0.3])
+def test_a_trial_fits_on_the_comments_with_the_featurize_stages_links(share):
+    """The features a trial fits read the links the featurize stage adds (its word vocabulary learns "url")."""
+    import dataclasses
+
+    import pandas as pd
+
+    from ytsentiment.tuning.search import fit_pipeline
+
+    params = load_params(REPO / "params.yaml")
+    words = ["great", "awful", "fine", "video", "song", "boring", "love", "hate"]
+    frame = pd.DataFrame({"text": [f"{words[i % 8]} {words[(i * 3) % 8]} number {i}" for i in range(300)],
+                          "label": [(-1, 0, 1)[i % 3] for i in range(300)], "source": "s", "weight": 1.0})
+    featurize = dataclasses.replace(params.featurize, link_augment=share, char_features=0, min_df=1)
+    train = dataclasses.replace(params.train, learner="linear")
+    pipeline, _ = fit_pipeline(frame, featurize, train, params.seed)
+    vocabulary = pipeline.named_steps["features"].transformer_list[-1][1].named_steps["tfidf"].vocabulary_
+    assert ("url" in vocabulary) == bool(share)

@@ -4,15 +4,15 @@ Data: a seeded, stratified (source × label) subsample of the clean stage's trai
 fits on and a validation slice the objective scores (macro-F1 on ``tune.objective``, e.g. the human-labelled rows),
 plus a subsample of the test split whose human and overall macro-F1 are reported, never optimised.
 
-A trial fits exactly what the pipeline fits and joins it into the served Pipeline: ``build_features``, then the
-train stage's classifier, by the train stage's own ``fit``. With ``train.learner`` "stack" (the default), LightGBM
-fits with the train stage's early stopping on its held-out slice (stacked on the logistic regression, averaged with
-it and calibrated as the stage does), and every ``tune.report_every`` rounds a LightGBM callback reports the macro-F1
-of the boosting so far on the early-stopping slice's objective rows (``trial.report``); a percentile pruner stops a
-fit that trails earlier trials at the same round (``tune.prune_*``; multi_logloss was tried and dropped: on these
-data it ranked trials unlike macro-F1). The served Pipeline is then timed in-process, one thread, like the gate
-(``gate.latency_comments`` comments): over ``gate.latency_budget_ms`` the trial is pruned, so the search cannot buy
-F1 with latency.
+A trial fits exactly what the pipeline fits and joins it into the served Pipeline: ``build_features`` (on the
+comments with the featurize stage's added links), then the train stage's classifier, by the train stage's own
+``fit``. With ``train.learner`` "stack" (the default), LightGBM fits with the train stage's early stopping on its
+held-out slice (stacked on the logistic regression, averaged with it and calibrated as the stage does), and every
+``tune.report_every`` rounds a LightGBM callback reports the macro-F1 of the boosting so far on the early-stopping
+slice's objective rows (``trial.report``); a percentile pruner stops a fit that trails earlier trials at the same
+round (``tune.prune_*``; multi_logloss was tried and dropped: on these data it ranked trials unlike macro-F1). The
+served Pipeline is then timed in-process, one thread, like the gate (``gate.latency_comments`` comments): over
+``gate.latency_budget_ms`` the trial is pruned, so the search cannot buy F1 with latency.
 
 The study lives in a database (``--storage``, resumable by name) and seeds TPE with ``base.seed`` + the number of
 trials it already holds, so a second run continues instead of repeating the first one's samples. A new study first
@@ -40,6 +40,7 @@ from ytsentiment.io import file_digest
 from ytsentiment.model import build_features, compose, slim
 from ytsentiment.scoring import OVERALL, headline_scopes, score_by_scope, scores
 from ytsentiment.splits import strata_of, stratified_split
+from ytsentiment.stages.featurize import with_links
 from ytsentiment.stages.train import fit
 from ytsentiment.tracking import use_experiment
 from ytsentiment.tuning.space import apply, current_values, dvc_exp_run_line, suggest
@@ -106,7 +107,7 @@ def fit_pipeline(frame: pd.DataFrame, featurize: FeaturizeParams, train: TrainPa
     """The served Pipeline (features + classifier) fitted on ``frame``; returns (pipeline, facts)."""
     started = time.perf_counter()
     features = build_features(featurize)
-    X = features.fit_transform(frame[[TEXT_COLUMN]]).tocsr()
+    X = features.fit_transform(with_links(frame[[TEXT_COLUMN]], featurize.link_augment, seed)).tocsr()
     clf, facts, _ = fit(X, frame, featurize, train, seed, make_callbacks)  # the train stage's own fit, with the pruning
     facts["fit_seconds"] = round(time.perf_counter() - started, 2)
     return compose(slim(features), clf), facts
