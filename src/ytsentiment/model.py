@@ -1,12 +1,13 @@
 """The model: ONE sklearn Pipeline, raw comments in, -1/0/1 with calibrated probabilities out.
 
-    DataFrame[text] ─┬─ VADER scores + YouTube slang ─┐          ┌─ LightGBM (comment-level + frequent words) ─┐
-                     ├─ comment shape ────────────────┼─ union ──┤                                             ├─ blend
-                     ├─ normalise (text.py) ─ TF-IDF ─┤          └─ logistic regression (all but shape) ───────┘   │
-                     └─ hashed char n-grams ─ TF-IDF ─┘                                        calibration ◄──────┘
+    DataFrame[text] ─┬─ VADER scores + YouTube slang ─┐          ┌─ logistic regression (all but shape) ─┬─────────┐
+                     ├─ comment shape ────────────────┼─ union ──┤                          class scores ▼         ├─ average
+                     ├─ normalise (text.py) ─ TF-IDF ─┤          └─ VADER + shape ──────────────► LightGBM ────────┘   │
+                     └─ hashed char n-grams ─ TF-IDF ─┘                                              calibration ◄────┘
 
-``SentimentClassifier`` averages the two models' probabilities (``train.linear_weight`` for the linear one;
-``train.learner`` "linear" fits it alone) and calibrates them on a held-out slice (temperature or isotonic).
+``SentimentClassifier`` stacks LightGBM on the logistic regression and averages the two models' probabilities
+(``train.linear_weight`` for the linear one; ``train.learner`` "linear" fits it alone), then calibrates them on a
+held-out slice (temperature or isotonic).
 
 The DVC stages fit the parts separately (featurize fits the feature union, train the classifier) and ``compose``
 joins them into the artifact that is logged, registered and served, so training and serving share every step.
