@@ -1,9 +1,9 @@
 """The model: ONE sklearn Pipeline, raw comments in, -1/0/1 with calibrated probabilities out.
 
-    DataFrame[text] ─┬─ VADER scores + YouTube slang ─┐          ┌─ logistic regression (all but shape) ─┬─────────┐
-                     ├─ comment shape ────────────────┼─ union ──┤                          class scores ▼         ├─ average
-                     ├─ normalise (text.py) ─ TF-IDF ─┤          └─ VADER + shape ──────────────► LightGBM ────────┘   │
-                     └─ hashed char n-grams ─ TF-IDF ─┘                                              calibration ◄────┘
+    DataFrame[text] ─┬─ VADER scores + YouTube slang ─┐        ┌─ logistic regression (all but shape) ─┬───────┐
+                     ├─ comment shape ────────────────┼─ union ┤                          class scores ▼       ├ average
+                     ├─ normalise (text.py) ─ TF-IDF ─┤        └─ VADER + shape ──────────────► LightGBM ──────┘ │
+                     └─ hashed char n-grams ─ TF-IDF ─┘                                        calibration ◄─────┘
 
 ``SentimentClassifier`` stacks LightGBM on the logistic regression and averages the two models' probabilities
 (``train.linear_weight`` for the linear one; ``train.learner`` "linear" fits it alone), then calibrates them on a
