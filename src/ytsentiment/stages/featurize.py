@@ -35,8 +35,8 @@ def with_links(frame: pd.DataFrame, share: float, seed: int) -> pd.DataFrame:
     pick = ~texts.str.contains(URL_PATTERN) & (rng.random(len(texts)) < share)
     at_end = rng.random(len(texts)) < 0.5
     link = "https://example.com/watch"
-    out = texts.where(~(pick & at_end), texts + " " + link).where(~(pick & ~at_end), link + " " + texts)
-    return frame.assign(text=out)
+    return frame.assign(text=[(f"{t} {link}" if end else f"{link} {t}") if p else t
+                              for t, p, end in zip(texts, pick, at_end, strict=True)])
 
 
 def main(argv: list[str] | None = None) -> int:
