@@ -186,7 +186,7 @@ def test_a_trial_over_the_latency_budget_is_pruned(splits, tracking, tmp_path, c
     assert "objective" not in run.data.metrics and run.data.metrics["predict_ms_per_100"] > 0
 
 
-def test_a_study_of_the_default_model_fits_the_logistic_regression_alone(splits, tracking, tmp_path, capsys, caplog):
+def test_a_study_of_the_linear_learner_fits_the_logistic_regression_alone(splits, tracking, tmp_path, capsys, caplog):
     params_file = params_with(tmp_path, boosted=False)
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
     rc, out, err = tune(["--params", str(params_file), "--study-name", "linear", "--trials", "2"], splits, storage,
