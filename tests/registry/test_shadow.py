@@ -24,6 +24,7 @@ OPEN_GATE = {"floors": {"overall": 0.0}, "compare": ["overall"], "tolerance": 1.
 ONLINE = {"min_shadowed": 150, "min_feedback": 120, "tolerance": 0.0}
 COMMENTS, BATCH, LABELLED = 240, 40, 160
 CLIENT = "e2e-shadow-client"
+WORKERS = 2
 
 
 def metric(url: str, name: str, **labels: str) -> float | None:
@@ -70,13 +71,15 @@ def hand_macro_f1(rows: list[tuple[int, int]]) -> float:
 
 def serve(tmp: Path, round_: str, database: str):
     """The API under gunicorn (2 workers) serving models:/NAME@production with its @challenger on every request."""
-    server = start_gunicorn(f"models:/{NAME}@production", tmp / f"gunicorn-{round_}.log", workers=2, extra_env={
+    server = start_gunicorn(f"models:/{NAME}@production", tmp / f"gunicorn-{round_}.log", workers=WORKERS, extra_env={
         "DATABASE_URL": database, "PREDICTION_LOG_SPOOL_DIR": str(tmp / "spool"), "SHADOW_SAMPLE": "1",
         "MONITOR_CACHE_SECONDS": "0", "FEEDBACK_RATE_LIMIT": "100000 per minute",
         "FEEDBACK_ADDRESS_RATE_LIMIT": "100000 per minute", "PREDICT_RATE_LIMIT": "100000 per minute"})
     try:
         server.wait_ready(timeout=180)
-        wait_for(lambda: metric(server.url, "ytsentiment_shadow_model_info"), 120, "a worker's challenger")
+        # every worker's challenger, not only the first: a request to a worker still loading one is not shadowed
+        wait_for(lambda: server.log_text().count("shadow: challenger ") >= WORKERS, 120, "both workers' challengers")
+        assert metric(server.url, "ytsentiment_shadow_model_info") == 1
     except BaseException:
         server.stop()
         raise
