@@ -111,6 +111,7 @@ class TrainParams:
     stack_folds: int = 2  # folds whose held-out scores LightGBM learns from
     calibration: str = "temperature"  # model.CALIBRATIONS: fitted on the held-out validation_fraction of rows
     linear_c: float = 1.0  # its inverse regularisation strength
+    word_nb_power: float = 0.0  # naive Bayes weights on its word columns (model.nb_weights), to this power; 0 = off
     linear_tol: float = 1e-3  # its solver's (saga) stopping tolerance
     linear_max_iter: int = 100  # and epochs at most
 
@@ -415,6 +416,8 @@ def parse_params(raw: Mapping[str, Any]) -> Params:
     if not 0 < train.linear_weight < 1:
         raise YtSentimentError("params: train.linear_weight must be between 0 and 1 (train.learner: linear for the "
                                "logistic regression alone)")
+    if not 0 <= train.word_nb_power <= 2:
+        raise YtSentimentError(f"params: train.word_nb_power must be between 0 (off) and 2, got {train.word_nb_power}")
     if train.stack_folds < 2:
         raise YtSentimentError(f"params: train.stack_folds must be at least 2, got {train.stack_folds}")
     featurize = _build(FeaturizeParams, "featurize", raw["featurize"])

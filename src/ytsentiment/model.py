@@ -387,6 +387,25 @@ def build_linear(p: TrainParams, seed: int) -> LogisticRegression:
                               max_iter=p.linear_max_iter, random_state=seed)
 
 
+def nb_weights(X, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """One weight per column of X, mean 1 over the columns present: the largest one-vs-rest log ratio of the
+    column's (row-weighted, add-one) presence among one class's rows and among the others'. A logistic regression
+    fitted on columns scaled by them (a power of them) penalises the columns that mark a class less (the naive Bayes
+    features of NBSVM, Wang & Manning 2012)."""
+    present = sp.csr_matrix(X, copy=True)
+    present.data[:] = 1.0
+    counts = np.vstack([np.asarray(present[y == c].T @ w[y == c]).ravel() for c in np.unique(y)])
+    rest = counts.sum(axis=0) - counts
+    share = np.log(counts + 1) - np.log((counts + 1).sum(axis=1, keepdims=True))
+    rest_share = np.log(rest + 1) - np.log((rest + 1).sum(axis=1, keepdims=True))
+    ratio = np.abs(share - rest_share).max(axis=0)
+    used = counts.sum(axis=0) > 0
+    weights = np.ones(X.shape[1])
+    if ratio[used].any():  # else no column tells the classes apart: all 1
+        weights[used] = ratio[used] / ratio[used].mean()
+    return weights
+
+
 LEARNERS = ("stack", "linear")
 CALIBRATIONS = ("temperature", "isotonic", "none")
 
@@ -438,8 +457,11 @@ class SentimentClassifier(BaseEstimator, ClassifierMixin):
     fit on ``n_jobs`` threads (saga releases the GIL).
 
     Feature layout it relies on (``build_features``): the first ``leading_columns`` columns are comment-level (VADER,
-    then the ``shape_columns`` comment-shape ones). The logistic regression reads every column but the shape ones
-    (near-constant dense columns that stalled saga: 100 epochs instead of 20, measured).
+    then the ``shape_columns`` comment-shape ones), the last ``char_columns`` character n-grams, word n-grams
+    between. The logistic regression reads every column but the shape ones (near-constant dense columns that stalled
+    saga: 100 epochs instead of 20, measured). With ``word_nb_power`` > 0 it is fitted on the word columns scaled by
+    ``nb_weights`` to that power (computed on its own rows), and the scale is folded into its coefficients after:
+    the same model on the unscaled columns, so predicting and explaining do not change.
 
     ``fit(X, y, sample_weight, held_out, strata)``: ``held_out`` (row positions) is the slice kept from both models;
     LightGBM stops early on it and the calibration (``calibration``: temperature scaling, isotonic per class, or
@@ -452,7 +474,8 @@ class SentimentClassifier(BaseEstimator, ClassifierMixin):
     calibration_: Any
 
     def __init__(self, linear=None, boosted=None, learner: str = "stack", linear_weight: float = 0.5,
-                 leading_columns: int = 0, shape_columns: int = 0, stack_folds: int = 2,
+                 leading_columns: int = 0, shape_columns: int = 0, char_columns: int = 0,
+                 word_nb_power: float = 0.0, stack_folds: int = 2,
                  calibration: str = "temperature", validation_fraction: float = 0.1, early_stopping_rounds: int = 30,
                  n_jobs: int = 1, seed: int = 0):
         self.linear = linear
@@ -461,6 +484,8 @@ class SentimentClassifier(BaseEstimator, ClassifierMixin):
         self.linear_weight = linear_weight
         self.leading_columns = leading_columns
         self.shape_columns = shape_columns
+        self.char_columns = char_columns
+        self.word_nb_power = word_nb_power
         self.stack_folds = stack_folds
         self.calibration = calibration
         self.validation_fraction = validation_fraction
@@ -488,7 +513,15 @@ class SentimentClassifier(BaseEstimator, ClassifierMixin):
         Lf, yf, wf = L[fit_rows], y[fit_rows], w[fit_rows]
 
         def fitted(part):  # None: every fit row
-            return clone(self.linear).fit(*((Lf, yf, wf) if part is None else (Lf[part], yf[part], wf[part])))
+            Lp, yp, wp = (Lf, yf, wf) if part is None else (Lf[part], yf[part], wf[part])
+            if not self.word_nb_power:
+                return clone(self.linear).fit(Lp, yp, sample_weight=wp)
+            scale = np.ones(Lp.shape[1], dtype=Lp.dtype)  # float32 columns stay float32: so do the coefficients
+            words = slice(self.leading_columns - self.shape_columns, Lp.shape[1] - self.char_columns)
+            scale[words] = nb_weights(Lp, yp, wp)[words] ** self.word_nb_power
+            model = clone(self.linear).fit(Lp @ sp.diags(scale), yp, sample_weight=wp)
+            model.coef_ = model.coef_ * scale
+            return model
 
         with warnings.catch_warnings(), ThreadPoolExecutor(self.n_jobs) as pool:
             # scikit-learn's ConvergenceWarning (the train stage logs the epochs), and a stratum smaller than the
@@ -603,7 +636,8 @@ def build_classifier(featurize: FeaturizeParams, train: TrainParams, seed: int) 
     return SentimentClassifier(
         build_linear(train, seed), build_boosted(train, seed), learner=train.learner,
         linear_weight=train.linear_weight, leading_columns=leading_columns(featurize),
-        shape_columns=len(CommentShape.names) * bool(featurize.shape), stack_folds=train.stack_folds,
+        shape_columns=len(CommentShape.names) * bool(featurize.shape), char_columns=featurize.char_features,
+        word_nb_power=train.word_nb_power, stack_folds=train.stack_folds,
         calibration=train.calibration, n_jobs=train.n_jobs,
         validation_fraction=train.validation_fraction, early_stopping_rounds=train.early_stopping_rounds, seed=seed)
 

@@ -87,6 +87,7 @@ def _broken(raw: dict, edit) -> dict:
     (lambda r: r["clean"].update(test_size=0), "clean.test_size"),
     (lambda r: r["featurize"].update(link_augment=1), "featurize.link_augment"),
     (lambda r: r["train"].update(stack_folds=1), "train.stack_folds"),
+    (lambda r: r["train"].update(word_nb_power=-0.1), "train.word_nb_power"),
     (lambda r: r["train"].update(learner="blend"), "train.learner must be stack or linear"),
     (lambda r: r.update(gate=[1, 2]), "'gate'"),
     (lambda r: r["gate"].update(source_tolerance=1.5), "gate.source_tolerance must be a number between 0 and 1"),
@@ -100,7 +101,7 @@ def _broken(raw: dict, edit) -> dict:
         "missing-source-key", "bad-checksum", "sidecar-for-a-pinned-file", "unknown-file-key", "short-commit",
         "repo-without-commit", "member-without-sha256", "bad-label-target", "duplicate-source", "include-unknown",
         "include-empty", "no-sources", "no-files", "unknown-ingest-key", "validation-fraction", "test-size",
-        "link-augment", "stack-folds", "old-learner",
+        "link-augment", "stack-folds", "word-nb-power", "old-learner",
         "section-not-mapping", "source-tolerance-above-1", "source-tolerance-below-0", "source-tolerance-string",
         "source-tolerance-bool", "source-override-above-1", "source-override-unknown", "source-overrides-list"])
 def test_invalid_params_name_the_key(raw, edit, named):

@@ -31,6 +31,7 @@ from ytsentiment.model import (
     compose,
     fit_isotonic,
     fit_temperature,
+    nb_weights,
     slim,
     top_terms,
 )
@@ -313,6 +314,38 @@ def test_packed_vectorizer_stores_its_vocabulary_once_as_one_string_and_loads_th
     odd = PackedTfidfVectorizer()
     odd.__dict__.update(vocabulary_={"a\nb": 0})
     assert odd.__getstate__()["vocabulary_"] == {"a\nb": 0}
+
+
+def test_naive_bayes_weights_by_hand():
+    """Column a is in the positive comment only, b in all three, c in none. Add-one shares of presence per class
+    against the other classes' (4 and 6 in the denominators; 5 for the positive class): a's largest log ratio is
+    log 2 (positive), b's log 1.5 (positive: 2/5 against 3/5); c, never present, keeps 1."""
+    X = sp.csr_matrix([[0, 1, 0], [0, 1, 0], [1, 1, 0]], dtype=np.float64)
+    weights = nb_weights(X, np.array([-1, 0, 1]), np.ones(3))
+    mean = (np.log(2) + np.log(1.5)) / 2
+    assert weights == pytest.approx([np.log(2) / mean, np.log(1.5) / mean, 1.0])
+
+
+def test_word_columns_are_fitted_on_naive_bayes_weights_and_served_unscaled():
+    """With word_nb_power, the logistic regression is fitted on the word columns scaled by the weights to that power
+    (not the leading VADER column, not the character columns) and the scale is folded into its coefficients: on
+    the unscaled columns it answers as the regression fitted on the scaled ones."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(1)
+    y = np.repeat([-1, 0, 1], 40)
+    X = sp.csr_matrix((rng.random((120, 6)) < 0.3) * (1 + y[:, None] * np.arange(-2, 4)) ** 2 / 9.0)
+    clf = SentimentClassifier(LogisticRegression(C=10.0), None, learner="linear", leading_columns=1, char_columns=2,
+                              word_nb_power=0.5, seed=0).fit(X, y, held_out=np.arange(0, 120, 10))
+    fit_rows = np.setdiff1d(np.arange(120), np.arange(0, 120, 10))
+    scale = np.ones(6)
+    scale[1:4] = nb_weights(X[fit_rows], y[fit_rows], np.ones(len(fit_rows)))[1:4] ** 0.5
+    assert not np.allclose(scale, 1.0)
+    oracle = LogisticRegression(C=10.0).fit(X[fit_rows] @ sp.diags(scale), y[fit_rows])
+    np.testing.assert_allclose(clf.linear_.predict_proba(X), oracle.predict_proba(X @ sp.diags(scale)), rtol=1e-6)
+    plain = SentimentClassifier(LogisticRegression(C=10.0), None, learner="linear", leading_columns=1,
+                                char_columns=2, seed=0).fit(X, y, held_out=np.arange(0, 120, 10))
+    assert not np.allclose(plain.linear_.coef_, clf.linear_.coef_)
 
 
 def test_lightgbm_learns_from_scores_of_rows_the_logistic_regression_did_not_see():
