@@ -11,6 +11,7 @@ classes and confidences the way batch scoring (both engines) and the monitoring 
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import logging
 import time
@@ -55,9 +56,21 @@ def load_model(uri: str) -> LoadedModel:
         info = model_info(uri=uri)
         model = mlflow.sklearn.load_model(uri)
     _check_contract(model, uri)
+    _return_freed_memory()
     log.info("loaded model %s (name=%s version=%s) in %.2f s", uri, info["name"], info["version"],
              time.perf_counter() - started)
     return LoadedModel(model=model, info=info)
+
+
+def _return_freed_memory() -> None:
+    """Give the heap pages freed while loading back to the OS (glibc's ``malloc_trim``; nothing elsewhere).
+
+    Reading an artifact allocates far more than the model keeps, and glibc holds on to freed heap pages: without
+    this each loaded model (production, and a shadow challenger beside it) kept ~25 MB it does not use (measured).
+    """
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # glibc only (not macOS or musl)
+    if trim is not None:
+        trim(0)
 
 
 def limit_threads(model: Any, threads: int) -> None:
