@@ -1,19 +1,20 @@
 """Stage train: sparse features + labels -> the fitted classifier (``model.SentimentClassifier``).
 
 A seeded, stratified (source x label) slice of the training rows (``train.validation_fraction``) is held out from
-both models. The logistic regression (saga) reads every column but the comment-shape ones. With ``train.learner``
-"stack" (the default), LightGBM reads its class log-probabilities (while fitting, the ones ``train.stack_folds``
-logistic regressions give the fold each did not see, folds stratified by source x label) and the comment-level
-columns (VADER, comment shape), with early stopping on the held-out slice (the round it picks is recorded); the two
-models' probabilities are averaged (``train.linear_weight`` for the linear one). "linear" fits the logistic
-regression alone. Either way the probabilities are then calibrated on the held-out slice (``train.calibration``:
-temperature scaling or isotonic per class). Rows are weighted by their source's ``weight`` and, with ``class_weight:
-balanced``, by class. Params: ``train.*``, ``featurize.*`` (the column layout) and ``base.seed``. Outputs: the
-classifier (joblib) and a small JSON of training facts (DVC metrics). Both are the same bytes for the same inputs
-(each saga fit is seeded and runs in one thread; LightGBM runs ``deterministic`` with a fixed thread count from
-``train.n_jobs``), so the fit time goes to a separate timings file that DVC does not track (``--timings``). A
-logistic regression that stops at ``train.linear_max_iter`` epochs before reaching ``train.linear_tol`` is logged as
-a warning, not hidden.
+both models. The logistic regression (saga) reads every column but the comment-shape ones, its word columns scaled
+by naive Bayes weights to the power ``train.word_nb_power`` while fitting (folded back into the coefficients after).
+With ``train.learner`` "stack" (the default), LightGBM reads its class log-probabilities (while fitting, the ones
+``train.stack_folds`` logistic regressions give the fold each did not see, folds stratified by source x label) and
+the comment-level columns (VADER, comment shape), with early stopping on the held-out slice (the round it picks is
+recorded); the two models' probabilities are averaged (``train.linear_weight`` for the linear one). "linear" fits
+the logistic regression alone. Either way the probabilities are then calibrated on the held-out slice
+(``train.calibration``: temperature scaling or isotonic per class). Rows are weighted by their source's ``weight``
+and, with ``class_weight: balanced``, by class. Params: ``train.*``, ``featurize.*`` (the column layout) and
+``base.seed``. Outputs: the classifier (joblib) and a small JSON of training facts (DVC metrics). Both are the same
+bytes for the same inputs (each saga fit is seeded and runs in one thread; LightGBM runs ``deterministic`` with a
+fixed thread count from ``train.n_jobs``), so the fit time goes to a separate timings file that DVC does not track
+(``--timings``). A logistic regression that stops at ``train.linear_max_iter`` epochs before reaching
+``train.linear_tol`` is logged as a warning, not hidden.
 """
 
 from __future__ import annotations
