@@ -160,6 +160,8 @@ def test_demo_serves_reports_and_stops_cleanly_on_ctrl_c(demo_process):
     summary = json.loads((monitor_report.parent / "summary.json").read_text(encoding="utf-8"))
     assert summary["decision"] in ("ok", "retrain")
     assert summary["drift"]["enough_data"] and summary["live_quality"]["enough_data"]
+    # Baseline and window split between videos, never inside one request: every comment is in one of them.
+    assert summary["drift"]["n_reference"] + summary["drift"]["n_window"] == data.n_comments
     report = monitor_report.read_text(encoding="utf-8")
     assert "<script>alert(1)" not in report
     frames = [html.unescape(doc) for doc in re.findall(r'srcdoc="([^"]*)"', report)]  # Evidently's views

@@ -210,10 +210,10 @@ class Demo:
                                                     self.database_url])
         self.wait_api_ready()
         info = self.api_get("/model")
-        predictions = self.analyze(comments, [v.video_id for v in reversed(data.videos)])
+        predictions, per_video = self.analyze(comments, [v.video_id for v in reversed(data.videos)])
         self.wait_for_log(len(predictions))
         n_feedback = self.feedback(predictions, data.labels)
-        monitor_dir = self.monitor(info, len(predictions), n_feedback)
+        monitor_dir = self.monitor(info, sum(per_video[:len(per_video) // 2]), len(predictions), n_feedback)
         self.explain(report, monitor_dir / "report.html", handle)
 
     def choose_model(self) -> model.DemoModel:
@@ -268,13 +268,15 @@ class Demo:
             raise YtSentimentError(f"POST {path}: HTTP {answer.status_code} {answer.text[:300]}")
         return answer.json()
 
-    def analyze(self, comments: Path, oldest_first: list[str]) -> dict[str, dict[str, Any]]:
+    def analyze(self, comments: Path, oldest_first: list[str]) -> tuple[dict[str, dict[str, Any]], list[int]]:
         """Each video's comments through /analyze as the extension sends them (text, likes, author, timestamp),
-        oldest video first, so the monitor's baseline holds the first videos and its window the later ones."""
+        oldest video first, so the monitor's baseline can hold the first videos and its window the later ones.
+        Returns the predictions by comment id and each video's number of comments, in the order sent."""
         frame = read_comments(comments)
         say("\nThe extension's request, once per video: POST /analyze {comments: [{text, likes, author, "
             "timestamp}], video_id}")
         predictions: dict[str, dict[str, Any]] = {}
+        per_video = []
         for video_id in oldest_first:
             rows = frame[frame["video_id"] == video_id].sort_values(["published_at", "comment_id"])
             body = {"video_id": video_id, "comments": [
@@ -283,11 +285,12 @@ class Demo:
             answer = self.api_post("/analyze", body)
             for row, prediction in zip(rows.itertuples(), answer["predictions"], strict=True):
                 predictions[row.comment_id] = prediction
+            per_video.append(len(rows))
             s = answer["summary"]
             say(f"  {video_id}: {s['total']} comments, {s['counts']['1']} positive / {s['counts']['0']} neutral / "
                 f"{s['counts']['-1']} negative, {s['other_languages']} in other languages "
                 f"{s['languages'] or ''}".rstrip())
-        return predictions
+        return predictions, per_video
 
     def wait_for_log(self, expected: int) -> None:
         """The prediction log writes off the request path: wait until every prediction is in the database."""
@@ -322,9 +325,10 @@ class Demo:
             f"with); the model agreed with {agree} of them")
         return len(chosen)
 
-    def monitor(self, info: dict[str, Any], n_predictions: int, n_feedback: int) -> Path:
-        """``ytsentiment monitor`` on the demo's database, its windows sized for a few hundred predictions."""
-        baseline = n_predictions // 2
+    def monitor(self, info: dict[str, Any], baseline: int, n_predictions: int, n_feedback: int) -> Path:
+        """``ytsentiment monitor`` on the demo's database, its windows sized for a few hundred predictions: the
+        baseline is the first ``baseline`` predictions (whole videos: a request split between baseline and window
+        would leave the rest of it out of both), the window the rest."""
         project = config.load_params(self.args.params)
         params = dataclasses.replace(
             project.monitor, baseline_size=baseline, window_size=n_predictions - baseline,

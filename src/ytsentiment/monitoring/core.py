@@ -53,12 +53,13 @@ def iso(ts) -> str | None:
 
 
 def by_time(predictions):
-    """Rows ordered by ``created_at`` (then ``id`` when present), with ``created_at`` as UTC timestamps."""
+    """Rows in the order they were served (``created_at``, then ``text_sha256`` and ``id`` when present: the
+    prediction log's order), with ``created_at`` as UTC timestamps."""
     import pandas as pd
 
     frame = predictions.copy()
     frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
-    keys = ["created_at", "id"] if "id" in frame.columns else ["created_at"]
+    keys = [k for k in ("created_at", "text_sha256", "id") if k in frame.columns]
     return frame.sort_values(keys, kind="stable").reset_index(drop=True)
 
 

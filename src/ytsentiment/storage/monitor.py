@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 
 WINDOW_COLUMNS = ("id", "created_at", "model_version", "video_id", "text", "text_sha256", "sentiment", "confidence",
                   "n_chars", "n_words", "emoji_share", "non_letter_share", "language")
+# The order predictions were served in, as far as the log knows it. One request's predictions share their
+# created_at and their ids are random, so the text's hash breaks those ties: the same log always gives the same
+# baseline, window and drift figures (the id orders only identical texts, whose rows read the same).
+SERVED_ORDER = (Prediction.created_at, Prediction.text_sha256, Prediction.id)
 FIGURES = {"drift_score", "drift_detected", "class_mix_distance", "live_macro_f1", "live_accuracy"}
 
 
@@ -72,7 +76,7 @@ def latest_version(engine: Engine, model_name: str) -> str | None:
 
 def first_predictions(engine: Engine, model_name: str, model_version: str, size: int) -> pd.DataFrame:
     stmt = _of_version(select(*(Prediction.__table__.c[c] for c in WINDOW_COLUMNS)), model_name, model_version)
-    return _frame(engine, stmt.order_by(Prediction.created_at, Prediction.id).limit(size), WINDOW_COLUMNS)
+    return _frame(engine, stmt.order_by(*SERVED_ORDER).limit(size), WINDOW_COLUMNS)
 
 
 def get_baseline(engine: Engine, model_name: str, model_version: str) -> dict[str, Any] | None:
@@ -125,7 +129,7 @@ def load_window(engine: Engine, model_name: str, model_version: str, by: str, si
     if after is not None:
         stmt = stmt.where(p.created_at > as_utc(after))
     if by == "count":
-        stmt = stmt.order_by(p.created_at.desc(), p.id.desc()).limit(size)
+        stmt = stmt.order_by(*(c.desc() for c in SERVED_ORDER)).limit(size)
     else:
         end = as_utc(now) if now is not None else datetime.now(UTC)
         stmt = stmt.where(p.created_at > end - timedelta(hours=hours), p.created_at <= end)
