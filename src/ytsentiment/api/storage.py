@@ -64,7 +64,6 @@ class StorageState:
             raise ValueError("the prediction log is loaded by a writer process, which cannot see an in-memory SQLite "
                              "database: use a SQLite file or a server (DATABASE_URL), or PREDICTION_LOG=off")
         self.schema_ready = threading.Event()  # set when the schema step is over (migrated, failed, or skipped)
-        self.migrated = False
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._pid: int | None = None
@@ -102,7 +101,6 @@ class StorageState:
                     self.schema_ready.set()
                 self._closing.wait(MIGRATE_RETRY_SECONDS)
                 continue
-            self.migrated = True
             log.info("database %s at schema %s%s", self.where, revision,
                      f" after {failures} failed attempts" if failures else "")
             self.schema_ready.set()

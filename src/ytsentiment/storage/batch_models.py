@@ -97,5 +97,3 @@ class TopComment(Base):
     confidence: Mapped[float] = mapped_column(Float)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-
-BATCH_TABLES = (ChannelLoad, VideoAggregate, MonthlyAggregate, TopComment)
