@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -97,21 +96,6 @@ def test_feedback_below_minimum_is_not_judged():
     assert q["enough_data"] is False and q["macro_f1"] == 0.0
     view = {"reference": "baseline", "enough_data": False, "note": "not enough data"}
     assert core.decide(view, q, P)[0] == "not_enough_data"
-
-
-def _frame(minutes: list[int]) -> pd.DataFrame:
-    t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    return pd.DataFrame({"created_at": [t0 + timedelta(minutes=m) for m in minutes], "text": [str(m) for m in minutes]})
-
-
-def test_select_window_by_count_and_by_time():
-    frame = _frame([50, 10, 40, 20, 30])  # out of order on purpose
-    by_count = core.select_window(frame, MonitorParams(window_size=2))
-    assert by_count["text"].tolist() == ["40", "50"]
-    now = datetime(2026, 1, 1, 0, 45, tzinfo=UTC)
-    by_time = core.select_window(frame, MonitorParams(window_by="time", window_hours=0.5), now=now)
-    assert by_time["text"].tolist() == ["20", "30", "40"]  # (00:15, 00:45]; 00:50 is after now
-    assert core.first_served(frame, 2)["text"].tolist() == ["10", "20"]
 
 
 def test_descriptors_hand_computed():

@@ -88,7 +88,7 @@ def test_an_unmigrated_database_says_what_to_do(empty_url):
 
 def test_one_requests_predictions_split_the_same_way_whatever_their_random_ids(engine, make_row, insert_rows):
     # One /analyze request: six predictions with one created_at and random ids. The same comments served by two
-    # versions, their ids in opposite orders, give the same baseline and window, row for row.
+    # versions, their ids in opposite orders, give the same baseline and windows (by count, by time), row for row.
     def served(version: str, ids: list[int]) -> list[dict]:
         return [make_row(i, created_at=T - timedelta(seconds=i), model_version=version,
                          id=f"00000000-0000-4000-8000-{version}{n:011d}") for i, n in zip(range(6), ids, strict=True)]
@@ -98,6 +98,8 @@ def test_one_requests_predictions_split_the_same_way_whatever_their_random_ids(e
     for version in ("3", "5"):
         _, baseline = pin_baseline(engine, "ytsentiment", version, size=3, now=T)
         window = load_window(engine, "ytsentiment", version, "count", size=3, hours=0)
-        texts[version] = (baseline["text"].tolist(), window["text"].tolist())
+        by_time = load_window(engine, "ytsentiment", version, "time", size=0, hours=1, now=T)
+        texts[version] = (baseline["text"].tolist(), window["text"].tolist(), by_time["text"].tolist())
     assert texts["3"] == texts["5"]
-    assert sorted(texts["3"][0] + texts["3"][1]) == sorted(f"comment number {i} 👍" for i in range(6))
+    assert texts["3"][2] == texts["3"][0] + texts["3"][1]  # the time window: all six, in the same order
+    assert sorted(texts["3"][2]) == sorted(f"comment number {i} 👍" for i in range(6))

@@ -4,7 +4,7 @@ Modules (Evidently and MLflow are imported inside the functions that use them):
 
 - its params: ``Params.monitor`` (``ytsentiment.config.MonitorParams``, the ``monitor:`` section of params.yaml).
 - ``descriptors``: the text descriptors logged with every prediction (``describe``).
-- ``core``: pure functions over DataFrames: ``select_window``, ``drift``, ``live_quality``, ``decide``.
+- ``core``: pure functions over DataFrames: ``drift``, ``live_quality``, ``decide``.
 - ``report``: the HTML report (decision, figures, Evidently's drift views) and the JSON summary.
 - ``job``: ``run_monitor`` ties them together (+ one MLflow run); ``cli`` is the thin ``monitor`` verb.
 

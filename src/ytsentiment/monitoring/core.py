@@ -1,4 +1,4 @@
-"""Pure functions of the monitor: pick the window, measure drift against a reference, score live quality, decide.
+"""Pure functions of the monitor: measure drift against a reference, score live quality, decide.
 
 Inputs are DataFrames shaped like the database tables (``ytsentiment.storage``): a *predictions* frame (columns
 ``created_at``, ``text``, ``sentiment`` (-1/0/1), ``confidence`` and the ``descriptors.DESCRIPTORS``) for both the
@@ -20,7 +20,7 @@ Drift signals, each compared by Evidently (``ValueDrift``) with a fixed method s
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from ytsentiment import YtSentimentError
@@ -50,32 +50,6 @@ def _utc(ts) -> datetime | None:
 def iso(ts) -> str | None:
     value = _utc(ts)
     return None if value is None else value.isoformat(timespec="seconds")
-
-
-def by_time(predictions):
-    """Rows in the order they were served (``created_at``, then ``text_sha256`` and ``id`` when present: the
-    prediction log's order), with ``created_at`` as UTC timestamps."""
-    import pandas as pd
-
-    frame = predictions.copy()
-    frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
-    keys = [k for k in ("created_at", "text_sha256", "id") if k in frame.columns]
-    return frame.sort_values(keys, kind="stable").reset_index(drop=True)
-
-
-def select_window(predictions, params: MonitorParams, now: datetime | None = None):
-    """The window to monitor: the last ``window_size`` predictions, or those of the last ``window_hours``."""
-    frame = by_time(predictions)
-    if params.window_by == "count":
-        return frame.tail(params.window_size).reset_index(drop=True)
-    now = _utc(now) or datetime.now(UTC)
-    start = now - timedelta(hours=params.window_hours)
-    return frame[(frame["created_at"] > start) & (frame["created_at"] <= now)].reset_index(drop=True)
-
-
-def first_served(predictions, size: int):
-    """A version's first ``size`` predictions: the baseline pinned on the monitor's first run."""
-    return by_time(predictions).head(size).reset_index(drop=True)
 
 
 def class_mix(sentiment) -> dict[str, float]:

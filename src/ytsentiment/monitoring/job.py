@@ -121,7 +121,6 @@ def run_monitor(engine, params: MonitorParams, model_name: str, out_dir: str | P
         baseline_frame = load_baseline_frame(engine, model_name, version, pinned)
     window = load_window(engine, model_name, version, params.window_by, params.window_size, params.window_hours,
                          after=pinned["window_end"], now=now) if pinned else baseline_frame.iloc[0:0]
-    window = core.select_window(window, params, now) if len(window) else window
 
     if pinned:
         baseline_view, baseline_snapshot = core.drift(window, baseline_frame, params, "baseline")

@@ -132,7 +132,7 @@ def load_window(engine: Engine, model_name: str, model_version: str, by: str, si
         stmt = stmt.order_by(*(c.desc() for c in SERVED_ORDER)).limit(size)
     else:
         end = as_utc(now) if now is not None else datetime.now(UTC)
-        stmt = stmt.where(p.created_at > end - timedelta(hours=hours), p.created_at <= end)
+        stmt = stmt.where(p.created_at > end - timedelta(hours=hours), p.created_at <= end).order_by(*SERVED_ORDER)
     frame = _frame(engine, stmt, WINDOW_COLUMNS)
     return frame.iloc[::-1].reset_index(drop=True) if by == "count" else frame
 
